@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// docker-watchdog: samples a Docker host, serves Prometheus metrics and repairs the host.
+///
+/// Layout: two system-library targets and one C shim target wrap libmicrohttpd and libcurl; the only
+/// Swift modules that touch unsafe pointers are `CurlTransport` and `MicroHTTPServer`. Everything
+/// else is plain Swift.
+let package = Package(
+    name: "docker-watchdog",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "docker-watchdog", targets: ["docker-watchdog"]),
+        .library(name: "Watchdog", targets: ["Watchdog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "CWatchdogShims",
+            dependencies: ["CMicroHTTPD", "CCurl"],
+            linkerSettings: [.linkedLibrary("z")]
+        ),
+
+        // MARK: thin wrappers (the only modules with unsafe code)
+        .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims"]),
+        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims"]),
+
+        // MARK: plain Swift
+        .target(name: "Exposition"),
+        .target(name: "WatchdogConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "DockerEngine",
+            dependencies: ["CurlTransport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Watchdog",
+            dependencies: [
+                "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "docker-watchdog", dependencies: ["Watchdog"]),
+
+        // MARK: test support
+        .target(name: "FakeDockerEngine", dependencies: ["MicroHTTPServer"]),
+        .target(name: "WatchdogTestSupport", dependencies: ["CurlTransport"]),
+
+        // MARK: tests
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
+        .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig"]),
+        .testTarget(
+            name: "DockerEngineTests",
+            dependencies: ["DockerEngine", "FakeDockerEngine"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport"]),
+    ]
+)

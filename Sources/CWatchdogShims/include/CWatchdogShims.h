@@ -1,0 +1,59 @@
+#ifndef CWATCHDOG_SHIMS_H
+#define CWATCHDOG_SHIMS_H
+
+/*
+ * Typed, non-variadic wrappers for the variadic C calls of libcurl and libmicrohttpd, which Swift
+ * cannot import, plus socket set-up and gzip. Every symbol carries the `cwd_` prefix.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+/* MARK: libcurl */
+
+CURLcode cwd_curl_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode cwd_curl_setopt_pointer(CURL *handle, CURLoption option, const void *value);
+CURLcode cwd_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
+typedef size_t (*cwd_curl_data_callback)(char *data, size_t size, size_t count, void *context);
+CURLcode cwd_curl_setopt_write_function(CURL *handle, cwd_curl_data_callback callback, void *context);
+CURLcode cwd_curl_setopt_header_function(CURL *handle, cwd_curl_data_callback callback, void *context);
+CURLcode cwd_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+
+/* MARK: sockets */
+
+/* Creates, binds and listens on a TCP socket. host may be NULL or "" for every interface.
+ * Returns the descriptor, or -1 with errno set and a message in err. */
+int cwd_listen_tcp(const char *host, uint16_t port, int backlog, char *err, size_t err_len);
+/* Creates, binds and listens on a unix stream socket at path (removing a stale socket file). */
+int cwd_listen_unix(const char *path, int backlog, char *err, size_t err_len);
+/* The local port a TCP socket is bound to, or -1. */
+int cwd_socket_local_port(int fd);
+
+/* MARK: libmicrohttpd */
+
+/* Starts a daemon on an already listening socket. thread_pool_size 0 = no pool.
+ * per_ip_limit 0 = no per-IP limit (use it for unix sockets). */
+struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
+                                 int listen_fd,
+                                 MHD_AccessHandlerCallback handler,
+                                 void *handler_context,
+                                 MHD_RequestCompletedCallback completed,
+                                 void *completed_context,
+                                 unsigned int connection_limit,
+                                 unsigned int per_ip_limit,
+                                 unsigned int connection_timeout_seconds,
+                                 unsigned int thread_pool_size,
+                                 size_t connection_memory_limit);
+
+/* MARK: zlib */
+
+/* gzip-compresses input. On success returns 0 and *output (free with cwd_free) / *output_len. */
+int cwd_gzip(const uint8_t *input, size_t input_len, int level, uint8_t **output, size_t *output_len);
+void cwd_free(void *pointer);
+
+#endif

@@ -1,0 +1,269 @@
+import CCurl
+import CWatchdogShims
+import Foundation
+
+/// Where an HTTP server lives: a unix socket or a TCP host and port.
+public enum TransportEndpoint: Sendable, Equatable, CustomStringConvertible {
+    case unixSocket(path: String)
+    case tcp(host: String, port: Int)
+
+    public var description: String {
+        switch self {
+        case .unixSocket(let path): return "unix://\(path)"
+        case .tcp(let host, let port): return "tcp://\(host):\(port)"
+        }
+    }
+}
+
+/// One HTTP request as the transport sends it.
+public struct TransportRequest: Sendable {
+    public var method: String
+    /// Path plus query, already percent-encoded, e.g. `/v1.41/system/df?type=image`.
+    public var target: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    /// Deadline for establishing the connection.
+    public var connectTimeout: Duration
+    /// Deadline for the whole exchange. `nil` only for streams, which use `lowSpeedTimeout`.
+    public var totalTimeout: Duration?
+    /// A stream that delivers nothing for this long is cut.
+    public var lowSpeedTimeout: Duration?
+    /// Bodies larger than this are refused, so a broken or hostile server cannot exhaust memory.
+    public var maxBodyBytes: Int
+
+    public init(
+        method: String = "GET", target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+        connectTimeout: Duration, totalTimeout: Duration?, lowSpeedTimeout: Duration? = nil,
+        maxBodyBytes: Int = 256 << 20
+    ) {
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+        self.connectTimeout = connectTimeout
+        self.totalTimeout = totalTimeout
+        self.lowSpeedTimeout = lowSpeedTimeout
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// The answer to a `TransportRequest`.
+public struct TransportResponse: Sendable {
+    public var status: Int
+    /// Header names lower-cased; the last value wins.
+    public var headers: [String: String]
+    public var body: [UInt8]
+}
+
+/// Why an exchange failed, in the terms a caller acts on.
+public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Nothing accepted the connection (no socket, refused, permission denied, DNS failure).
+    case unreachable(String)
+    /// A connect or total deadline passed.
+    case timedOut(String)
+    /// The body grew past `maxBodyBytes`.
+    case bodyTooLarge(limit: Int)
+    /// The stream consumer asked to stop.
+    case cancelled
+    /// Any other transfer failure (connection reset, truncated body, protocol error).
+    case transfer(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let s): return "unreachable: \(s)"
+        case .timedOut(let s): return "timed out: \(s)"
+        case .bodyTooLarge(let limit): return "response body larger than \(limit) bytes"
+        case .cancelled: return "cancelled"
+        case .transfer(let s): return "transfer failed: \(s)"
+        }
+    }
+}
+
+/// Initialises libcurl's global state exactly once, before any handle exists.
+private let curlGlobalInit: Void = {
+    _ = curl_global_init(Int(CURL_GLOBAL_ALL))
+}()
+
+/// A blocking HTTP client over one reused libcurl easy handle.
+///
+/// Calls block the calling thread until the exchange ends or a deadline passes, so callers must
+/// run them on their own threads, never on Swift's cooperative pool. One session serialises its
+/// calls (a libcurl handle is not thread-safe); keep one session per thread that needs one.
+/// Reusing the handle keeps the connection to the Docker socket alive between samples.
+public final class CurlSession: @unchecked Sendable {
+    public let endpoint: TransportEndpoint
+    /// The easy handle; only touched while `lock` is held. (A `Mutex` cannot hand a non-Sendable
+    /// response sink into its critical section under strict concurrency, hence the plain lock.)
+    private let handle: UnsafeMutableRawPointer?
+    private let lock = NSLock()
+
+    public init(endpoint: TransportEndpoint) {
+        _ = curlGlobalInit
+        self.endpoint = endpoint
+        self.handle = curl_easy_init()
+    }
+
+    deinit {
+        if let handle { curl_easy_cleanup(handle) }
+    }
+
+    /// Sends a request and collects the whole answer.
+    public func perform(_ request: TransportRequest) throws(TransportError) -> TransportResponse {
+        let sink = ResponseSink(maxBodyBytes: request.maxBodyBytes, onData: nil)
+        try run(request, sink: sink)
+        return TransportResponse(status: sink.status, headers: sink.headers, body: sink.body)
+    }
+
+    /// Sends a request and hands the body to `onData` as it arrives, for streams such as
+    /// `/events`. `onData` returns false to stop. Returns the status once the stream ends.
+    public func stream(
+        _ request: TransportRequest, onData: @escaping (UnsafeRawBufferPointer) -> Bool
+    ) throws(TransportError) -> TransportResponse {
+        let sink = ResponseSink(maxBodyBytes: request.maxBodyBytes, onData: onData)
+        try run(request, sink: sink)
+        return TransportResponse(status: sink.status, headers: sink.headers, body: sink.body)
+    }
+
+    private func run(_ request: TransportRequest, sink: ResponseSink) throws(TransportError) {
+        guard let curl = handle else { throw .transfer("could not create a libcurl handle") }
+        lock.lock()
+        defer { lock.unlock() }
+        try Self.execute(curl, endpoint: endpoint, request: request, sink: sink).get()
+    }
+
+    private static func execute(
+        _ curl: UnsafeMutableRawPointer, endpoint: TransportEndpoint, request: TransportRequest, sink: ResponseSink
+    ) -> Result<Void, TransportError> {
+        curl_easy_reset(curl)
+        let url: String
+        switch endpoint {
+        case .unixSocket(let path):
+            url = "http://docker\(request.target)"
+            _ = path.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_UNIX_SOCKET_PATH, $0) }
+        case .tcp(let host, let port):
+            let bracketed = host.contains(":") ? "[\(host)]" : host
+            url = "http://\(bracketed):\(port)\(request.target)"
+        }
+        _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
+        _ = cwd_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+        _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout))
+        if let total = request.totalTimeout {
+            _ = cwd_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, milliseconds(total))
+        }
+        if let lowSpeed = request.lowSpeedTimeout {
+            _ = cwd_curl_setopt_long(curl, CURLOPT_LOW_SPEED_LIMIT, 1)
+            _ = cwd_curl_setopt_long(curl, CURLOPT_LOW_SPEED_TIME, max(1, milliseconds(lowSpeed) / 1000))
+        }
+        // Docker answers plain HTTP; never follow redirects or talk to anything else.
+        _ = cwd_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
+        _ = "http".withCString { cwd_curl_setopt_pointer(curl, CURLOPT_PROTOCOLS_STR, $0) }
+        _ = request.method.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CUSTOMREQUEST, $0) }
+        if request.method == "HEAD" {
+            _ = cwd_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
+        }
+
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in request.headers {
+            headerList = "\(name): \(value)".withCString { curl_slist_append(headerList, $0) }
+        }
+        // An empty Expect stops curl from waiting a second for "100 Continue" on POST bodies.
+        headerList = "Expect:".withCString { curl_slist_append(headerList, $0) }
+        defer { curl_slist_free_all(headerList) }
+        _ = cwd_curl_setopt_pointer(curl, CURLOPT_HTTPHEADER, headerList)
+
+        let context = Unmanaged.passRetained(sink)
+        defer { context.release() }
+        _ = cwd_curl_setopt_write_function(curl, curlWriteCallback, context.toOpaque())
+        _ = cwd_curl_setopt_header_function(curl, curlHeaderCallback, context.toOpaque())
+
+        let code: CURLcode
+        if let body = request.body {
+            code = body.withUnsafeBytes { raw -> CURLcode in
+                _ = cwd_curl_setopt_off_t(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(raw.count))
+                _ = cwd_curl_setopt_pointer(curl, CURLOPT_POSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                return curl_easy_perform(curl)
+            }
+        } else {
+            code = curl_easy_perform(curl)
+        }
+
+        var status = 0
+        _ = cwd_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+        sink.status = status
+        if code == CURLE_OK { return .success(()) }
+        if sink.overflowed { return .failure(.bodyTooLarge(limit: sink.maxBodyBytes)) }
+        if sink.stopped { return .failure(.cancelled) }
+        let message = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return .failure(.unreachable("\(endpoint): \(message)"))
+        case CURLE_OPERATION_TIMEDOUT:
+            return .failure(.timedOut("\(request.method) \(request.target) on \(endpoint): \(message)"))
+        default:
+            return .failure(.transfer("\(request.method) \(request.target) on \(endpoint): \(message)"))
+        }
+    }
+
+    private static func milliseconds(_ d: Duration) -> Int {
+        let (seconds, attoseconds) = d.components
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+}
+
+/// Collects status, headers and body for one exchange; libcurl calls into it on the calling thread.
+private final class ResponseSink {
+    let maxBodyBytes: Int
+    let onData: ((UnsafeRawBufferPointer) -> Bool)?
+    var status = 0
+    var headers: [String: String] = [:]
+    var body: [UInt8] = []
+    var overflowed = false
+    var stopped = false
+
+    init(maxBodyBytes: Int, onData: ((UnsafeRawBufferPointer) -> Bool)?) {
+        self.maxBodyBytes = maxBodyBytes
+        self.onData = onData
+    }
+}
+
+private func curlWriteCallback(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    guard let data, length > 0 else { return length }
+    let buffer = UnsafeRawBufferPointer(start: data, count: length)
+    if let onData = sink.onData {
+        if !onData(buffer) {
+            sink.stopped = true
+            return 0
+        }
+        return length
+    }
+    if sink.body.count + length > sink.maxBodyBytes {
+        sink.overflowed = true
+        return 0
+    }
+    sink.body.append(contentsOf: buffer)
+    return length
+}
+
+private func curlHeaderCallback(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    guard let data, length > 0 else { return length }
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    if line.hasPrefix("HTTP/") {
+        // A new status line (e.g. after "100 Continue") starts a fresh header block.
+        sink.headers.removeAll()
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        sink.headers[name] = value
+    }
+    return length
+}

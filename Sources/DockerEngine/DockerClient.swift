@@ -1,0 +1,277 @@
+import CurlTransport
+import Foundation
+import Synchronization
+
+/// Why a Docker Engine API call failed.
+public enum DockerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Nothing answers at the endpoint (no socket, refused, permission denied).
+    case unreachable(String)
+    /// A connect or total deadline passed; a hung daemon ends here.
+    case timedOut(String)
+    /// The daemon answered with an error status; `message` is Docker's own error text.
+    case http(status: Int, message: String, path: String)
+    /// The answer was not what the API promises (bad or truncated JSON, wrong shape).
+    case undecodable(path: String, reason: String)
+    /// The exchange broke off (connection reset, truncated body, oversized answer).
+    case transfer(String)
+
+    /// A short, bounded name for metric labels and logs.
+    public var kind: String {
+        switch self {
+        case .unreachable: return "unreachable"
+        case .timedOut: return "timeout"
+        case .http: return "http"
+        case .undecodable: return "decode"
+        case .transfer: return "transfer"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unreachable(let s): return "docker unreachable: \(s)"
+        case .timedOut(let s): return "docker timed out: \(s)"
+        case .http(let status, let message, let path): return "docker answered \(status) for \(path): \(message)"
+        case .undecodable(let path, let reason): return "undecodable answer from docker for \(path): \(reason)"
+        case .transfer(let s): return "docker transfer failed: \(s)"
+        }
+    }
+}
+
+/// Counts API requests and failures per endpoint, shared by every client of one watchdog.
+///
+/// The watchdog exports these, so a user can see how hard it works the daemon and how often the
+/// daemon gives bad answers.
+public final class DockerRequestStats: Sendable {
+    public struct Counts: Sendable, Equatable {
+        public var requests: [String: UInt64] = [:]
+        /// Keyed by endpoint, then error kind.
+        public var failures: [String: [String: UInt64]] = [:]
+        public init() {}
+    }
+
+    private let counts = Mutex(Counts())
+
+    public init() {}
+
+    func record(endpoint: String, error: DockerError?) {
+        counts.withLock { c in
+            c.requests[endpoint, default: 0] += 1
+            if let error { c.failures[endpoint, default: [:]][error.kind, default: 0] += 1 }
+        }
+    }
+
+    public func snapshot() -> Counts { counts.withLock { $0 } }
+}
+
+/// The API version to put in request paths, negotiated once and shared between clients.
+public final class APIVersionCache: Sendable {
+    private let value = Mutex<APIVersion?>(nil)
+    public init() {}
+    public var current: APIVersion? { value.withLock { $0 } }
+    func set(_ version: APIVersion) { value.withLock { $0 = version } }
+    /// Forget the negotiated version, e.g. after the daemon came back from an outage (it may have
+    /// been upgraded).
+    public func invalidate() { value.withLock { $0 = nil } }
+}
+
+/// Answer of `GET /_ping`.
+public struct PingResult: Sendable {
+    /// The `Api-Version` header, when the daemon sent one.
+    public var apiVersion: String?
+    public var duration: Duration
+}
+
+/// A client of the Docker Engine API over libcurl.
+///
+/// Every call blocks its thread until the answer or a deadline: run it on a thread of your own,
+/// never on Swift's cooperative pool. Calls on one client are serialised; give each sampling
+/// thread its own client (they share `versionCache` and `stats`).
+public final class DockerClient: Sendable {
+    /// The newest API version this code knows the answers of.
+    public static let newestKnownVersion = APIVersion("1.52")!
+
+    public let endpoint: TransportEndpoint
+    public let connectTimeout: Duration
+    public let requestTimeout: Duration
+    public let pinnedVersion: APIVersion?
+    public let versionCache: APIVersionCache
+    public let stats: DockerRequestStats
+    private let session: CurlSession
+
+    public init(
+        endpoint: TransportEndpoint, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(10),
+        pinnedVersion: APIVersion? = nil, versionCache: APIVersionCache = APIVersionCache(),
+        stats: DockerRequestStats = DockerRequestStats()
+    ) {
+        self.endpoint = endpoint
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.pinnedVersion = pinnedVersion
+        self.versionCache = versionCache
+        self.stats = stats
+        self.session = CurlSession(endpoint: endpoint)
+    }
+
+    /// Parses `unix:///path`, `tcp://host:port` or `http://host:port` (Docker's `DOCKER_HOST` forms).
+    public static func parseEndpoint(_ text: String) -> TransportEndpoint? {
+        if text.hasPrefix("unix://") {
+            let path = String(text.dropFirst("unix://".count))
+            return path.hasPrefix("/") ? .unixSocket(path: path) : nil
+        }
+        for scheme in ["tcp://", "http://"] where text.hasPrefix(scheme) {
+            var rest = String(text.dropFirst(scheme.count))
+            if rest.hasSuffix("/") { rest.removeLast() }
+            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+                  (1...65535).contains(port)
+            else { return nil }
+            var host = String(rest[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return host.isEmpty ? nil : .tcp(host: host, port: port)
+        }
+        return nil
+    }
+
+    // MARK: - Endpoints
+
+    /// `GET /_ping`: the cheap liveness probe. Unversioned, so it works before negotiation.
+    public func ping(timeout: Duration? = nil) throws(DockerError) -> PingResult {
+        let start = ContinuousClock.now
+        let response = try exchange("ping", target: "/_ping", timeout: timeout)
+        return PingResult(apiVersion: response.headers["api-version"], duration: ContinuousClock.now - start)
+    }
+
+    /// `GET /version`, unversioned.
+    public func version(timeout: Duration? = nil) throws(DockerError) -> DockerVersion {
+        try decode(DockerVersion.self, path: "/version", body: exchange("version", target: "/version", timeout: timeout).body)
+    }
+
+    /// The API version for request paths: the pinned one, or the lower of the daemon's and
+    /// `newestKnownVersion`, asked from `/version` once and cached.
+    public func negotiatedVersion() throws(DockerError) -> APIVersion {
+        if let pinnedVersion { return pinnedVersion }
+        if let cached = versionCache.current { return cached }
+        let daemon = try version()
+        guard let daemonVersion = APIVersion(daemon.apiVersion) else {
+            stats.record(endpoint: "version", error: .undecodable(path: "/version", reason: "ApiVersion"))
+            throw .undecodable(path: "/version", reason: "ApiVersion \"\(daemon.apiVersion)\" is not a version")
+        }
+        let chosen = min(daemonVersion, Self.newestKnownVersion)
+        versionCache.set(chosen)
+        return chosen
+    }
+
+    /// `GET /info`.
+    public func info(timeout: Duration? = nil) throws(DockerError) -> DockerInfo {
+        let target = try versioned("/info")
+        return try decode(DockerInfo.self, path: "/info", body: exchange("info", target: target, timeout: timeout).body)
+    }
+
+    /// `GET /system/df`, limited to `kinds` where the API has `?type=` (1.42+).
+    ///
+    /// - Parameter rules: how to summarise a legacy-shaped answer; see `rules(forServerVersion:)`.
+    public func systemDiskUsage(
+        kinds: [DiskUsageKind] = DiskUsageKind.allCases, rules: DiskUsageRules = .current, timeout: Duration? = nil
+    ) throws(DockerError) -> SystemDiskUsage {
+        let version = try negotiatedVersion()
+        var target = "/v\(version)/system/df"
+        let filtered = version >= APIVersion(major: 1, minor: 42)
+        if filtered && !kinds.isEmpty {
+            target += "?" + kinds.map { "type=\(Self.percentEncode($0.queryValue))" }.joined(separator: "&")
+        }
+        let body = try exchange("system_df", target: target, timeout: timeout).body
+        do {
+            return try SystemDiskUsage.decode(Data(body), rules: rules, requested: filtered ? Set(kinds) : nil)
+        } catch {
+            let failure = DockerError.undecodable(path: "/system/df", reason: "\(error)")
+            stats.record(endpoint: "system_df.decode", error: failure)
+            throw failure
+        }
+    }
+
+    /// The summary rules of the `docker system df` that ships with a daemon of this version: CLIs up
+    /// to 28.x computed image and volume reclaimable space differently from 29.x.
+    public static func diskUsageRules(forServerVersion version: String?) -> DiskUsageRules {
+        guard let version, let major = Int(version.prefix { $0.isNumber }) else { return .current }
+        return major >= 29 ? .current : .cli20_10
+    }
+
+    /// A raw versioned GET, for endpoints without a typed wrapper yet. `endpointName` labels the stats.
+    public func get(_ path: String, query: [(String, String)] = [], endpointName: String, timeout: Duration? = nil) throws(DockerError) -> [UInt8] {
+        var target = try versioned(path)
+        if !query.isEmpty {
+            target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        }
+        return try exchange(endpointName, target: target, timeout: timeout).body
+    }
+
+    // MARK: - Plumbing
+
+    private func versioned(_ path: String) throws(DockerError) -> String {
+        "/v\(try negotiatedVersion())\(path)"
+    }
+
+    private func exchange(_ endpointName: String, method: String = "GET", target: String, timeout: Duration?) throws(DockerError) -> TransportResponse {
+        let request = TransportRequest(
+            method: method, target: target, headers: [("Accept", "application/json")],
+            connectTimeout: connectTimeout, totalTimeout: timeout ?? requestTimeout)
+        let response: TransportResponse
+        do {
+            response = try session.perform(request)
+        } catch {
+            let mapped: DockerError
+            switch error {
+            case .unreachable(let s): mapped = .unreachable(s)
+            case .timedOut(let s): mapped = .timedOut(s)
+            case .bodyTooLarge, .cancelled, .transfer: mapped = .transfer("\(error)")
+            }
+            stats.record(endpoint: endpointName, error: mapped)
+            throw mapped
+        }
+        guard (200..<300).contains(response.status) else {
+            let failure = DockerError.http(status: response.status, message: Self.errorMessage(response.body), path: target)
+            stats.record(endpoint: endpointName, error: failure)
+            throw failure
+        }
+        stats.record(endpoint: endpointName, error: nil)
+        return response
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, path: String, body: [UInt8]) throws(DockerError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch {
+            let failure = DockerError.undecodable(path: path, reason: Self.describe(error))
+            stats.record(endpoint: "\(path.dropFirst()).decode", error: failure)
+            throw failure
+        }
+    }
+
+    /// Docker's error bodies are `{"message": "..."}`; anything else is quoted, shortened.
+    static func errorMessage(_ body: [UInt8]) -> String {
+        struct Message: Decodable { let message: String }
+        if let decoded = try? JSONDecoder().decode(Message.self, from: Data(body)) { return decoded.message }
+        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "(empty body)" : text
+    }
+
+    static func describe(_ error: Error) -> String {
+        guard let decoding = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context) -> String {
+            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "top level" : p
+        }
+        switch decoding {
+        case .typeMismatch(_, let c): return "type mismatch at \(path(c)): \(c.debugDescription)"
+        case .valueNotFound(_, let c): return "missing value at \(path(c)): \(c.debugDescription)"
+        case .keyNotFound(let key, let c): return "missing key \(key.stringValue) at \(path(c))"
+        case .dataCorrupted(let c): return "malformed JSON at \(path(c)): \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+}

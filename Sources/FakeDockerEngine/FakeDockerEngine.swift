@@ -1,0 +1,176 @@
+import Foundation
+import MicroHTTPServer
+import Synchronization
+
+/// An in-process stand-in for the Docker Engine API on a unix socket, for the faults a real
+/// daemon cannot be made to show on demand: slow or hung answers, 500s, malformed or truncated JSON.
+///
+/// Routes are keyed by the unversioned path (`/_ping`, `/info`, `/system/df`); requests to
+/// `/v1.NN/...` are matched with the version stripped. Every request is recorded.
+public final class FakeDockerEngine: Sendable {
+    /// What the fake does for one route.
+    public indirect enum Behaviour: Sendable {
+        /// 200 with a JSON body.
+        case json(String)
+        /// Any status, body and content type.
+        case raw(status: Int, body: String, contentType: String, headers: [(String, String)])
+        /// A Docker-style error: `{"message": ...}` with the status.
+        case error(status: Int, message: String)
+        /// Wait, then behave as `then`.
+        case delay(Duration, then: Behaviour)
+        /// Accept the request and never answer (until the engine stops or is `release`d).
+        case hang
+        /// Declare the full length of `body` but send only `keep` bytes, then drop the connection.
+        case truncated(body: String, keep: Int)
+        /// A sequence of behaviours, one per request; the last repeats.
+        case sequence([Behaviour])
+    }
+
+    public struct RecordedRequest: Sendable {
+        public var method: String
+        public var path: String
+        public var query: [String: String]
+    }
+
+    public let socketPath: String
+    private let server: Mutex<HTTPServer?>
+    private let routes: Mutex<[String: Behaviour]>
+    private let log = Mutex<[RecordedRequest]>([])
+    private let counters = Mutex<[String: Int]>([:])
+    private let hangGate = HangGate()
+
+    /// Starts the fake on a fresh unix socket in a temporary directory.
+    public init(apiVersion: String = "1.41", socketPath: String? = nil) throws {
+        let path = socketPath ?? FakeDockerEngine.temporarySocketPath()
+        self.socketPath = path
+        self.routes = Mutex(FakeDockerEngine.defaultRoutes(apiVersion: apiVersion))
+        self.server = Mutex(nil)
+        let started = try HTTPServer(
+            listen: .unixSocket(path: path),
+            options: HTTPServerOptions(threading: .threadPerConnection, maxConnections: 256, maxConnectionsPerIP: 0, connectionTimeoutSeconds: 600),
+            handler: { [weak self] request in
+                guard let self else { return .text(503, "stopping") }
+                return self.handle(request)
+            })
+        server.withLock { $0 = started }
+    }
+
+    /// `unix://` address for clients.
+    public var dockerHost: String { "unix://\(socketPath)" }
+
+    /// Replaces the behaviour of one route (unversioned path).
+    public func set(_ path: String, _ behaviour: Behaviour) {
+        routes.withLock { $0[path] = behaviour }
+    }
+
+    /// Every request so far, oldest first.
+    public var requests: [RecordedRequest] { log.withLock { $0 } }
+
+    /// Lets every hung request finish with a 503.
+    public func releaseHungRequests() { hangGate.open() }
+
+    /// Stops the server; hung requests are released first so the server threads can be joined.
+    public func stop() {
+        hangGate.open()
+        let running = server.withLock { s -> HTTPServer? in
+            let value = s
+            s = nil
+            return value
+        }
+        running?.stop()
+    }
+
+    deinit { stop() }
+
+    // MARK: - Handling
+
+    private func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let path = Self.unversioned(request.path)
+        log.withLock { $0.append(RecordedRequest(method: request.method, path: path, query: request.query)) }
+        let index = counters.withLock { c -> Int in
+            defer { c[path, default: 0] += 1 }
+            return c[path, default: 0]
+        }
+        guard let behaviour = routes.withLock({ $0[path] }) else {
+            return respond(.error(status: 404, message: "page not found"), index: index)
+        }
+        return respond(behaviour, index: index)
+    }
+
+    private func respond(_ behaviour: Behaviour, index: Int) -> HTTPResponse {
+        switch behaviour {
+        case .json(let body):
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("Api-Version", "1.41")], body: .bytes(Array(body.utf8)))
+        case .raw(let status, let body, let contentType, let headers):
+            return HTTPResponse(status: status, headers: [("Content-Type", contentType)] + headers, body: .bytes(Array(body.utf8)))
+        case .error(let status, let message):
+            let body = "{\"message\":\"\(message.replacingOccurrences(of: "\"", with: "\\\""))\"}\n"
+            return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+        case .delay(let duration, let then):
+            Thread.sleep(forTimeInterval: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+            return respond(then, index: index)
+        case .hang:
+            hangGate.wait(upTo: 600)
+            return .text(503, "released\n")
+        case .truncated(let body, let keep):
+            let bytes = Array(body.utf8)
+            let prefix = Array(bytes.prefix(keep))
+            let sent = Mutex(false)
+            return HTTPResponse(
+                status: 200, headers: [("Content-Type", "application/json")],
+                body: .stream(declaredLength: UInt64(bytes.count), next: {
+                    let first = sent.withLock { s -> Bool in defer { s = true }; return !s }
+                    return first ? .data(prefix) : .abort
+                }))
+        case .sequence(let steps):
+            guard !steps.isEmpty else { return .text(500, "empty sequence") }
+            return respond(steps[min(index, steps.count - 1)], index: index)
+        }
+    }
+
+    static func unversioned(_ path: String) -> String {
+        guard path.hasPrefix("/v"), let slash = path.dropFirst(2).firstIndex(of: "/") else { return path }
+        let version = path[path.index(path.startIndex, offsetBy: 2)..<slash]
+        return version.allSatisfy({ $0.isNumber || $0 == "." }) && !version.isEmpty ? String(path[slash...]) : path
+    }
+
+    static func temporarySocketPath() -> String {
+        let dir = FileManager.default.temporaryDirectory.path
+        return "\(dir)/fake-docker-\(getpid())-\(UUID().uuidString.prefix(8)).sock"
+    }
+
+    // MARK: - Default answers, shaped like a Debian 20.10 engine
+
+    public static func defaultRoutes(apiVersion: String) -> [String: Behaviour] {
+        [
+            "/_ping": .raw(status: 200, body: "OK", contentType: "text/plain; charset=utf-8", headers: [("Api-Version", apiVersion)]),
+            "/version": .json("""
+                {"Platform":{"Name":""},"Version":"20.10.24+dfsg1","ApiVersion":"\(apiVersion)","MinAPIVersion":"1.12",\
+                "GitCommit":"5d6db84","GoVersion":"go1.19.8","Os":"linux","Arch":"amd64","KernelVersion":"6.1.0"}
+                """),
+            "/info": .json("""
+                {"ID":"FAKE:ENGINE","Containers":3,"ContainersRunning":2,"ContainersPaused":0,"ContainersStopped":1,\
+                "Images":2,"Driver":"overlay2","DockerRootDir":"/tmp","LiveRestoreEnabled":false,\
+                "ServerVersion":"20.10.24+dfsg1","Name":"fakehost","OperatingSystem":"Debian GNU/Linux 12 (bookworm)"}
+                """),
+            "/system/df": .json("""
+                {"LayersSize":1000,"Images":[],"Containers":[],"Volumes":[],"BuildCache":[]}
+                """),
+        ]
+    }
+}
+
+/// Blocks hung requests until the fake is told to let them go.
+private final class HangGate: Sendable {
+    private let opened = Mutex(false)
+
+    func open() { opened.withLock { $0 = true } }
+
+    func wait(upTo seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if opened.withLock({ $0 }) { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+}

@@ -1,0 +1,316 @@
+import CMicroHTTPD
+import CWatchdogShims
+import Foundation
+import Synchronization
+
+/// A request as the handler sees it, fully read.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The path without the query string, as libmicrohttpd decoded it.
+    public var path: String
+    /// Query arguments, percent-decoded; the last value of a repeated key wins.
+    public var query: [String: String]
+    /// Header names lower-cased.
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// One piece of a streamed body.
+public enum HTTPStreamChunk: Sendable {
+    case data([UInt8])
+    /// The body is complete.
+    case end
+    /// Abort the connection mid-body (the client sees a truncated answer).
+    case abort
+}
+
+/// The body of a response: a buffer, or a pull-based stream that may block its connection's thread.
+public enum HTTPBody: Sendable {
+    case bytes([UInt8])
+    /// `declaredLength` sets Content-Length; nil sends the body chunked. `next` is called on the
+    /// server's thread until it returns `.end` or `.abort`.
+    case stream(declaredLength: UInt64?, next: @Sendable () -> HTTPStreamChunk)
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: HTTPBody
+
+    public init(status: Int, headers: [(String, String)] = [], body: HTTPBody = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: .bytes(Array(text.utf8)))
+    }
+}
+
+/// Where the server listens.
+public enum HTTPListenTarget: Sendable, Equatable {
+    /// An empty host listens on every interface. Port 0 picks a free port (see `HTTPServer.port`).
+    case tcp(host: String, port: Int)
+    case unixSocket(path: String)
+}
+
+/// Limits and threading of the server. The libmicrohttpd defaults are unlimited, so every limit is set.
+public struct HTTPServerOptions: Sendable {
+    public enum Threading: Sendable {
+        /// A few event-loop threads; handlers must not block (the exporter's case).
+        case pool(threads: Int)
+        /// One thread per connection; a handler may block (the fake Docker Engine's case).
+        case threadPerConnection
+    }
+
+    public var threading: Threading
+    public var maxConnections: Int
+    /// 0 disables the per-IP limit (required for unix sockets).
+    public var maxConnectionsPerIP: Int
+    public var connectionTimeoutSeconds: Int
+    /// Request bodies past this size are refused with 413.
+    public var maxRequestBodyBytes: Int
+
+    public init(
+        threading: Threading = .pool(threads: 2), maxConnections: Int = 64, maxConnectionsPerIP: Int = 16,
+        connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20
+    ) {
+        self.threading = threading
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerIP = maxConnectionsPerIP
+        self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+    }
+}
+
+public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+/// An HTTP/1.1 server on libmicrohttpd.
+///
+/// The handler runs on libmicrohttpd's threads. It is a plain `@Sendable` closure reached through
+/// the C `void *` context, never a main-actor closure (see the interop notes: that crashes).
+public final class HTTPServer: Sendable {
+    /// The bound TCP port (useful with port 0), or nil for a unix socket.
+    public let port: Int?
+    public let target: HTTPListenTarget
+    private let state: Mutex<RunningDaemon?>
+
+    public init(listen target: HTTPListenTarget, options: HTTPServerOptions = HTTPServerOptions(), handler: @escaping HTTPHandler) throws {
+        self.target = target
+        var errorBuffer = [CChar](repeating: 0, count: 256)
+        let fd: Int32
+        var perIP = options.maxConnectionsPerIP
+        switch target {
+        case .tcp(let host, let port):
+            guard (0...65535).contains(port) else { throw HTTPServerError(description: "port \(port) out of range") }
+            fd = cwd_listen_tcp(host, UInt16(port), 128, &errorBuffer, errorBuffer.count)
+        case .unixSocket(let path):
+            fd = cwd_listen_unix(path, 128, &errorBuffer, errorBuffer.count)
+            perIP = 0
+        }
+        guard fd >= 0 else {
+            let reason = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw HTTPServerError(description: "cannot listen on \(target): \(reason)")
+        }
+        let boundPort = cwd_socket_local_port(fd)
+        self.port = boundPort >= 0 ? Int(boundPort) : nil
+
+        var flags = UInt32(MHD_USE_ERROR_LOG.rawValue) | UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue)
+        var poolSize: UInt32 = 0
+        switch options.threading {
+        case .pool(let threads):
+            flags |= UInt32(MHD_USE_EPOLL.rawValue)
+            poolSize = UInt32(max(1, threads))
+        case .threadPerConnection:
+            flags |= UInt32(MHD_USE_THREAD_PER_CONNECTION.rawValue) | UInt32(MHD_USE_POLL.rawValue)
+        }
+        let context = HandlerContext(handler: handler, maxBodyBytes: options.maxRequestBodyBytes)
+        let unmanaged = Unmanaged.passRetained(context)
+        let daemon = cwd_mhd_start(
+            flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, nil,
+            UInt32(options.maxConnections), UInt32(perIP), UInt32(options.connectionTimeoutSeconds),
+            poolSize, 0
+        )
+        guard let daemon else {
+            unmanaged.release()
+            close(fd)
+            throw HTTPServerError(description: "libmicrohttpd refused to start on \(target)")
+        }
+        state = Mutex(RunningDaemon(daemon: daemon, context: unmanaged))
+    }
+
+    /// Stops accepting, ends open connections and joins the server's threads. Safe to call twice.
+    public func stop() {
+        let running = state.withLock { current -> RunningDaemon? in
+            let value = current
+            current = nil
+            return value
+        }
+        guard let running else { return }
+        MHD_stop_daemon(running.daemon)
+        // Released only after MHD_stop_daemon has joined every thread that could still call the handler.
+        running.context.release()
+        if case .unixSocket(let path) = target { unlink(path) }
+    }
+
+    deinit { stop() }
+}
+
+private struct RunningDaemon: @unchecked Sendable {
+    let daemon: OpaquePointer
+    let context: Unmanaged<HandlerContext>
+}
+
+private final class HandlerContext: Sendable {
+    let handler: HTTPHandler
+    let maxBodyBytes: Int
+    init(handler: @escaping HTTPHandler, maxBodyBytes: Int) {
+        self.handler = handler
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// Per-request state kept in libmicrohttpd's `con_cls` between calls of the access handler.
+private final class RequestState {
+    var body: [UInt8] = []
+    var tooLarge = false
+}
+
+/// State of one streamed response, kept alive by libmicrohttpd until its free callback.
+private final class StreamState {
+    let next: @Sendable () -> HTTPStreamChunk
+    var pending: [UInt8] = []
+    var offset = 0
+    var finished = false
+    var aborted = false
+    init(next: @escaping @Sendable () -> HTTPStreamChunk) { self.next = next }
+}
+
+private func collectValues(_ connection: OpaquePointer?, kind: MHD_ValueKind, lowercaseKeys: Bool) -> [String: String] {
+    final class Box { var values: [String: String] = [:]; var lower = false }
+    let box = Box()
+    box.lower = lowercaseKeys
+    let unmanaged = Unmanaged.passRetained(box)
+    defer { unmanaged.release() }
+    _ = MHD_get_connection_values(connection, kind, { context, _, key, value in
+        guard let context, let key else { return .YES }
+        let box = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue()
+        let name = String(cString: key)
+        box.values[box.lower ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
+        return .YES
+    }, unmanaged.toOpaque())
+    return box.values
+}
+
+private func mhdAccessHandler(
+    _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?, _ url: UnsafePointer<CChar>?,
+    _ method: UnsafePointer<CChar>?, _ version: UnsafePointer<CChar>?, _ uploadData: UnsafePointer<CChar>?,
+    _ uploadSize: UnsafeMutablePointer<Int>?, _ conCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> MHD_Result {
+    guard let cls, let conCls else { return .NO }
+    let context = Unmanaged<HandlerContext>.fromOpaque(cls).takeUnretainedValue()
+    // First call: headers are in; allocate the per-request state and ask for the body.
+    guard let existing = conCls.pointee else {
+        conCls.pointee = Unmanaged.passRetained(RequestState()).toOpaque()
+        return .YES
+    }
+    let request = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
+    if let uploadSize, uploadSize.pointee > 0 {
+        let count = uploadSize.pointee
+        if request.body.count + count > context.maxBodyBytes {
+            request.tooLarge = true
+        } else if let uploadData {
+            request.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: count))
+        }
+        uploadSize.pointee = 0
+        return .YES
+    }
+    let response: HTTPResponse
+    if request.tooLarge {
+        response = .text(413, "request body too large\n")
+    } else {
+        let incoming = HTTPRequest(
+            method: method.map { String(cString: $0) } ?? "GET",
+            path: url.map { String(cString: $0) } ?? "/",
+            query: collectValues(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false),
+            headers: collectValues(connection, kind: .HEADER_KIND, lowercaseKeys: true),
+            body: request.body
+        )
+        response = context.handler(incoming)
+    }
+    return queue(response, on: connection)
+}
+
+private func queue(_ response: HTTPResponse, on connection: OpaquePointer?) -> MHD_Result {
+    let mhdResponse: OpaquePointer?
+    switch response.body {
+    case .bytes(let bytes):
+        mhdResponse = bytes.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(
+                raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+        }
+    case .stream(let declaredLength, let next):
+        let state = Unmanaged.passRetained(StreamState(next: next))
+        mhdResponse = MHD_create_response_from_callback(
+            declaredLength ?? UInt64.max, 16 * 1024, mhdStreamReader, state.toOpaque(), mhdStreamFree)
+        if mhdResponse == nil { state.release() }
+    }
+    guard let mhdResponse else { return .NO }
+    for (name, value) in response.headers {
+        _ = MHD_add_response_header(mhdResponse, name, value)
+    }
+    let result = MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+    MHD_destroy_response(mhdResponse)
+    return result
+}
+
+private func mhdStreamReader(_ cls: UnsafeMutableRawPointer?, _ position: UInt64, _ buffer: UnsafeMutablePointer<CChar>?, _ max: Int) -> Int {
+    guard let cls, let buffer else { return -2 }
+    let state = Unmanaged<StreamState>.fromOpaque(cls).takeUnretainedValue()
+    while state.offset >= state.pending.count {
+        if state.aborted { return -2 }  // MHD_CONTENT_READER_END_WITH_ERROR
+        if state.finished { return -1 }  // MHD_CONTENT_READER_END_OF_STREAM
+        switch state.next() {
+        case .data(let bytes):
+            state.pending = bytes
+            state.offset = 0
+        case .end:
+            state.finished = true
+        case .abort:
+            state.aborted = true
+        }
+    }
+    let count = Swift.min(max, state.pending.count - state.offset)
+    state.pending.withUnsafeBytes { raw in
+        UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + state.offset, byteCount: count)
+    }
+    state.offset += count
+    return count
+}
+
+private func mhdStreamFree(_ cls: UnsafeMutableRawPointer?) {
+    guard let cls else { return }
+    Unmanaged<StreamState>.fromOpaque(cls).release()
+}
+
+private func mhdRequestCompleted(
+    _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ conCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ code: MHD_RequestTerminationCode
+) {
+    guard let conCls, let state = conCls.pointee else { return }
+    Unmanaged<RequestState>.fromOpaque(state).release()
+    conCls.pointee = nil
+}

@@ -1,0 +1,50 @@
+import DockerEngine
+import Foundation
+import Synchronization
+
+/// What the collectors last learned about the host, in human terms: the landing page shows it and
+/// collectors share facts through it (the disk collector needs the daemon's root directory).
+public final class HostStatus: Sendable {
+    public struct Daemon: Sendable {
+        public var up = false
+        public var everAnswered = false
+        public var serverVersion: String?
+        public var apiVersion: String?
+        public var storageDriver: String?
+        public var rootDir: String?
+        public var liveRestore: Bool?
+        public var lastPingSeconds: Double?
+        public var consecutiveFailures = 0
+        public var lastError: String?
+    }
+
+    public struct Disk: Sendable {
+        public var path: String?
+        public var sizeBytes: UInt64?
+        public var availableBytes: UInt64?
+        public var files: UInt64?
+        public var filesFree: UInt64?
+        public var statfsHung = false
+        public var lastError: String?
+    }
+
+    public struct Usage: Sendable {
+        public var categories: [(name: String, usage: DiskUsageCategory)] = []
+        public var sampledAt: Date?
+        public var lastError: String?
+    }
+
+    private let daemonState = Mutex(Daemon())
+    private let diskState = Mutex(Disk())
+    private let usageState = Mutex(Usage())
+
+    public init() {}
+
+    public var daemon: Daemon { daemonState.withLock { $0 } }
+    public var disk: Disk { diskState.withLock { $0 } }
+    public var usage: Usage { usageState.withLock { $0 } }
+
+    public func updateDaemon(_ change: (inout Daemon) -> Void) { daemonState.withLock { change(&$0) } }
+    public func updateDisk(_ change: (inout Disk) -> Void) { diskState.withLock { change(&$0) } }
+    public func updateUsage(_ change: (inout Usage) -> Void) { usageState.withLock { change(&$0) } }
+}

@@ -1,0 +1,118 @@
+import DockerEngine
+import Exposition
+import Foundation
+import MicroHTTPServer
+import Synchronization
+
+/// The latest sample of one collector, with the bookkeeping that makes staleness visible.
+public struct CollectorStatus: Sendable {
+    public var name: String
+    public var families: [MetricFamily]
+    public var success: Bool
+    public var error: String?
+    public var duration: Duration
+    public var lastSuccess: Date?
+    public var lastRound: Date
+    public var runs: UInt64
+    public var failures: UInt64
+}
+
+/// A rendered `/metrics` body, ready to send.
+public struct RenderedMetrics: Sendable {
+    public var body: [UInt8]
+    public var contentType: String
+    public var gzipped: Bool
+}
+
+/// Holds the latest sample of every collector and renders it for scrapes.
+///
+/// Collectors publish; scrapes only read. Rendering happens at most once per format and encoding
+/// for each published generation, so a scrape costs a dictionary lookup and a copy, whatever the
+/// daemon is doing.
+public final class MetricsStore: Sendable {
+    private struct State {
+        var statuses: [String: CollectorStatus] = [:]
+        var apiCounts = DockerRequestStats.Counts()
+        var generation: UInt64 = 0
+        var cache: [CacheKey: RenderedMetrics] = [:]
+    }
+
+    private struct CacheKey: Hashable {
+        var openMetrics: Bool
+        var gzip: Bool
+    }
+
+    private let state = Mutex(State())
+    private let apiStats: DockerRequestStats?
+    private let buildInfo: MetricFamily
+
+    public init(apiStats: DockerRequestStats?, buildInfo: BuildInfo = .current) {
+        self.apiStats = apiStats
+        self.buildInfo = MetricCatalog.buildInfo.family(value: 1, labels: [
+            Label("version", buildInfo.version), Label("revision", buildInfo.revision),
+            Label("swift_version", buildInfo.swiftVersion),
+        ])
+    }
+
+    /// Replaces a collector's sample and invalidates the rendered bodies.
+    public func publish(_ status: CollectorStatus) {
+        let counts = apiStats?.snapshot()
+        state.withLock { s in
+            s.statuses[status.name] = status
+            if let counts { s.apiCounts = counts }
+            s.generation &+= 1
+            s.cache.removeAll(keepingCapacity: true)
+        }
+    }
+
+    public var statuses: [String: CollectorStatus] { state.withLock { $0.statuses } }
+
+    /// The body for a scrape in `format`, gzip-compressed when `gzip` is true.
+    public func render(format: ExpositionFormat, gzip: Bool) -> RenderedMetrics {
+        let key = CacheKey(openMetrics: format == .openMetrics, gzip: gzip)
+        let (generation, cached, statuses, counts) = state.withLock { s in
+            (s.generation, s.cache[key], s.statuses, s.apiCounts)
+        }
+        if let cached { return cached }
+        var body = ExpositionRenderer.render(families(statuses: statuses, counts: counts), format: format)
+        var compressed = false
+        if gzip, let packed = Gzip.compress(body) {
+            body = packed
+            compressed = true
+        }
+        let rendered = RenderedMetrics(body: body, contentType: format.contentType, gzipped: compressed)
+        state.withLock { s in
+            if s.generation == generation { s.cache[key] = rendered }
+        }
+        return rendered
+    }
+
+    /// Every family to serve: the collectors' own plus the bookkeeping about them.
+    func families(statuses: [String: CollectorStatus], counts: DockerRequestStats.Counts) -> [MetricFamily] {
+        var result = [buildInfo]
+        let ordered = statuses.values.sorted { $0.name < $1.name }
+        for status in ordered { result.append(contentsOf: status.families) }
+        func series(_ value: (CollectorStatus) -> Double) -> [([Label], Double)] {
+            ordered.map { ([Label("collector", $0.name)], value($0)) }
+        }
+        result.append(MetricCatalog.collectorDuration.family(series { seconds($0.duration) }))
+        result.append(MetricCatalog.collectorSuccess.family(series { $0.success ? 1 : 0 }))
+        result.append(MetricCatalog.collectorLastSuccess.family(series { $0.lastSuccess?.timeIntervalSince1970 ?? 0 }))
+        result.append(MetricCatalog.collectorRuns.family(series { Double($0.runs) }))
+        result.append(MetricCatalog.collectorFailures.family(series { Double($0.failures) }))
+        if apiStats != nil {
+            result.append(MetricCatalog.apiRequests.family(
+                counts.requests.sorted { $0.key < $1.key }.map { ([Label("endpoint", $0.key)], Double($0.value)) }))
+            var errors: [([Label], Double)] = []
+            for (endpoint, kinds) in counts.failures {
+                for (kind, n) in kinds { errors.append(([Label("endpoint", endpoint), Label("kind", kind)], Double(n))) }
+            }
+            result.append(MetricCatalog.apiErrors.family(errors))
+        }
+        return result
+    }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Filesystem figures from statvfs, in bytes and inodes.
+public struct FilesystemStats: Sendable, Equatable {
+    public var sizeBytes: UInt64
+    public var freeBytes: UInt64
+    public var availableBytes: UInt64
+    public var files: UInt64
+    public var filesFree: UInt64
+    public var readOnly: Bool
+}
+
+public enum StatfsError: Error, Sendable, Equatable, CustomStringConvertible {
+    case failed(path: String, errno: Int32)
+    /// statvfs did not return within the timeout; it is abandoned on its thread.
+    case timedOut(path: String)
+    /// An earlier statvfs is still stuck, so no new one is started (one stuck thread at most).
+    case stillHung(path: String)
+
+    public var description: String {
+        switch self {
+        case .failed(let path, let code): return "statvfs \(path): \(String(cString: strerror(code)))"
+        case .timedOut(let path): return "statvfs \(path) did not return in time (hung mount?)"
+        case .stillHung(let path): return "statvfs \(path) is still hung from an earlier round"
+        }
+    }
+}
+
+/// Runs statvfs with a deadline.
+///
+/// statvfs on a dead network mount can block forever and cannot be interrupted, which once hung
+/// node_exporter until it ran out of descriptors. Each call runs on a short-lived thread; if it
+/// misses the deadline the thread is left to finish on its own and no further call starts until it
+/// has, so a hung mount costs one thread, never more.
+public final class StatfsProbe: Sendable {
+    private let inFlight = Mutex(false)
+    /// Replaceable for tests that simulate a hung mount.
+    private let statvfsCall: @Sendable (String) -> Result<FilesystemStats, StatfsError>
+
+    public init(statvfsCall: @escaping @Sendable (String) -> Result<FilesystemStats, StatfsError> = StatfsProbe.systemStatvfs) {
+        self.statvfsCall = statvfsCall
+    }
+
+    public var isHung: Bool { inFlight.withLock { $0 } }
+
+    public func stats(path: String, timeout: Duration) -> Result<FilesystemStats, StatfsError> {
+        let busy = inFlight.withLock { flag -> Bool in
+            if flag { return true }
+            flag = true
+            return false
+        }
+        if busy { return .failure(.stillHung(path: path)) }
+        let outcome = Mutex<Result<FilesystemStats, StatfsError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let call = statvfsCall
+        let thread = Thread { [self] in
+            let result = call(path)
+            outcome.withLock { $0 = result }
+            self.inFlight.withLock { $0 = false }
+            done.signal()
+        }
+        thread.name = "statvfs"
+        thread.start()
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            return .failure(.timedOut(path: path))
+        }
+        return outcome.withLock { $0 } ?? .failure(.timedOut(path: path))
+    }
+
+    public static let systemStatvfs: @Sendable (String) -> Result<FilesystemStats, StatfsError> = { path in
+        var buffer = statvfs()
+        guard statvfs(path, &buffer) == 0 else { return .failure(.failed(path: path, errno: errno)) }
+        let fragment = UInt64(buffer.f_frsize)
+        return .success(FilesystemStats(
+            sizeBytes: UInt64(buffer.f_blocks) * fragment,
+            freeBytes: UInt64(buffer.f_bfree) * fragment,
+            availableBytes: UInt64(buffer.f_bavail) * fragment,
+            files: UInt64(buffer.f_files),
+            filesFree: UInt64(buffer.f_ffree),
+            readOnly: (buffer.f_flag & UInt(ST_RDONLY)) != 0))
+    }
+}

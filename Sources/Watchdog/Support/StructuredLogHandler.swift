@@ -1,0 +1,108 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+
+/// A swift-log handler that writes one logfmt or JSON line per message to standard error.
+///
+/// Structured lines because the watchdog's logs are read by machines (journald, Loki) as often as by
+/// people; details go in metadata with stable keys (`collector`, `error`, `endpoint`).
+public struct StructuredLogHandler: LogHandler {
+    public enum Format: Sendable { case logfmt, json }
+
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let format: Format
+    private let sink: LogSink
+
+    public init(label: String, format: Format, level: Logger.Level, sink: LogSink = .standardError) {
+        self.label = label
+        self.format = format
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let time = Self.timestamp()
+        var fields: [(String, String)] = [("ts", time), ("level", "\(event.level)"), ("msg", "\(event.message)")]
+        for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
+        sink.write(format == .json ? Self.json(fields) : Self.logfmt(fields))
+    }
+
+    static func logfmt(_ fields: [(String, String)]) -> String {
+        fields.map { key, value in
+            let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
+            guard needsQuotes else { return "\(key)=\(value)" }
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            return "\(key)=\"\(escaped)\""
+        }.joined(separator: " ") + "\n"
+    }
+
+    static func json(_ fields: [(String, String)]) -> String {
+        func quote(_ s: String) -> String {
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if scalar.value < 0x20 {
+                        out += String(format: "\\u%04x", scalar.value)
+                    } else {
+                        out.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+            return out + "\""
+        }
+        return "{" + fields.map { "\(quote($0.0)):\(quote($0.1))" }.joined(separator: ",") + "}\n"
+    }
+
+    static func timestamp() -> String {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        var tm = tm()
+        var seconds = tv.tv_sec
+        gmtime_r(&seconds, &tm)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec, Int32(tv.tv_usec / 1000))
+    }
+}
+
+/// Where log lines go; a lock keeps lines from different threads whole.
+public final class LogSink: Sendable {
+    private let lock = Mutex(())
+    private let write: @Sendable (String) -> Void
+
+    public init(_ write: @escaping @Sendable (String) -> Void) { self.write = write }
+
+    public static let standardError = LogSink { line in
+        var bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { raw in
+                Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if n <= 0 { break }
+            offset += n
+        }
+    }
+
+    func write(_ line: String) { lock.withLock { _ in write(line) } }
+}

@@ -1,0 +1,95 @@
+import CurlTransport
+import DockerEngine
+import Foundation
+import Logging
+import MicroHTTPServer
+import Synchronization
+import WatchdogConfig
+
+/// The whole watchdog: collectors on their own threads, the metrics store, and the HTTP server.
+///
+/// `start()` never needs the daemon: with Docker down or hung the server still comes up and reports
+/// `docker_daemon_up 0`, because a watchdog that dies with the thing it watches is no watchdog.
+public final class WatchdogService: Sendable {
+    public let configuration: WatchdogConfiguration
+    public let store: MetricsStore
+    public let host: HostStatus
+    private let runners: [CollectorRunner]
+    private let logger: Logger
+    private let server = Mutex<HTTPServer?>(nil)
+
+    public init(configuration: WatchdogConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        let endpoint: TransportEndpoint
+        switch configuration.docker.host {
+        case .unix(let path): endpoint = .unixSocket(path: path)
+        case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
+        }
+        let stats = DockerRequestStats()
+        let versions = APIVersionCache()
+        let pinned = APIVersion(configuration.docker.apiVersion)
+        // One client per sampling thread: a client serialises its calls, and a slow /system/df must
+        // never delay a liveness probe.
+        func client() -> DockerClient {
+            DockerClient(
+                endpoint: endpoint, connectTimeout: configuration.docker.connectTimeout,
+                requestTimeout: configuration.docker.requestTimeout, pinnedVersion: pinned, versionCache: versions,
+                stats: stats)
+        }
+        let host = HostStatus()
+        let store = MetricsStore(apiStats: stats)
+        let c = configuration.collectors
+        let collectors: [any Collector] = [
+            DaemonCollector(
+                client: client(), host: host, interval: c.daemon.interval, timeout: c.daemon.timeout,
+                infoInterval: c.daemon.infoInterval, logger: logger),
+            DiskCollector(
+                client: client(), host: host, interval: c.disk.interval, statfsTimeout: c.disk.statfsTimeout,
+                path: c.disk.path, hostPrefix: c.disk.hostPrefix),
+            SystemDFCollector(client: client(), host: host, interval: c.systemDF.interval, timeout: c.systemDF.timeout),
+            ProcessCollector(interval: c.process.interval),
+        ]
+        self.host = host
+        self.store = store
+        self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
+    }
+
+    /// Starts sampling and serving. Throws only if the listen address cannot be bound.
+    public func start() throws {
+        let runners = self.runners
+        let router = WebRouter(
+            telemetryPath: configuration.web.telemetryPath, store: store, host: host,
+            liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
+        let web = configuration.web
+        let httpServer = try HTTPServer(
+            listen: .tcp(host: web.listenAddress.host, port: web.listenAddress.port),
+            options: HTTPServerOptions(
+                threading: .pool(threads: 2), maxConnections: web.maxConnections,
+                maxConnectionsPerIP: web.maxConnectionsPerIP,
+                connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
+                maxRequestBodyBytes: 64 << 10),
+            handler: { router.handle($0) })
+        server.withLock { $0 = httpServer }
+        for runner in runners { runner.start() }
+        logger.info("docker-watchdog started", metadata: [
+            "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
+            "docker_host": "\(configuration.docker.host)",
+            "version": "\(BuildInfo.current.version)",
+        ])
+    }
+
+    /// The TCP port the server is bound to (useful with port 0).
+    public var port: Int? { server.withLock { $0?.port } }
+
+    /// Stops the server first (no new scrapes), then the sampling loops.
+    public func stop() {
+        let running = server.withLock { s -> HTTPServer? in
+            defer { s = nil }
+            return s
+        }
+        running?.stop()
+        for runner in runners { runner.stop(timeout: .seconds(2)) }
+        logger.info("docker-watchdog stopped")
+    }
+}

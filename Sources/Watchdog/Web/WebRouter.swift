@@ -1,0 +1,63 @@
+import Exposition
+import Foundation
+import MicroHTTPServer
+
+/// The watchdog's HTTP surface: `/metrics` (or the configured path), `/`, `/healthz`.
+///
+/// Read-only and never waits on Docker: every answer is built from the latest published sample.
+public struct WebRouter: Sendable {
+    public let telemetryPath: String
+    let store: MetricsStore
+    let host: HostStatus
+    let liveness: @Sendable () -> [(name: String, alive: Bool)]
+
+    public init(telemetryPath: String, store: MetricsStore, host: HostStatus, liveness: @escaping @Sendable () -> [(name: String, alive: Bool)]) {
+        self.telemetryPath = telemetryPath
+        self.store = store
+        self.host = host
+        self.liveness = liveness
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return HTTPResponse(
+                status: 405, headers: [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
+                body: .bytes(Array("method \(request.method) not allowed: this endpoint is read-only\n".utf8)))
+        }
+        switch request.path {
+        case telemetryPath:
+            return metrics(request)
+        case "/":
+            let page = LandingPage.render(
+                telemetryPath: telemetryPath, host: host, statuses: store.statuses, liveness: liveness())
+            return .text(200, page, contentType: "text/html; charset=utf-8")
+        case "/healthz":
+            let stuck = liveness().filter { !$0.alive }.map(\.name)
+            if stuck.isEmpty { return .text(200, "ok\n") }
+            return .text(503, "sampling loop stalled: \(stuck.joined(separator: ", "))\n")
+        default:
+            return .text(404, "not found: \(request.path)\n")
+        }
+    }
+
+    func metrics(_ request: HTTPRequest) -> HTTPResponse {
+        let format = ExpositionFormat.negotiate(accept: request.headers["accept"])
+        let gzip = Self.acceptsGzip(request.headers["accept-encoding"])
+        let rendered = store.render(format: format, gzip: gzip)
+        var headers = [("Content-Type", rendered.contentType), ("Vary", "Accept, Accept-Encoding")]
+        if rendered.gzipped { headers.append(("Content-Encoding", "gzip")) }
+        return HTTPResponse(status: 200, headers: headers, body: .bytes(rendered.body))
+    }
+
+    /// True when `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let coding = pieces.first, coding == "gzip" || coding == "*" else { continue }
+            let q = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if q > 0 { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,199 @@
+/// One configuration key: its name, its type, its documentation and where it lives in
+/// `WatchdogConfiguration`. Type-erased so keys of different value types share one array.
+///
+/// The flag and environment variable names are *derived* from the key name rather than written
+/// down, so they cannot drift apart: `web.listen_address` is `--web.listen-address` and
+/// `DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS`.
+struct ConfigKey: Sendable {
+    /// Dotted lower_snake path, also the YAML nesting (`web:` → `listen_address:`).
+    let name: String
+    /// Type column of the reference, e.g. `duration (> 0)`.
+    let summary: String
+    /// Value placeholder in `--help`.
+    let placeholder: String
+    /// Bool keys may be given as a bare `--flag`.
+    let isBool: Bool
+    /// One or two sentences for `--help` and the README; say why, not only what.
+    let doc: String
+    /// Extra environment variables read for this key, lower precedence than the derived one
+    /// (e.g. `DOCKER_HOST` for `docker.host`), in decreasing precedence.
+    let envAliases: [String]
+
+    /// Parses `raw` and stores it in the configuration.
+    let apply: @Sendable (inout WatchdogConfiguration, String) throws(ValueError) -> Void
+    /// The key's current value, rendered in the syntax `apply` accepts.
+    let render: @Sendable (WatchdogConfiguration) -> String
+    /// Whether `apply(render(c))` reproduces the value in `c`; a registry self-check for tests.
+    let roundTrips: @Sendable (WatchdogConfiguration) -> Bool
+
+    init<V>(
+        _ name: String,
+        _ path: WritableKeyPath<WatchdogConfiguration, V> & Sendable,
+        _ type: ValueType<V>,
+        envAliases: [String] = [],
+        _ doc: String
+    ) {
+        self.name = name
+        self.summary = type.summary
+        self.placeholder = type.placeholder
+        self.isBool = type.isBool
+        self.doc = doc
+        self.envAliases = envAliases
+        self.apply = { (config: inout WatchdogConfiguration, raw: String) throws(ValueError) in
+            config[keyPath: path] = try type.parse(raw)
+        }
+        self.render = { config in type.format(config[keyPath: path]) }
+        self.roundTrips = { config in
+            (try? type.parse(type.format(config[keyPath: path]))) == config[keyPath: path]
+        }
+    }
+
+    /// `--web.listen-address`
+    var flag: String { "--" + flagName }
+    /// `web.listen-address`: the flag without its dashes, as looked up while parsing arguments.
+    var flagName: String { String(name.map { $0 == "_" ? "-" : $0 }) }
+    /// `DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS`
+    var env: String { ConfigRegistry.envPrefix + String(name.uppercased().map { $0 == "." ? "_" : $0 }) }
+    /// The documented default, read from `WatchdogConfiguration.defaults`.
+    var defaultText: String { render(.defaults) }
+}
+
+/// A rule that involves more than one key. Kept in the registry so `--help` can list them.
+struct CrossCheck: Sendable {
+    let doc: String
+    /// Returns the error to report, if the rule is broken. `origin` tells where a key's value came
+    /// from, so the message can blame the key the user actually set.
+    let check: @Sendable (WatchdogConfiguration, (String) -> Origin) -> ConfigError?
+}
+
+/// Which layer a value came from; higher layers win.
+enum Layer: Int, Comparable, Sendable {
+    case defaults, file, environment, flags
+    static func < (a: Layer, b: Layer) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Where one key's effective value came from.
+struct Origin: Sendable, Equatable {
+    let layer: Layer
+    /// `config.yaml:12`, `flag --x`, `env X` or `default`.
+    let source: String
+    static let defaults = Origin(layer: .defaults, source: "default")
+}
+
+/// The single source of truth for configuration keys.
+enum ConfigRegistry {
+    static let envPrefix = "DOCKER_WATCHDOG_"
+
+    /// Every key, in the order shown by `--help` and the reference table.
+    static let keys: [ConfigKey] = [
+        // MARK: docker
+        ConfigKey(
+            "docker.host", \.docker.host, .dockerHost, envAliases: ["DOCKER_HOST"],
+            "Docker Engine endpoint: unix:///path or tcp://host:port (http:// is read as tcp://; TLS and ssh are not supported). DOCKER_HOST is honoured, below DOCKER_WATCHDOG_DOCKER_HOST, so the watchdog finds the same daemon as the docker CLI."),
+        ConfigKey(
+            "docker.api_version", \.docker.apiVersion, .apiVersion,
+            "Pin an Engine API version (e.g. 1.43) instead of negotiating it from /version; empty negotiates. Pin only to work around a daemon that misreports its version."),
+        ConfigKey(
+            "docker.connect_timeout", \.docker.connectTimeout, .duration(positive: true),
+            "Deadline for connecting to the Engine. Short on purpose: a socket that does not accept within seconds means a hung daemon, which is what the watchdog must report. Must not exceed docker.request_timeout."),
+        ConfigKey(
+            "docker.request_timeout", \.docker.requestTimeout, .duration(positive: true),
+            "Total deadline of one API call, connecting included (the system_df collector has its own, collector.system_df.timeout)."),
+
+        // MARK: web
+        ConfigKey(
+            "web.listen_address", \.web.listenAddress, .listenAddress,
+            "Address of the metrics HTTP server: host:port, :port (all interfaces) or [ipv6]:port."),
+        ConfigKey(
+            "web.telemetry_path", \.web.telemetryPath, .urlPath,
+            "URL path that serves the metrics."),
+        ConfigKey(
+            "web.max_connections", \.web.maxConnections, .integer(1...10_000),
+            "Concurrent HTTP connections in total; further connections are refused, so a misbehaving scraper cannot exhaust the watchdog's file descriptors."),
+        ConfigKey(
+            "web.max_connections_per_ip", \.web.maxConnectionsPerIP, .integer(1...10_000),
+            "Concurrent HTTP connections from one client address, so one client cannot take every slot (effectively capped by web.max_connections)."),
+        ConfigKey(
+            "web.connection_timeout", \.web.connectionTimeout, .duration(positive: true),
+            "Idle or slow HTTP connections are closed after this, so stalled clients do not hold connection slots."),
+
+        // MARK: collectors
+        ConfigKey(
+            "collector.daemon.interval", \.collectors.daemon.interval, .duration(positive: true),
+            "How often the daemon is probed with /_ping."),
+        ConfigKey(
+            "collector.daemon.timeout", \.collectors.daemon.timeout, .duration(positive: true),
+            "Deadline of one /_ping probe. May exceed the interval: probes are single-flight, so an overrunning probe only delays the next one."),
+        ConfigKey(
+            "collector.daemon.info_interval", \.collectors.daemon.infoInterval, .duration(positive: true),
+            "How often /info and /version are refreshed; they change rarely and /info is slow on busy daemons."),
+        ConfigKey(
+            "collector.disk.interval", \.collectors.disk.interval, .duration(positive: true),
+            "How often the filesystem holding Docker's data is measured."),
+        ConfigKey(
+            "collector.disk.statfs_timeout", \.collectors.disk.statfsTimeout, .duration(positive: true),
+            "Deadline of one statfs call, which can block indefinitely on a dead network mount."),
+        ConfigKey(
+            "collector.disk.path", \.collectors.disk.path, .optionalAbsolutePath,
+            "Filesystem path to measure; empty means the daemon's DockerRootDir (from /info)."),
+        ConfigKey(
+            "collector.disk.host_prefix", \.collectors.disk.hostPrefix, .optionalAbsolutePath,
+            "Prefix for DockerRootDir when the watchdog runs in a container with the host's filesystem mounted (e.g. /host)."),
+        ConfigKey(
+            "collector.system_df.interval", \.collectors.systemDF.interval, .duration(positive: true),
+            "How often /system/df is fetched; it walks every image, container and volume and can take minutes on large hosts."),
+        ConfigKey(
+            "collector.system_df.timeout", \.collectors.systemDF.timeout, .duration(positive: true),
+            "Deadline of one /system/df call, instead of docker.request_timeout. May exceed the interval: the call is single-flight."),
+        ConfigKey(
+            "collector.process.interval", \.collectors.process.interval, .duration(positive: true),
+            "How often the watchdog's own process metrics are sampled."),
+
+        // MARK: log
+        ConfigKey(
+            "log.level", \.log.level, .enumeration(placeholder: "LEVEL"),
+            "Minimum severity that is logged."),
+        ConfigKey(
+            "log.format", \.log.format, .enumeration(placeholder: "FORMAT"),
+            "Log line encoding: logfmt for people, json for log shippers."),
+    ]
+
+    /// Rules spanning several keys. Deliberately few: each one can turn a change of a single key
+    /// into an error about another. Timeouts longer than their interval are allowed everywhere,
+    /// because every collector is single-flight (an overrun delays the next run, nothing piles up).
+    static let crossChecks: [CrossCheck] = [
+        CrossCheck(
+            doc: "docker.connect_timeout must not exceed docker.request_timeout: the request timeout includes connecting, so a longer connect timeout could never take effect.",
+            check: { config, origin in
+                guard config.docker.connectTimeout > config.docker.requestTimeout else { return nil }
+                let connect = origin("docker.connect_timeout")
+                let request = origin("docker.request_timeout")
+                // Blame whichever key was set by the more specific source; on a tie, the connect timeout.
+                if request.layer > connect.layer {
+                    return ConfigError(
+                        key: "docker.request_timeout", source: request.source,
+                        reason: "must not be shorter than docker.connect_timeout (\(formatDuration(config.docker.connectTimeout)), \(connect.source)), got \(formatDuration(config.docker.requestTimeout)); lower docker.connect_timeout as well")
+                }
+                return ConfigError(
+                    key: "docker.connect_timeout", source: connect.source,
+                    reason: "must not exceed docker.request_timeout (\(formatDuration(config.docker.requestTimeout)), \(request.source)), which includes connecting; got \(formatDuration(config.docker.connectTimeout))")
+            }),
+    ]
+
+    static let byName: [String: ConfigKey] = Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    static let byFlagName: [String: ConfigKey] = Dictionary(keys.map { ($0.flagName, $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// Every proper prefix of a key (`collector`, `collector.daemon`, ...): the YAML mappings.
+    static let sections: Set<String> = {
+        var out = Set<String>()
+        for key in keys {
+            var parts = key.name.split(separator: ".")
+            parts.removeLast()
+            while !parts.isEmpty {
+                out.insert(parts.joined(separator: "."))
+                parts.removeLast()
+            }
+        }
+        return out
+    }()
+}

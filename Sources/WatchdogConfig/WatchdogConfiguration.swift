@@ -1,0 +1,156 @@
+/// The fully resolved, validated configuration of docker-watchdog.
+///
+/// Every field's initial value *is* the documented default: `ConfigReference` renders the
+/// defaults column of `--help` and of the README table by reading `WatchdogConfiguration.defaults`
+/// through the registry (`ConfigRegistry.keys`), so a default is written exactly once, here.
+///
+/// Adding a configuration key means adding one field below (with its default) and one entry in
+/// `ConfigRegistry.keys`; parsing from the file, the environment and the flags, `--help`, the
+/// Markdown reference and the tests that guard them all follow from that entry.
+///
+/// Values in here are already validated (ranges, positivity, syntax), so consumers never re-check.
+public struct WatchdogConfiguration: Sendable, Equatable {
+    public var docker = Docker()
+    public var web = Web()
+    public var collectors = Collectors()
+    public var log = Log()
+
+    /// A configuration with every key at its documented default.
+    public init() {}
+
+    /// Every key at its documented default; what an empty configuration file yields.
+    public static let defaults = WatchdogConfiguration()
+
+    /// How to reach the Docker Engine API.
+    public struct Docker: Sendable, Equatable {
+        /// `docker.host`: where the Engine listens.
+        public var host: DockerHost = .unix(path: "/var/run/docker.sock")
+        /// `docker.api_version`: empty means "negotiate with `/version`"; otherwise a pinned `1.NN`.
+        public var apiVersion: String = ""
+        /// `docker.connect_timeout`: deadline for establishing the connection (unix or TCP).
+        public var connectTimeout: Duration = .seconds(2)
+        /// `docker.request_timeout`: total deadline of one API call, connecting included.
+        public var requestTimeout: Duration = .seconds(10)
+        public init() {}
+    }
+
+    /// The HTTP server that serves `/metrics`.
+    public struct Web: Sendable, Equatable {
+        /// `web.listen_address`: host "" means all interfaces.
+        public var listenAddress = ListenAddress(host: "", port: 9734)
+        /// `web.telemetry_path`: always starts with "/".
+        public var telemetryPath: String = "/metrics"
+        /// `web.max_connections`: concurrent connections in total.
+        public var maxConnections: Int = 64
+        /// `web.max_connections_per_ip`: concurrent connections from one client address.
+        public var maxConnectionsPerIP: Int = 16
+        /// `web.connection_timeout`: idle/slow client connections are closed after this.
+        public var connectionTimeout: Duration = .seconds(10)
+        public init() {}
+    }
+
+    /// Per-collector schedules.
+    public struct Collectors: Sendable, Equatable {
+        public var daemon = Daemon()
+        public var disk = Disk()
+        public var systemDF = SystemDF()
+        public var process = Process()
+        public init() {}
+
+        /// The daemon liveness probe (`/_ping`) and the slower `/info` + `/version` refresh.
+        public struct Daemon: Sendable, Equatable {
+            /// `collector.daemon.interval`
+            public var interval: Duration = .seconds(10)
+            /// `collector.daemon.timeout`: may exceed `interval`; the probe is single-flight.
+            public var timeout: Duration = .seconds(5)
+            /// `collector.daemon.info_interval`
+            public var infoInterval: Duration = .seconds(60)
+            public init() {}
+        }
+
+        /// Free space of the filesystem holding Docker's data.
+        public struct Disk: Sendable, Equatable {
+            /// `collector.disk.interval`
+            public var interval: Duration = .seconds(15)
+            /// `collector.disk.statfs_timeout`: statfs can hang on a dead NFS mount.
+            public var statfsTimeout: Duration = .seconds(5)
+            /// `collector.disk.path`: empty means "the daemon's DockerRootDir".
+            public var path: String = ""
+            /// `collector.disk.host_prefix`: prepended to DockerRootDir when running in a container.
+            public var hostPrefix: String = ""
+            public init() {}
+        }
+
+        /// `GET /system/df`, which is expensive on hosts with many images/volumes.
+        public struct SystemDF: Sendable, Equatable {
+            /// `collector.system_df.interval`
+            public var interval: Duration = .seconds(300)
+            /// `collector.system_df.timeout`: replaces `docker.request_timeout` for this call.
+            public var timeout: Duration = .seconds(120)
+            public init() {}
+        }
+
+        /// The watchdog's own process metrics.
+        public struct Process: Sendable, Equatable {
+            /// `collector.process.interval`
+            public var interval: Duration = .seconds(15)
+            public init() {}
+        }
+    }
+
+    /// Logging.
+    public struct Log: Sendable, Equatable {
+        /// `log.level`
+        public var level: LogLevel = .info
+        /// `log.format`
+        public var format: LogFormat = .logfmt
+        public init() {}
+    }
+}
+
+/// A TCP listen address. `host` is "" for all interfaces, a hostname, an IPv4 address or an
+/// IPv6 address *without* brackets; `description` adds the brackets back.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    /// 0...65535; 0 asks the kernel for a free port (useful in tests).
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, `:port` or `[v6]:port`: the same syntax the parser accepts.
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// Where the Docker Engine API is reached. `http://` input is normalised to `.tcp`.
+public enum DockerHost: Sendable, Hashable, CustomStringConvertible {
+    /// A unix socket; `path` is absolute.
+    case unix(path: String)
+    /// Plain TCP (no TLS); `host` is an IPv6 address without brackets when it contains ":".
+    case tcp(host: String, port: Int)
+
+    /// `unix:///path` or `tcp://host:port`: the same syntax the parser accepts.
+    public var description: String {
+        switch self {
+        case .unix(let path):
+            return "unix://\(path)"
+        case .tcp(let host, let port):
+            return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+        }
+    }
+}
+
+/// Log levels; the raw values equal swift-log's `Logger.Level` raw values, so
+/// `Logger.Level(rawValue: level.rawValue)!` is total.
+public enum LogLevel: String, Sendable, CaseIterable, Equatable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// Log line encodings.
+public enum LogFormat: String, Sendable, CaseIterable, Equatable {
+    case logfmt, json
+}

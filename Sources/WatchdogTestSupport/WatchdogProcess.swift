@@ -1,0 +1,151 @@
+import CurlTransport
+import Foundation
+
+/// The real `docker-watchdog` binary started as a child process for end-to-end tests.
+///
+/// It listens on 127.0.0.1 port 0; the bound port is read from its start-up log line. Stopped with
+/// SIGTERM by its own pid.
+public final class WatchdogProcess: @unchecked Sendable {
+    public let process = Process()
+    public private(set) var port = 0
+    private let stderrPipe = Pipe()
+    private let lock = NSLock()
+    private var stderrText = ""
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The binary under test: `WATCHDOG_BIN`, else `.build/debug/docker-watchdog` next to the package.
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["WATCHDOG_BIN"], !path.isEmpty { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/docker-watchdog").path
+    }
+
+    /// Runs the binary with `arguments` to completion; returns its exit status and output.
+    public static func runToExit(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binaryPath)
+        p.arguments = arguments
+        p.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Starts the watchdog and waits until it listens.
+    public init(arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = ["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"] + arguments
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        process.standardError = stderrPipe
+        process.standardOutput = FileHandle.nullDevice
+        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.stderrText += String(decoding: data, as: UTF8.self)
+            self.lock.unlock()
+        }
+        try process.run()
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if let port = Self.listenPort(in: log) {
+                self.port = port
+                return
+            }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        stop()
+        throw Failure(description: "watchdog did not start listening; its log:\n\(log)")
+    }
+
+    public var log: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return stderrText
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    static func listenPort(in log: String) -> Int? {
+        guard let range = log.range(of: "listen=") else { return nil }
+        let rest = log[range.upperBound...].prefix { !$0.isWhitespace }
+        guard let colon = rest.lastIndex(of: ":") else { return nil }
+        return Int(rest[rest.index(after: colon)...])
+    }
+
+    /// GET from the watchdog over loopback.
+    public func get(_ path: String, headers: [(String, String)] = [], timeout: Duration = .seconds(5)) throws -> TransportResponse {
+        let session = CurlSession(endpoint: .tcp(host: "127.0.0.1", port: port))
+        return try session.perform(TransportRequest(target: path, headers: headers, connectTimeout: .seconds(1), totalTimeout: timeout))
+    }
+
+    /// Parsed text-format samples from `/metrics`.
+    public func samples() throws -> [ParsedSample] {
+        try parseExposition(String(decoding: get("/metrics").body, as: UTF8.self))
+    }
+
+    /// Polls `/metrics` until `condition` holds or `timeout` passes; returns the last samples.
+    @discardableResult
+    public func waitFor(_ what: String, timeout: TimeInterval = 20, _ condition: ([ParsedSample]) -> Bool) throws -> [ParsedSample] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: [ParsedSample] = []
+        while Date() < deadline {
+            last = try samples()
+            if condition(last) { return last }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw Failure(description: "timed out waiting for \(what); log tail:\n\(log.suffix(3000))")
+    }
+
+    /// Open descriptors and threads of the watchdog process, from /proc.
+    public func footprint() -> (fds: Int, threads: Int) {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1
+        return (fds, threads)
+    }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        stderrPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    deinit { stop() }
+}
+
+/// Runs a command to completion and returns its standard output (for docker, df, promtool).
+@discardableResult
+public func runCommand(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String, error: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    let input = Pipe()
+    if stdin != nil { p.standardInput = input }
+    try p.run()
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+    }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}

@@ -1,0 +1,4 @@
+import Foundation
+import Watchdog
+
+exit(Entrypoint.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import WatchdogTestSupport
+
+/// The watchdog against a real daemon frozen with SIGSTOP (the socket accepts, nothing answers),
+/// and against no daemon at all. Uses the `fault` daemon so the shared one is never disturbed.
+@Suite("Hung and absent daemon", .serialized, .enabled(if: TestBed.faultAvailable, "needs the private fault dockerd (scripts/test.sh)"))
+struct HungDaemonTests {
+    @Test func frozenDaemonIsReportedQuicklyAndRecoveredFromWithoutLeaks() throws {
+        let (host, dockerdPid) = try TestBed.requireFault()
+        let interval = 0.2, timeout = 0.3
+        let watchdog = try WatchdogProcess(arguments: [
+            "--docker.host", host, "--collector.daemon.interval", "200ms", "--collector.daemon.timeout", "300ms",
+            "--collector.disk.interval", "1s", "--collector.system-df.interval", "2s", "--docker.request-timeout", "1s", "--docker.connect-timeout", "500ms",
+        ])
+        defer { watchdog.stop() }
+        try watchdog.waitFor("daemon up") { $0.value("docker_daemon_up") == 1 }
+
+        kill(dockerdPid, SIGSTOP)
+        defer { kill(dockerdPid, SIGCONT) }
+        let frozenAt = Date()
+        let down = try watchdog.waitFor("daemon down", timeout: 10) { $0.value("docker_daemon_up") == 0 }
+        let detection = Date().timeIntervalSince(frozenAt)
+        // One probe interval plus the probe timeout, with slack for the poll and the scheduler.
+        #expect(detection < interval + timeout + 1.0, "detected after \(detection) s")
+        #expect((down.value("docker_daemon_consecutive_probe_failures") ?? 0) >= 1)
+
+        // /metrics answers fast while the daemon hangs.
+        for _ in 0..<20 {
+            let start = Date()
+            let response = try watchdog.get("/metrics", timeout: .seconds(2))
+            #expect(response.status == 200)
+            #expect(Date().timeIntervalSince(start) < 1.0)
+        }
+
+        // 100 further failed probes: no growth in threads or descriptors.
+        let failuresBefore = try watchdog.samples().value("docker_daemon_consecutive_probe_failures") ?? 0
+        Thread.sleep(forTimeInterval: 2)  // let the slower collectors hit their own deadlines once
+        let before = watchdog.footprint()
+        let later = try watchdog.waitFor("100 more failed probes", timeout: 120) {
+            ($0.value("docker_daemon_consecutive_probe_failures") ?? 0) >= failuresBefore + 100
+        }
+        let after = watchdog.footprint()
+        #expect(after.fds <= before.fds + 2, "fds \(before.fds) -> \(after.fds)")
+        #expect(after.threads <= before.threads + 2, "threads \(before.threads) -> \(after.threads)")
+        #expect(later.value("docker_daemon_up") == 0)
+
+        kill(dockerdPid, SIGCONT)
+        let back = try watchdog.waitFor("daemon back", timeout: 30) { $0.value("docker_daemon_up") == 1 }
+        #expect(back.value("docker_daemon_consecutive_probe_failures") == 0)
+        #expect(watchdog.process.isRunning)
+    }
+
+    @Test func noDaemonAtStartStillServesAndReportsZero() throws {
+        let watchdog = try WatchdogProcess(arguments: ["--docker.host", "unix:///nonexistent/docker-watchdog-test.sock",
+                                                        "--collector.daemon.interval", "200ms"])
+        defer { watchdog.stop() }
+        let s = try watchdog.waitFor("a failed probe") { ($0.value("docker_daemon_probe_failures_total", ["reason": "unreachable"]) ?? 0) >= 1 }
+        #expect(s.value("docker_daemon_up") == 0)
+        #expect(s.value("docker_watchdog_collector_success", ["collector": "daemon"]) == 0)
+        #expect(try watchdog.get("/healthz").status == 200)
+        #expect(try watchdog.get("/").status == 200)
+    }
+}

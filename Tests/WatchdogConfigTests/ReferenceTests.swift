@@ -1,0 +1,144 @@
+import Testing
+@testable import WatchdogConfig
+
+/// The registry is the single source of truth; these tests keep it internally consistent so that
+/// adding a key cannot silently break a source or the documentation.
+@Suite struct RegistryIntegrity {
+    @Test func namesAreUniqueDottedLowerSnake() {
+        let names = ConfigRegistry.keys.map(\.name)
+        #expect(Set(names).count == names.count)
+        for name in names {
+            let segments = name.split(separator: ".", omittingEmptySubsequences: false)
+            #expect(segments.count >= 2, "\(name) needs a section")
+            for segment in segments {
+                let ok = !segment.isEmpty && segment.first!.isLetter
+                    && segment.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "_" }
+                #expect(ok, "\(name): segment \(segment) is not lower_snake")
+            }
+        }
+    }
+
+    @Test func derivedNamesDoNotCollide() {
+        let flags = ConfigRegistry.keys.map(\.flagName)
+        #expect(Set(flags).count == flags.count)
+        let envs = ConfigRegistry.keys.flatMap { [$0.env] + $0.envAliases } + [ConfigLoader.configFileEnvironmentVariable]
+        #expect(Set(envs).count == envs.count)
+        for special in ["config.file", "config.check", "help", "version"] {
+            #expect(ConfigRegistry.byFlagName[special] == nil)
+        }
+    }
+
+    @Test func noKeyIsAlsoASection() {
+        for key in ConfigRegistry.keys {
+            #expect(!ConfigRegistry.sections.contains(key.name), "\(key.name) is both a key and a section")
+        }
+    }
+
+    @Test func everyDefaultIsDocumentedAndRoundTrips() throws {
+        for key in ConfigRegistry.keys {
+            #expect(key.roundTrips(.defaults), "\(key.name): default \(key.defaultText) does not parse back")
+            #expect(!key.doc.isEmpty, "\(key.name) has no description")
+        }
+    }
+
+    @Test func derivedNamesFollowTheConvention() throws {
+        let key = try #require(ConfigRegistry.byName["collector.system_df.interval"])
+        #expect(key.flag == "--collector.system-df.interval")
+        #expect(key.env == "DOCKER_WATCHDOG_COLLECTOR_SYSTEM_DF_INTERVAL")
+    }
+
+    @Test func everyKeyIsSettableFromEverySource() throws {
+        // Sets each key to a non-default value via flag, env and file, and checks that the result
+        // differs from the defaults and agrees across sources: proves every registry entry is wired
+        // to its own field and reachable under its derived names.
+        let samples: [String: String] = [
+            "docker.host": "tcp://h:1", "docker.api_version": "1.41", "web.listen_address": ":1",
+            "web.telemetry_path": "/x", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h",
+            "log.level": "error", "log.format": "json", "web.max_connections": "7",
+            "web.max_connections_per_ip": "7",
+        ]
+        var fieldsSeen: [(String, WatchdogConfiguration)] = []
+        for key in ConfigRegistry.keys {
+            let value = samples[key.name] ?? "3s"  // every other key is a duration today; no default is 3s
+            let viaFlag = try config([key.flag, value])
+            let viaEnv = try config(env: [key.env: value])
+            let viaFile = loadYAML(nestedYAML(key.name, value)).value
+            #expect(viaFlag != nil && viaFlag != .defaults, "\(key.name) via flag")
+            #expect(viaEnv == viaFlag, "\(key.name) via env")
+            #expect(viaFile == viaFlag, "\(key.name) via file")
+            if let viaFlag {
+                if let other = fieldsSeen.first(where: { $0.1 == viaFlag }) {
+                    Issue.record("\(key.name) writes the same field as \(other.0)")
+                }
+                fieldsSeen.append((key.name, viaFlag))
+            }
+        }
+    }
+
+    /// `a.b.c`, `v` → "a:\n  b:\n    c: \"v\"\n"
+    private func nestedYAML(_ name: String, _ value: String) -> String {
+        let parts = name.split(separator: ".")
+        var out = ""
+        for (depth, part) in parts.enumerated() {
+            out += String(repeating: "  ", count: depth) + part + ":"
+            out += depth == parts.count - 1 ? " \"\(value)\"\n" : "\n"
+        }
+        return out
+    }
+}
+
+@Suite struct Reference {
+    @Test func markdownTableHasEveryKeyExactlyOnce() {
+        let table = ConfigReference.markdownTable()
+        let rows = table.split(separator: "\n").dropFirst(2)
+        #expect(rows.count == ConfigRegistry.keys.count)
+        for key in ConfigRegistry.keys {
+            let occurrences = rows.filter { $0.hasPrefix("| `\(key.name)` |") }
+            #expect(occurrences.count == 1, "\(key.name) appears \(occurrences.count) times")
+            #expect(occurrences.first?.contains("`\(key.flag)`") == true)
+            #expect(occurrences.first?.contains("`\(key.env)`") == true)
+        }
+    }
+
+    @Test func markdownTableShape() throws {
+        let lines = ConfigReference.markdownTable().split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.first == "| key | flag | env | type | default | description |")
+        #expect(lines.last == "")  // ends with a newline
+        for line in lines.dropLast() {
+            // Six cells: seven unescaped pipes.
+            let pipes = line.split(separator: "\\|", omittingEmptySubsequences: false).joined().filter { $0 == "|" }.count
+            #expect(pipes == 7, "\(line)")
+        }
+        let host = try #require(lines.first { $0.hasPrefix("| `docker.host` |") })
+        #expect(host == "| `docker.host` | `--docker.host` | `DOCKER_WATCHDOG_DOCKER_HOST`, `DOCKER_HOST` | Docker host (unix:// or tcp://) | `unix:///var/run/docker.sock` | \(ConfigRegistry.byName["docker.host"]!.doc) |")
+        #expect(lines.contains { $0.hasPrefix("| `collector.daemon.info_interval` |") && $0.contains("| `1m` |") })
+        #expect(lines.contains { $0.hasPrefix("| `collector.disk.path` |") && $0.contains("| `\"\"` |") })
+    }
+
+    @Test func helpMentionsEveryFlagEnvAndDefault() {
+        let help = ConfigReference.helpText(program: "dw")
+        #expect(help.hasPrefix("Usage: dw [flags]\n"))
+        for key in ConfigRegistry.keys {
+            #expect(help.contains("  \(key.flag) "), "\(key.flag) missing")
+            #expect(help.contains(key.env), "\(key.env) missing")
+            #expect(help.contains("default: \(key.defaultText.isEmpty ? "\"\"" : key.defaultText)\n"), "\(key.name) default")
+        }
+        for special in ["--config.file PATH", "--config.check", "-h, --help", "--version", "DOCKER_HOST"] {
+            #expect(help.contains(special))
+        }
+    }
+
+    @Test func yamlDocumentLoadsBackToTheSameConfiguration() throws {
+        var c = WatchdogConfiguration.defaults
+        c.docker.host = .tcp(host: "::1", port: 2375)
+        c.docker.apiVersion = "1.40"
+        c.web.listenAddress = ListenAddress(host: "", port: 1)
+        c.collectors.disk.hostPrefix = "/host with space"
+        c.collectors.systemDF.interval = .milliseconds(1500)
+        c.log.level = .critical
+        let yaml = ConfigReference.yamlDocument(for: c)
+        #expect(loadYAML(yaml).value == c)
+        #expect(loadYAML(ConfigReference.yamlDocument(for: .defaults)).value == .defaults)
+    }
+}
+

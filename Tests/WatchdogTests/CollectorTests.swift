@@ -1,0 +1,165 @@
+import DockerEngine
+import Exposition
+import FakeDockerEngine
+import Foundation
+import Logging
+import MicroHTTPServer
+import Testing
+import WatchdogTestSupport
+@testable import Watchdog
+
+/// Collectors, the store and the router driven by the fake engine and fake statvfs.
+@Suite("Collectors and web router (fake engine)")
+struct CollectorTests {
+    let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func client(_ fake: FakeDockerEngine) -> DockerClient {
+        DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1), requestTimeout: .seconds(2))
+    }
+
+    func render(_ store: MetricsStore, _ collectors: [any Collector]) throws -> [ParsedSample] {
+        for c in collectors {
+            let r = c.collect()
+            store.publish(CollectorStatus(
+                name: c.name, families: r.families, success: r.error == nil, error: r.error, duration: .milliseconds(1),
+                lastSuccess: r.error == nil ? Date() : nil, lastRound: Date(), runs: 1, failures: r.error == nil ? 0 : 1))
+        }
+        let body = store.render(format: .text, gzip: false).body
+        return try parseExposition(String(decoding: body, as: UTF8.self))
+    }
+
+    @Test func daemonUpThenHungThenBack() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        let host = HostStatus()
+        let daemon = DaemonCollector(client: client(fake), host: host, interval: .seconds(1), timeout: .milliseconds(200), infoInterval: .seconds(60), logger: logger)
+        let store = MetricsStore(apiStats: nil)
+
+        var s = try render(store, [daemon])
+        #expect(s.value("docker_daemon_up") == 1)
+        #expect(s.value("docker_daemon_info", ["storage_driver": "overlay2", "live_restore": "false"]) == 1)
+        #expect(s.value("docker_daemon_ping_duration_seconds_count") == 1)
+
+        fake.set("/_ping", .hang)
+        for _ in 0..<3 { _ = daemon.collect() }
+        s = try render(store, [daemon])
+        #expect(s.value("docker_daemon_up") == 0)
+        #expect(s.value("docker_daemon_consecutive_probe_failures") == 4)
+        #expect(s.value("docker_daemon_probe_failures_total", ["reason": "timeout"]) == 4)
+        #expect(s.value("docker_watchdog_collector_success", ["collector": "daemon"]) == 0)
+        // Failed probes are not latency observations.
+        #expect(s.value("docker_daemon_ping_duration_seconds_count") == 1)
+
+        fake.set("/_ping", FakeDockerEngine.defaultRoutes(apiVersion: "1.41")["/_ping"]!)
+        s = try render(store, [daemon])
+        #expect(s.value("docker_daemon_up") == 1)
+        #expect(s.value("docker_daemon_consecutive_probe_failures") == 0)
+        #expect(host.daemon.up)
+    }
+
+    @Test func labelValuesWithQuotesBackslashesAndNewlinesCannotBreakTheOutput() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        let nasty = "/var/lib/\"docker\"\\x\nfake_metric 1"
+        let escapedJSON = nasty.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+        fake.set("/info", .json("{\"ServerVersion\":\"x\\\"} 1\\n\",\"DockerRootDir\":\"\(escapedJSON)\",\"Driver\":\"overlay2\",\"LiveRestoreEnabled\":true}"))
+        let daemon = DaemonCollector(client: client(fake), host: HostStatus(), interval: .seconds(1), timeout: .seconds(1), infoInterval: .seconds(60), logger: logger)
+        let store = MetricsStore(apiStats: nil)
+        let samples = try render(store, [daemon])
+        #expect(samples.contains { $0.name == "fake_metric" } == false)
+        #expect(samples.value("docker_daemon_info", ["root_dir": nasty, "server_version": "x\"} 1\n"]) == 1)
+        for format in [ExpositionFormat.text, .openMetrics] {
+            let text = String(decoding: store.render(format: format, gzip: false).body, as: UTF8.self)
+            // Every line is a comment, or starts with a metric this program exports.
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                #expect(line.hasPrefix("docker_"), "injected line: \(line)")
+            }
+        }
+    }
+
+    @Test func diskCollectorReportsAHungStatfsAndStartsNoSecondThread() throws {
+        let gate = DispatchSemaphore(value: 0)
+        let calls = Counter()
+        let probe = StatfsProbe(statvfsCall: { _ in
+            calls.increment()
+            if calls.value == 1 {
+                gate.wait()  // the first call hangs like a dead NFS mount
+                return .failure(.failed(path: "/x", errno: EIO))
+            }
+            return .success(FilesystemStats(sizeBytes: 1000, freeBytes: 500, availableBytes: 400, files: 10, filesFree: 5, readOnly: false))
+        })
+        let hungDisk = DiskCollector(client: nil, host: HostStatus(), interval: .seconds(1), statfsTimeout: .milliseconds(100), path: "/x", hostPrefix: "", probe: probe)
+        let store = MetricsStore(apiStats: nil)
+        var s = try render(store, [hungDisk])
+        #expect(s.value("docker_root_filesystem_statfs_hung") == 1)
+        #expect(s.value("docker_root_filesystem_size_bytes") == nil)
+        for _ in 0..<5 { _ = hungDisk.collect() }
+        #expect(calls.value == 1)
+        gate.signal()
+        Thread.sleep(forTimeInterval: 0.1)
+        s = try render(store, [hungDisk])
+        #expect(s.value("docker_root_filesystem_statfs_hung") == 0)
+        #expect(s.value("docker_root_filesystem_available_bytes", ["path": "/x"]) == 400)
+        #expect(calls.value == 2)
+    }
+
+    @Test func diskCollectorMeasuresTheDaemonsRootWithHostPrefix() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        // The fake reports DockerRootDir=/tmp; with prefix "/" the path stays /tmp.
+        let disk = DiskCollector(client: client(fake), host: HostStatus(), interval: .seconds(1), statfsTimeout: .seconds(2), path: "", hostPrefix: "/")
+        let s = try render(MetricsStore(apiStats: nil), [disk])
+        let size = try #require(s.value("docker_root_filesystem_size_bytes", ["path": "/tmp"]))
+        let avail = try #require(s.value("docker_root_filesystem_available_bytes", ["path": "/tmp"]))
+        #expect(size > 0 && avail <= size)
+    }
+
+    @Test func systemDFKeepsTheLastGoodSampleAndSaysItFailed() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        let df = SystemDFCollector(client: client(fake), host: HostStatus(), interval: .seconds(60), timeout: .seconds(2))
+        let store = MetricsStore(apiStats: nil)
+        var s = try render(store, [df])
+        #expect(s.value("docker_disk_usage_size_bytes", ["category": "images"]) == 1000)
+        fake.set("/system/df", .error(status: 500, message: "boom"))
+        s = try render(store, [df])
+        #expect(s.value("docker_disk_usage_size_bytes", ["category": "images"]) == 1000)
+        #expect(s.value("docker_watchdog_collector_success", ["collector": "system_df"]) == 0)
+    }
+
+    @Test func processCollectorReadsItsOwnFigures() throws {
+        let figures = try ProcessCollector(interval: .seconds(1)).read()
+        #expect(figures.residentBytes > 1_000_000)
+        #expect(figures.openFDs >= 3)
+        #expect(figures.threads >= 1)
+        #expect(figures.startTimeSeconds > 1_600_000_000)
+    }
+
+    @Test func everyExportedFamilyIsInTheCatalog() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        let c = client(fake)
+        let host = HostStatus()
+        let collectors: [any Collector] = [
+            DaemonCollector(client: c, host: host, interval: .seconds(1), timeout: .seconds(1), infoInterval: .seconds(60), logger: logger),
+            DiskCollector(client: c, host: host, interval: .seconds(1), statfsTimeout: .seconds(1), path: "/tmp", hostPrefix: ""),
+            SystemDFCollector(client: c, host: host, interval: .seconds(1), timeout: .seconds(1)),
+            ProcessCollector(interval: .seconds(1)),
+        ]
+        let samples = try render(MetricsStore(apiStats: c.stats), collectors)
+        let known = Set(MetricCatalog.all.flatMap { d -> [String] in
+            d.type == .histogram ? [d.name + "_bucket", d.name + "_sum", d.name + "_count"] : [d.exportedName]
+        })
+        let exported = Set(samples.map(\.name))
+        #expect(exported.subtracting(known).isEmpty, "not in the catalog: \(exported.subtracting(known))")
+        #expect(exported.count > 25)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
