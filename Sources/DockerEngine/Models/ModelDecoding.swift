@@ -80,8 +80,10 @@ extension KeyedDecodingContainer where K == AnyKey {
         let k = AnyKey(key)
         do {
             return try decodeIfPresent(T.self, forKey: k)
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-            throw Self.located(context, at: codingPath + [k], type: T.self)
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw Self.located(error, at: codingPath + [k], type: T.self)
         }
     }
 
@@ -89,17 +91,19 @@ extension KeyedDecodingContainer where K == AnyKey {
         let k = AnyKey(key)
         do {
             return try decode(T.self, forKey: k)
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-            throw Self.located(context, at: codingPath + [k], type: T.self)
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw Self.located(error, at: codingPath + [k], type: T.self)
         }
     }
 
-    /// Foundation's JSONDecoder reports a number that does not fit the requested integer type
-    /// (`1.5` or `1e30` for an Int64) as "not valid JSON" with no coding path; put the path back.
-    private static func located<T>(_ context: DecodingError.Context, at path: [any CodingKey], type: T.Type) -> DecodingError {
+    /// Foundation's JSONDecoder throws an internal error for a number that does not fit the
+    /// requested type (`1.5` or `1e30` for an Int64), which reaches the caller as "not valid JSON"
+    /// with no coding path. Catch it at the field and keep the path.
+    private static func located<T>(_ error: any Error, at path: [any CodingKey], type: T.Type) -> DecodingError {
         .typeMismatch(T.self, DecodingError.Context(
-            codingPath: path,
-            debugDescription: "value does not fit \(T.self) (\(context.debugDescription))"))
+            codingPath: path, debugDescription: "value does not fit \(T.self) (\(error))", underlyingError: error))
     }
 
     /// A Docker timestamp (RFC 3339); nil when absent, null, Go's zero time or unparsable.
