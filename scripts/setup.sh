@@ -33,7 +33,7 @@ case "${1:-}" in
     *) die "unknown argument '$1' (use --check or nothing)" ;;
 esac
 
-BASE_PKGS=(busybox-static libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2
+BASE_PKGS=(busybox-static libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2 python3-yaml
            e2fsprogs pkg-config git ca-certificates)
 
 comm_of() { local c=""; { read -r c <"$1"; } 2>/dev/null || true; printf '%s' "$c"; }

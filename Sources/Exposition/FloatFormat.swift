@@ -68,6 +68,14 @@ public enum FloatFormat {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
         if v == 0 { return v.sign == .minus ? "-0" : "0" }
+        let magnitude = Swift.abs(v)
+        if magnitude < 1e6 || magnitude >= 1e17 {
+            // Swift's shortest form agrees with Go's here (fixed notation from 1e-4 up, exponent
+            // with at least two digits below and far above), apart from Swift's ".0" suffix.
+            var s = v.description
+            if s.hasSuffix(".0") { s.removeLast(2) }
+            return s
+        }
         let (negative, digits, pointPosition) = shortestDigits(v)
         // pointPosition: value = 0.d1d2d3... * 10^pointPosition (Go's digs.dp)
         let exp = pointPosition - 1

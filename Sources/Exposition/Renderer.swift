@@ -108,6 +108,15 @@ private struct Writer {
     var arena: [UInt8] = []
     var entries: [Entry] = []
     var labelOrder: [Int] = []
+    /// The label names of the previous sample and what was worked out for them: consecutive
+    /// samples of a family nearly always share names and order, so validation and sorting of the
+    /// names is done once per run of equal names.
+    var lastNames: [String] = []
+    var lastOrder: [Int] = []
+    var lastLeIndex: Int = -1
+    var lastIsBucket = false
+    var lastIsHistogram = false
+    var lastValid = false
 
     init(format: ExpositionFormat) {
         self.format = format
@@ -199,6 +208,7 @@ private struct Writer {
         let isHistogram = type == .histogram
         arena.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
+        lastValid = false
         var order = 0
 
         for part in parts {
@@ -278,11 +288,11 @@ private struct Writer {
         }
 
         // Header.
-        let textName: String
+        let headerName: String
         switch (format, type) {
-        case (.text, .counter): textName = head.name + "_total"
-        case (.text, .info): textName = head.name + "_info"
-        default: textName = head.name
+        case (.text, .counter): headerName = head.name + "_total"
+        case (.text, .info): headerName = head.name + "_info"
+        default: headerName = head.name
         }
         let typeWord: String
         switch (format, type) {
@@ -291,14 +301,14 @@ private struct Writer {
         case (_, .histogram): typeWord = "histogram"
         case (.openMetrics, .info): typeWord = "info"
         }
-        ensureCapacity(textName.utf8.count * 2 + head.help.utf8.count * 2 + 32)
-        if format == .text { writeHelp(textName, head.help) }
+        ensureCapacity(headerName.utf8.count * 2 + head.help.utf8.count * 2 + 32)
+        if format == .text { writeHelp(headerName, head.help) }
         out.append(contentsOf: [0x23, 0x20, 0x54, 0x59, 0x50, 0x45, 0x20])  // "# TYPE "
-        out.append(contentsOf: textName.utf8)
+        out.append(contentsOf: headerName.utf8)
         out.append(0x20)
         out.append(contentsOf: typeWord.utf8)
         out.append(0x0A)
-        if format == .openMetrics { writeHelp(textName, head.help) }
+        if format == .openMetrics { writeHelp(headerName, head.help) }
         result.familiesRendered += 1
 
         // Samples.
@@ -364,67 +374,91 @@ private struct Writer {
     /// Appends `name="value",...` (labels in name order, `le` excluded for buckets) to the arena.
     /// Returns the `le` value for buckets (0 otherwise), or nil when the sample is invalid.
     mutating func appendLabelBlock(_ labels: [Label], isBucket: Bool, isHistogram: Bool, family: String) -> Double? {
-        var le: Double = 0
-        var sawLe = false
         let n = labels.count
-        // Validate names; find le.
-        for label in labels {
-            guard NameRules.isValidLabelName(label.name) else {
-                problem("family \(family): invalid label name \(debugQuoted(label.name))")
+        var reuse = lastValid && n == lastNames.count && isBucket == lastIsBucket && isHistogram == lastIsHistogram
+        if reuse {
+            for i in 0..<n where labels[i].name != lastNames[i] {
+                reuse = false
+                break
+            }
+        }
+        if !reuse {
+            lastValid = false
+            guard analyseNames(labels, isBucket: isBucket, isHistogram: isHistogram, family: family) else {
                 return nil
             }
+            lastValid = true
+        }
+        let order = lastOrder
+        let leIndex = lastLeIndex
+        var le: Double = 0
+        if leIndex >= 0 {
+            let text = labels[leIndex].value
+            guard let v = FloatFormat.parse(text), !v.isNaN else {
+                problem("family \(family): invalid le label \(debugQuoted(text))")
+                return nil
+            }
+            le = v
+        }
+        var first = true
+        for i in order where i != leIndex {
+            if !first { arena.append(0x2C) }
+            first = false
+            appendLabel(labels[i])
+        }
+        return le
+    }
+
+    /// Validates the label names of a sample and works out their order; the result is kept in
+    /// `lastNames`/`lastOrder`/`lastLeIndex`. Returns false when the sample is invalid.
+    mutating func analyseNames(_ labels: [Label], isBucket: Bool, isHistogram: Bool, family: String) -> Bool {
+        let n = labels.count
+        var leIndex = -1
+        for (i, label) in labels.enumerated() {
+            guard NameRules.isValidLabelName(label.name) else {
+                problem("family \(family): invalid label name \(debugQuoted(label.name))")
+                return false
+            }
             if isHistogram && label.name == "le" {
-                guard isBucket, !sawLe, let v = FloatFormat.parse(label.value), !v.isNaN else {
-                    problem("family \(family): misplaced or invalid le label \(debugQuoted(label.value))")
-                    return nil
+                guard isBucket, leIndex < 0 else {
+                    problem("family \(family): misplaced or repeated le label")
+                    return false
                 }
-                sawLe = true
-                le = v
+                leIndex = i
             }
         }
-        if isBucket && !sawLe {
+        if isBucket && leIndex < 0 {
             problem("family \(family): bucket without le label")
-            return nil
+            return false
         }
-        // Label order: check whether already sorted (the common case), else sort indices.
-        var sorted = true
+        labelOrder.removeAll(keepingCapacity: true)
+        labelOrder.append(contentsOf: 0..<n)
         if n > 1 {
+            var sorted = true
             for i in 1..<n where !bytesLess(labels[i - 1].name, labels[i].name) {
                 sorted = false
                 break
             }
-        }
-        if sorted {
-            var first = true
-            for label in labels {
-                if sawLe && label.name == "le" { continue }
-                if !first { arena.append(0x2C) }
-                first = false
-                appendLabel(label)
+            if !sorted {
+                labelOrder.sort { bytesLess(labels[$0].name, labels[$1].name) }
+                var duplicate: String? = nil
+                for i in 1..<n where labels[labelOrder[i - 1]].name == labels[labelOrder[i]].name {
+                    duplicate = labels[labelOrder[i]].name
+                    break
+                }
+                if let duplicate {
+                    problem("family \(family): duplicate label name \(duplicate)")
+                    return false
+                }
             }
-            return le
         }
-        labelOrder.removeAll(keepingCapacity: true)
-        labelOrder.append(contentsOf: 0..<n)
-        labelOrder.sort { bytesLess(labels[$0].name, labels[$1].name) }
-        var duplicate: String? = nil
-        for i in 1..<n where labels[labelOrder[i - 1]].name == labels[labelOrder[i]].name {
-            duplicate = labels[labelOrder[i]].name
-            break
-        }
-        if let duplicate {
-            problem("family \(family): duplicate label name \(duplicate)")
-            return nil
-        }
-        var first = true
-        for i in labelOrder {
-            let label = labels[i]
-            if sawLe && label.name == "le" { continue }
-            if !first { arena.append(0x2C) }
-            first = false
-            appendLabel(label)
-        }
-        return le
+        lastNames.removeAll(keepingCapacity: true)
+        for label in labels { lastNames.append(label.name) }
+        swap(&lastOrder, &labelOrder)
+        lastLeIndex = leIndex
+        lastIsBucket = isBucket
+        lastIsHistogram = isHistogram
+        return true
     }
 
     @inline(__always)

@@ -281,6 +281,40 @@ struct RendererTests {
         #expect(result.invalidSamples == 4)
     }
 
+    /// The renderer remembers the label names of the previous sample; changing names, order,
+    /// count, families or validity between samples must never reuse stale work.
+    @Test func labelNameReuseBetweenSamples() throws {
+        let families: [MetricFamily] = [
+            .gauge("a_first", help: "h", [
+                ([Label("x", "1"), Label("b", "2")], 1),
+                ([Label("x", "3"), Label("b", "4")], 2),
+                ([Label("b", "5"), Label("x", "6")], 3),      // same names, other order
+                ([Label("b", "7")], 4),                       // fewer
+                ([Label("b", "8"), Label("b", "9")], 5),      // duplicate name: invalid
+                ([], 6),                                      // none, right after an invalid one
+                ([Label("bad-name", "x"), Label("b", "1")], 7),
+                ([Label("ok", "x"), Label("b", "1")], 8),     // same count as the invalid one
+            ]),
+            .gauge("b_second", help: "h", value: 9),         // no labels, after a labelled family
+            .histogram("c_third_seconds", help: "h", [([Label("b", "1")], Histogram(upperBounds: [1]))]),
+            .gauge("d_fourth", help: "h", [([Label("b", "1")], 10)]),  // same names as the histogram's _sum
+        ]
+        let result = ExpositionRenderer.renderDetailed(families, format: .text)
+        let p = try MiniParser.parse(result.bytes, openMetrics: false)
+        #expect(result.invalidSamples == 2)
+        #expect(p.value("a_first", ["x": "1", "b": "2"]) == 1)
+        #expect(p.value("a_first", ["x": "3", "b": "4"]) == 2)
+        #expect(p.value("a_first", ["x": "6", "b": "5"]) == 3)
+        #expect(p.value("a_first", ["b": "7"]) == 4)
+        #expect(p.value("a_first") == 6)
+        #expect(p.value("a_first", ["ok": "x", "b": "1"]) == 8)
+        #expect(p.value("b_second") == 9)
+        #expect(p.value("c_third_seconds_bucket", ["b": "1", "le": "1"]) == 0)
+        #expect(p.value("c_third_seconds_count", ["b": "1"]) == 0)
+        #expect(p.value("d_fourth", ["b": "1"]) == 10)
+        #expect(p.samples(named: "a_first").allSatisfy { $0.labelNames == $0.labelNames.sorted() })
+    }
+
     @Test func unicodeLabelValuesPassThrough() throws {
         let f = MetricFamily.gauge("u", help: "Grüße ✓", [([Label("name", "conteneur-é-日本")], 1)])
         for format in [ExpositionFormat.text, .openMetrics] {

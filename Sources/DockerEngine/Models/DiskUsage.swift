@@ -63,7 +63,7 @@ public enum DiskUsageRules: Sendable, Equatable {
 /// | build cache | `BuildCache.count` | `InUse` | Σ`Size` of records not `Shared` | SIZE − Σ`Size` of `InUse` records not `Shared` |
 ///
 /// For the per-type shape the daemon's own numbers are taken as they are.
-public struct SystemDiskUsage: Sendable {
+public struct SystemDiskUsage: Sendable, Equatable {
     public var shape: DiskUsageShape
     /// nil when that part was not requested or is absent from the answer.
     public var images: DiskUsageCategory?
