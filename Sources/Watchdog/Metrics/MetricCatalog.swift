@@ -61,6 +61,14 @@ public enum MetricCatalog {
         name: "docker_watchdog_collector_last_success_timestamp_seconds", type: .gauge,
         help: "Unix time of the collector's last successful sampling round (0 if none yet); shows how stale its metrics are.",
         labels: ["collector"], collector: "core")
+    public static let collectorLastRound = MetricDescriptor(
+        name: "docker_watchdog_collector_last_round_timestamp_seconds", type: .gauge,
+        help: "Unix time the collector's most recent sampling round ended, successful or not; a stuck sampling loop stops moving it.",
+        labels: ["collector"], collector: "core")
+    public static let collectorInterval = MetricDescriptor(
+        name: "docker_watchdog_collector_interval_seconds", type: .gauge,
+        help: "The collector's configured sampling interval, for judging staleness in alerts.",
+        labels: ["collector"], collector: "core")
     public static let collectorRuns = MetricDescriptor(
         name: "docker_watchdog_collector_runs", type: .counter,
         help: "Sampling rounds the collector has run.",
@@ -200,7 +208,8 @@ public enum MetricCatalog {
         fsSize, fsFree, fsAvailable, fsFiles, fsFilesFree, fsReadOnly, statfsHung,
         usageObjects, usageActive, usageSize, usageReclaimable,
         processCPU, processRSS, processVirtual, processOpenFDs, processMaxFDs, processThreads, processStart,
-        buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorRuns, collectorFailures,
+        buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorLastRound, collectorInterval,
+        collectorRuns, collectorFailures,
         apiRequests, apiErrors,
     ]
 

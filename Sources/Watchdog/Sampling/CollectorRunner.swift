@@ -72,7 +72,8 @@ public final class CollectorRunner: Sendable {
             }
             store.publish(CollectorStatus(
                 name: collector.name, families: result.families, success: result.error == nil, error: result.error,
-                duration: duration, lastSuccess: lastSuccess, lastRound: Date(), runs: runs, failures: failures))
+                duration: duration, lastSuccess: lastSuccess, lastRound: Date(), runs: runs, failures: failures,
+                interval: collector.interval))
             next = next + collector.interval
             let now = clock.now
             if next < now { next = now }

@@ -15,6 +15,8 @@ public struct CollectorStatus: Sendable {
     public var lastRound: Date
     public var runs: UInt64
     public var failures: UInt64
+    /// The collector's configured interval, exported so alerts can judge staleness against it.
+    public var interval: Duration = .zero
 }
 
 /// A rendered `/metrics` body, ready to send.
@@ -98,6 +100,8 @@ public final class MetricsStore: Sendable {
         result.append(MetricCatalog.collectorDuration.family(series { seconds($0.duration) }))
         result.append(MetricCatalog.collectorSuccess.family(series { $0.success ? 1 : 0 }))
         result.append(MetricCatalog.collectorLastSuccess.family(series { $0.lastSuccess?.timeIntervalSince1970 ?? 0 }))
+        result.append(MetricCatalog.collectorLastRound.family(series { $0.lastRound.timeIntervalSince1970 }))
+        result.append(MetricCatalog.collectorInterval.family(series { seconds($0.interval) }))
         result.append(MetricCatalog.collectorRuns.family(series { Double($0.runs) }))
         result.append(MetricCatalog.collectorFailures.family(series { Double($0.failures) }))
         if apiStats != nil {
