@@ -115,11 +115,14 @@ public final class CurlSession: @unchecked Sendable {
     }
 
     /// Sends a request and hands the body to `onData` as it arrives, for streams such as
-    /// `/events`. `onData` returns false to stop. Returns the status once the stream ends.
+    /// `/events`. `onData` returns false to stop; `shouldStop` is polled about once a second even
+    /// while the stream is idle, so a quiet stream can still be ended. Returns once the stream ends.
     public func stream(
-        _ request: TransportRequest, onData: @escaping (UnsafeRawBufferPointer) -> Bool
+        _ request: TransportRequest, shouldStop: @escaping () -> Bool = { false },
+        onData: @escaping (UnsafeRawBufferPointer) -> Bool
     ) throws(TransportError) -> TransportResponse {
         let sink = ResponseSink(maxBodyBytes: request.maxBodyBytes, onData: onData)
+        sink.shouldStop = shouldStop
         try run(request, sink: sink)
         return TransportResponse(status: sink.status, headers: sink.headers, body: sink.body)
     }
@@ -175,6 +178,9 @@ public final class CurlSession: @unchecked Sendable {
         defer { context.release() }
         _ = cwd_curl_setopt_write_function(curl, curlWriteCallback, context.toOpaque())
         _ = cwd_curl_setopt_header_function(curl, curlHeaderCallback, context.toOpaque())
+        if sink.shouldStop != nil {
+            _ = cwd_curl_setopt_progress_function(curl, curlProgressCallback, context.toOpaque())
+        }
 
         let code: CURLcode
         if let body = request.body {
@@ -219,6 +225,7 @@ private final class ResponseSink {
     var body: [UInt8] = []
     var overflowed = false
     var stopped = false
+    var shouldStop: (() -> Bool)?
 
     init(maxBodyBytes: Int, onData: ((UnsafeRawBufferPointer) -> Bool)?) {
         self.maxBodyBytes = maxBodyBytes
@@ -266,4 +273,16 @@ private func curlHeaderCallback(
         sink.headers[name] = value
     }
     return length
+}
+
+private func curlProgressCallback(
+    _ context: UnsafeMutableRawPointer?, _ dlTotal: curl_off_t, _ dlNow: curl_off_t, _ ulTotal: curl_off_t, _ ulNow: curl_off_t
+) -> Int32 {
+    guard let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    if sink.shouldStop?() == true {
+        sink.stopped = true
+        return 1
+    }
+    return 0
 }

@@ -195,6 +195,87 @@ public final class DockerClient: Sendable {
         return major >= 29 ? .current : .cli20_10
     }
 
+    /// `GET /containers/json?all=1`, without sizes (computing them walks every layer).
+    public func listContainers(timeout: Duration? = nil) throws(DockerError) -> [ContainerSummary] {
+        let body = try get("/containers/json", query: [("all", "1")], endpointName: "containers_list", timeout: timeout)
+        do {
+            return try ContainerSummary.decodeList(Data(body))
+        } catch {
+            let failure = DockerError.undecodable(path: "/containers/json", reason: "\(error)")
+            stats.record(endpoint: "containers_list.decode", error: failure)
+            throw failure
+        }
+    }
+
+    /// `GET /containers/{id}/json`. Give it a short deadline: a stuck container blocks its inspect.
+    public func inspectContainer(_ id: String, timeout: Duration? = nil) throws(DockerError) -> ContainerInspect {
+        let body = try get("/containers/\(Self.percentEncode(id))/json", endpointName: "container_inspect", timeout: timeout)
+        do {
+            return try ContainerInspect.decode(Data(body))
+        } catch {
+            let failure = DockerError.undecodable(path: "/containers/{id}/json", reason: "\(error)")
+            stats.record(endpoint: "container_inspect.decode", error: failure)
+            throw failure
+        }
+    }
+
+    /// Follows `GET /events` for container events with the given actions, from `since` (Unix
+    /// seconds, fractional allowed) until the stream breaks or `shouldStop` returns true.
+    ///
+    /// Filtering happens on the daemon, so health-probe `exec_*` noise never reaches us. Lines that
+    /// do not decode are handed to `onUndecodable` and skipped. Returns normally only when stopped;
+    /// a broken stream throws.
+    public func followContainerEvents(
+        actions: [String], since: Double?, shouldStop: @escaping () -> Bool,
+        onEvent: @escaping (DockerEvent) -> Void, onUndecodable: @escaping (String) -> Void
+    ) throws(DockerError) {
+        let filters = "{\"type\":[\"container\"],\"event\":[" + actions.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
+        var query = [("filters", filters)]
+        if let since { query.append(("since", String(format: "%.9f", since))) }
+        var target = try versioned("/events")
+        target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        let request = TransportRequest(
+            target: target, headers: [("Accept", "application/json")], connectTimeout: connectTimeout,
+            totalTimeout: nil, maxBodyBytes: Int.max)
+        var pending: [UInt8] = []
+        let stats = self.stats
+        do {
+            let response = try session.stream(request, shouldStop: shouldStop) { chunk in
+                pending.append(contentsOf: chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = Array(pending[..<newline])
+                    pending.removeSubrange(...newline)
+                    if line.isEmpty { continue }
+                    do {
+                        onEvent(try DockerEvent.decode(Data(line)))
+                    } catch {
+                        stats.record(endpoint: "events.decode", error: .undecodable(path: "/events", reason: "\(error)"))
+                        onUndecodable(String(decoding: line.prefix(200), as: UTF8.self))
+                    }
+                }
+                return true
+            }
+            stats.record(endpoint: "events", error: nil)
+            if !(200..<300).contains(response.status) {
+                throw DockerError.http(status: response.status, message: Self.errorMessage(response.body), path: "/events")
+            }
+            if shouldStop() { return }
+            throw DockerError.transfer("events stream ended")
+        } catch let error as DockerError {
+            throw error
+        } catch {
+            if shouldStop() { return }
+            let mapped: DockerError
+            switch error as? TransportError {
+            case .unreachable(let s): mapped = .unreachable(s)
+            case .timedOut(let s): mapped = .timedOut(s)
+            default: mapped = .transfer("events stream: \(error)")
+            }
+            stats.record(endpoint: "events", error: mapped)
+            throw mapped
+        }
+    }
+
     /// A raw versioned GET, for endpoints without a typed wrapper yet. `endpointName` labels the stats.
     public func get(_ path: String, query: [(String, String)] = [], endpointName: String, timeout: Duration? = nil) throws(DockerError) -> [UInt8] {
         var target = try versioned(path)

@@ -15,6 +15,9 @@ public final class WatchdogService: Sendable {
     public let store: MetricsStore
     public let host: HostStatus
     private let runners: [CollectorRunner]
+    /// Container health history and state; nil when the containers collector is off.
+    public let tracker: ContainerTracker?
+    private let streamer: EventStreamer?
     private let logger: Logger
     private let server = Mutex<HTTPServer?>(nil)
 
@@ -40,7 +43,7 @@ public final class WatchdogService: Sendable {
         let host = HostStatus()
         let store = MetricsStore(apiStats: stats)
         let c = configuration.collectors
-        let collectors: [any Collector] = [
+        var collectors: [any Collector] = [
             DaemonCollector(
                 client: client(), host: host, interval: c.daemon.interval, timeout: c.daemon.timeout,
                 infoInterval: c.daemon.infoInterval, logger: logger),
@@ -50,6 +53,23 @@ public final class WatchdogService: Sendable {
             SystemDFCollector(client: client(), host: host, interval: c.systemDF.interval, timeout: c.systemDF.timeout),
             ProcessCollector(interval: c.process.interval),
         ]
+        if c.containers.enabled {
+            let tracker = ContainerTracker(historySize: c.containers.historySize)
+            let streamer = EventStreamer(client: client(), tracker: tracker, logger: logger)
+            let keys = c.containers.labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            collectors.append(ContainerCollector(
+                client: client(), tracker: tracker, streamer: streamer,
+                settings: .init(
+                    interval: c.containers.interval, resyncInterval: c.containers.resyncInterval,
+                    inspectTimeout: c.containers.inspectTimeout, maxInspectsPerRound: c.containers.maxInspectsPerRound,
+                    maxSeries: c.containers.maxSeries, include: c.containers.include, exclude: c.containers.exclude,
+                    labelKeys: keys)))
+            self.tracker = tracker
+            self.streamer = streamer
+        } else {
+            self.tracker = nil
+            self.streamer = nil
+        }
         self.host = host
         self.store = store
         self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
@@ -59,7 +79,7 @@ public final class WatchdogService: Sendable {
     public func start() throws {
         let runners = self.runners
         let router = WebRouter(
-            telemetryPath: configuration.web.telemetryPath, store: store, host: host,
+            telemetryPath: configuration.web.telemetryPath, store: store, host: host, tracker: tracker,
             liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
         let web = configuration.web
         let httpServer = try HTTPServer(
@@ -72,6 +92,7 @@ public final class WatchdogService: Sendable {
             handler: { router.handle($0) })
         server.withLock { $0 = httpServer }
         for runner in runners { runner.start() }
+        streamer?.start()
         logger.info("docker-watchdog started", metadata: [
             "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
             "docker_host": "\(configuration.docker.host)",
@@ -89,6 +110,7 @@ public final class WatchdogService: Sendable {
             return s
         }
         running?.stop()
+        streamer?.stop()
         for runner in runners { runner.stop(timeout: .seconds(2)) }
         logger.info("docker-watchdog stopped")
     }

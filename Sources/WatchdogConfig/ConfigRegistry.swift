@@ -148,6 +148,36 @@ enum ConfigRegistry {
         ConfigKey(
             "collector.process.interval", \.collectors.process.interval, .duration(positive: true),
             "How often the watchdog's own process metrics are sampled."),
+        ConfigKey(
+            "collector.containers.enabled", \.collectors.containers.enabled, .bool,
+            "Whether container state and health are collected (one /events stream plus periodic lists)."),
+        ConfigKey(
+            "collector.containers.interval", \.collectors.containers.interval, .duration(positive: true),
+            "How often per-container metrics are refreshed from what the events stream reported; containers that changed are inspected then."),
+        ConfigKey(
+            "collector.containers.resync_interval", \.collectors.containers.resyncInterval, .duration(positive: true),
+            "How often the full container list (/containers/json?all=1, without sizes) re-synchronises the state; also done after every events-stream reconnect."),
+        ConfigKey(
+            "collector.containers.inspect_timeout", \.collectors.containers.inspectTimeout, .duration(positive: true),
+            "Deadline of one container inspect: a stuck container's inspect is skipped and counted, never allowed to stall the others."),
+        ConfigKey(
+            "collector.containers.max_inspects_per_round", \.collectors.containers.maxInspectsPerRound, .integer(1...100_000),
+            "Most container inspects in one round; the rest wait for the next round, so a burst of events cannot flood the daemon."),
+        ConfigKey(
+            "collector.containers.max_series", \.collectors.containers.maxSeries, .integer(0...1_000_000),
+            "Most containers that get per-container series; beyond it only host-level aggregates are exported and docker_watchdog_container_series_dropped says how many were left out."),
+        ConfigKey(
+            "collector.containers.include", \.collectors.containers.include, .regularExpression,
+            "Regular expression on the container name; only matching containers get per-container series (empty: all)."),
+        ConfigKey(
+            "collector.containers.exclude", \.collectors.containers.exclude, .regularExpression,
+            "Regular expression on the container name; matching containers get no per-container series (empty: none)."),
+        ConfigKey(
+            "collector.containers.labels", \.collectors.containers.labels, .labelKeyList,
+            "Comma-separated container label keys copied into per-container series as label_<key> (non-alphanumerics become _). Nothing else is copied, to keep cardinality bounded."),
+        ConfigKey(
+            "collector.containers.history_size", \.collectors.containers.historySize, .integer(1...100_000),
+            "Health transitions kept in memory for /api/v1/history and the status page."),
 
         // MARK: log
         ConfigKey(

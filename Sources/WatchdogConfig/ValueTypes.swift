@@ -1,3 +1,4 @@
+import Foundation
 /// Why a raw value was rejected; `ConfigLoader` wraps it into a `ConfigError` with key and source.
 struct ValueError: Error, Sendable, Equatable {
     let reason: String
@@ -437,6 +438,32 @@ extension ValueType where Value == String {
             },
             format: { $0 }
         )
+    }
+
+    /// An empty string or a regular expression that NSRegularExpression accepts.
+    static var regularExpression: ValueType {
+        .string(summary: "regular expression", placeholder: "REGEX") { raw in
+            if raw.isEmpty { return nil }
+            do {
+                _ = try NSRegularExpression(pattern: raw)
+                return nil
+            } catch {
+                return "not a valid regular expression: \(quoted(raw))"
+            }
+        }
+    }
+
+    /// Comma-separated container label keys (letters, digits, `.`, `-`, `_`, `/`).
+    static var labelKeyList: ValueType {
+        .string(summary: "comma-separated label keys", placeholder: "KEYS") { raw in
+            for key in raw.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) where !raw.isEmpty {
+                if key.isEmpty { return "empty label key in \(quoted(raw))" }
+                if !key.allSatisfy({ $0.isLetter || $0.isNumber || "._-/".contains($0) }) {
+                    return "label key \(quoted(key)) has characters other than letters, digits, '.', '-', '_', '/'"
+                }
+            }
+            return nil
+        }
     }
 
     /// Must start with "/": it is matched against the request target verbatim.

@@ -55,6 +55,7 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var disk = Disk()
         public var systemDF = SystemDF()
         public var process = Process()
+        public var containers = Containers()
         public init() {}
 
         /// The daemon liveness probe (`/_ping`) and the slower `/info` + `/version` refresh.
@@ -87,6 +88,31 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var interval: Duration = .seconds(300)
             /// `collector.system_df.timeout`: replaces `docker.request_timeout` for this call.
             public var timeout: Duration = .seconds(120)
+            public init() {}
+        }
+
+        /// Container state and health, from one /events stream plus periodic full lists.
+        public struct Containers: Sendable, Equatable {
+            /// `collector.containers.enabled`
+            public var enabled: Bool = true
+            /// `collector.containers.interval`: how often per-container metrics are refreshed.
+            public var interval: Duration = .seconds(15)
+            /// `collector.containers.resync_interval`: full `/containers/json?all=1` re-synchronisation.
+            public var resyncInterval: Duration = .seconds(300)
+            /// `collector.containers.inspect_timeout`
+            public var inspectTimeout: Duration = .seconds(2)
+            /// `collector.containers.max_inspects_per_round`
+            public var maxInspectsPerRound: Int = 100
+            /// `collector.containers.max_series`
+            public var maxSeries: Int = 2000
+            /// `collector.containers.include`: regular expression on the container name; empty = all.
+            public var include: String = ""
+            /// `collector.containers.exclude`: regular expression on the container name; empty = none.
+            public var exclude: String = ""
+            /// `collector.containers.labels`: comma-separated container label keys copied into series.
+            public var labels: String = ""
+            /// `collector.containers.history_size`
+            public var historySize: Int = 500
             public init() {}
         }
 

@@ -3,7 +3,8 @@ import Foundation
 /// The small HTML page at `/`: what this is, where the metrics are, and the host at a glance.
 enum LandingPage {
     static func render(
-        telemetryPath: String, host: HostStatus, statuses: [String: CollectorStatus], liveness: [(name: String, alive: Bool)]
+        telemetryPath: String, host: HostStatus, statuses: [String: CollectorStatus], liveness: [(name: String, alive: Bool)],
+        containers: [TrackedContainer] = [], history: [HealthTransition] = []
     ) -> String {
         let daemon = host.daemon
         let disk = host.disk
@@ -29,6 +30,12 @@ enum LandingPage {
             rows.append(("Usage: \(name)", "\(c.totalCount) objects, \(c.activeCount) active, \(bytes(UInt64(max(0, c.sizeBytes)))), \(bytes(UInt64(max(0, c.reclaimableBytes)))) reclaimable"))
         }
         if let error = usage.lastError { rows.append(("Last /system/df error", error)) }
+        if !containers.isEmpty {
+            let running = containers.filter { $0.state == "running" }.count
+            let unhealthy = containers.filter { $0.health == "unhealthy" }.map(\.name).sorted()
+            rows.append(("Containers", "\(containers.count) (\(running) running)"))
+            rows.append(("Unhealthy", unhealthy.isEmpty ? "none" : unhealthy.joined(separator: ", ")))
+        }
 
         var warnings: [String] = []
         if daemon.liveRestore == false {
@@ -57,6 +64,14 @@ enum LandingPage {
             <table>
             \(rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined(separator: "\n"))
             </table>
+            <h2>Recent health transitions</h2>
+            <table><tr><th>time</th><th>container</th><th>stack</th><th>change</th><th>last probe</th></tr>
+            \(history.reversed().map { t in
+                "<tr><td>\(ISO8601DateFormatter().string(from: t.time))</td><td>\(escape(t.container))</td><td>\(escape(t.stack ?? ""))</td>"
+                    + "<td>\(escape(t.from)) → \(escape(t.to))</td><td>\(escape(t.output ?? ""))</td></tr>"
+            }.joined(separator: "\n"))
+            </table>
+            <p><a href="/api/v1/history">Full history (JSON)</a></p>
             <h2>Collectors</h2>
             <table><tr><th>collector</th><th>state</th><th>last success</th><th>rounds</th></tr>
             \(collectors)

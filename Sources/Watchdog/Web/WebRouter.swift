@@ -9,12 +9,17 @@ public struct WebRouter: Sendable {
     public let telemetryPath: String
     let store: MetricsStore
     let host: HostStatus
+    let tracker: ContainerTracker?
     let liveness: @Sendable () -> [(name: String, alive: Bool)]
 
-    public init(telemetryPath: String, store: MetricsStore, host: HostStatus, liveness: @escaping @Sendable () -> [(name: String, alive: Bool)]) {
+    public init(
+        telemetryPath: String, store: MetricsStore, host: HostStatus, tracker: ContainerTracker? = nil,
+        liveness: @escaping @Sendable () -> [(name: String, alive: Bool)]
+    ) {
         self.telemetryPath = telemetryPath
         self.store = store
         self.host = host
+        self.tracker = tracker
         self.liveness = liveness
     }
 
@@ -29,8 +34,11 @@ public struct WebRouter: Sendable {
             return metrics(request)
         case "/":
             let page = LandingPage.render(
-                telemetryPath: telemetryPath, host: host, statuses: store.statuses, liveness: liveness())
+                telemetryPath: telemetryPath, host: host, statuses: store.statuses, liveness: liveness(),
+                containers: tracker?.containers ?? [], history: Array((tracker?.history ?? []).suffix(10)))
             return .text(200, page, contentType: "text/html; charset=utf-8")
+        case "/api/v1/history":
+            return history()
         case "/healthz":
             let stuck = liveness().filter { !$0.alive }.map(\.name)
             if stuck.isEmpty { return .text(200, "ok\n") }
@@ -38,6 +46,21 @@ public struct WebRouter: Sendable {
         default:
             return .text(404, "not found: \(request.path)\n")
         }
+    }
+
+    /// The health-transition ring buffer as JSON, oldest first.
+    func history() -> HTTPResponse {
+        struct Body: Encodable {
+            let enabled: Bool
+            let capacity: Int
+            let transitions: [HealthTransition]
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        let body = Body(enabled: tracker != nil, capacity: tracker?.historySize ?? 0, transitions: tracker?.history ?? [])
+        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(Array(data)))
     }
 
     func metrics(_ request: HTTPRequest) -> HTTPResponse {

@@ -1,0 +1,193 @@
+import Foundation
+
+/// One entry of `GET /containers/json?all=1` (never with `size=true`: that walks every layer).
+public struct ContainerSummary: Decodable, Sendable, Equatable {
+    public var id: String
+    /// Names with Docker's leading "/".
+    public var names: [String]
+    public var image: String
+    public var labels: [String: String]
+    /// created, running, paused, restarting, removing, exited or dead.
+    public var state: String
+    /// Human status, e.g. "Up 5 minutes (unhealthy)"; the only place the list shows health.
+    public var status: String
+    public var created: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id", names = "Names", image = "Image", labels = "Labels", state = "State", status = "Status", created = "Created"
+    }
+
+    public init(id: String, names: [String], image: String, labels: [String: String] = [:], state: String, status: String, created: Int64? = nil) {
+        self.id = id
+        self.names = names
+        self.image = image
+        self.labels = labels
+        self.state = state
+        self.status = status
+        self.created = created
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
+        image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
+        labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        state = try c.decodeIfPresent(String.self, forKey: .state) ?? ""
+        status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
+        created = try c.decodeIfPresent(Int64.self, forKey: .created)
+    }
+
+    /// The name without Docker's leading "/".
+    public var name: String {
+        let first = names.first ?? String(id.prefix(12))
+        return first.hasPrefix("/") ? String(first.dropFirst()) : first
+    }
+
+    /// Health as the list's Status string shows it: healthy, unhealthy, starting, or none.
+    public var health: String {
+        if status.contains("(healthy)") { return "healthy" }
+        if status.contains("(unhealthy)") { return "unhealthy" }
+        if status.contains("(health: starting)") { return "starting" }
+        return "none"
+    }
+
+    public static func decodeList(_ data: Data) throws(ModelDecodingError) -> [ContainerSummary] {
+        try ModelJSON.decode([ContainerSummary].self, from: data, what: "GET /containers/json")
+    }
+}
+
+/// The parts of `GET /containers/{id}/json` the watchdog uses.
+public struct ContainerInspect: Decodable, Sendable, Equatable {
+    public struct HealthLog: Decodable, Sendable, Equatable {
+        public var exitCode: Int?
+        public var output: String?
+        enum CodingKeys: String, CodingKey { case exitCode = "ExitCode", output = "Output" }
+    }
+
+    public struct Health: Decodable, Sendable, Equatable {
+        public var status: String
+        public var failingStreak: Int
+        public var log: [HealthLog]
+        enum CodingKeys: String, CodingKey { case status = "Status", failingStreak = "FailingStreak", log = "Log" }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            status = try c.decodeIfPresent(String.self, forKey: .status) ?? "none"
+            failingStreak = try c.decodeIfPresent(Int.self, forKey: .failingStreak) ?? 0
+            log = try c.decodeIfPresent([HealthLog].self, forKey: .log) ?? []
+        }
+    }
+
+    public struct State: Decodable, Sendable, Equatable {
+        public var status: String
+        public var oomKilled: Bool
+        public var exitCode: Int
+        public var startedAt: Date?
+        public var finishedAt: Date?
+        public var health: Health?
+        enum CodingKeys: String, CodingKey {
+            case status = "Status", oomKilled = "OOMKilled", exitCode = "ExitCode", startedAt = "StartedAt"
+            case finishedAt = "FinishedAt", health = "Health"
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
+            oomKilled = try c.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
+            exitCode = try c.decodeIfPresent(Int.self, forKey: .exitCode) ?? 0
+            startedAt = try c.decodeIfPresent(String.self, forKey: .startedAt).flatMap(DockerDate.parse)
+            finishedAt = try c.decodeIfPresent(String.self, forKey: .finishedAt).flatMap(DockerDate.parse)
+            health = try c.decodeIfPresent(Health.self, forKey: .health)
+        }
+    }
+
+    public struct Config: Decodable, Sendable, Equatable {
+        public var image: String
+        public var labels: [String: String]
+        enum CodingKeys: String, CodingKey { case image = "Image", labels = "Labels" }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
+            labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        }
+    }
+
+    public var id: String
+    public var name: String
+    public var restartCount: Int
+    public var state: State
+    public var config: Config
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id", name = "Name", restartCount = "RestartCount", state = "State", config = "Config"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        let raw = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        name = raw.hasPrefix("/") ? String(raw.dropFirst()) : raw
+        restartCount = try c.decodeIfPresent(Int.self, forKey: .restartCount) ?? 0
+        state = try c.decode(State.self, forKey: .state)
+        config = try c.decode(Config.self, forKey: .config)
+    }
+
+    public static func decode(_ data: Data) throws(ModelDecodingError) -> ContainerInspect {
+        try ModelJSON.decode(ContainerInspect.self, from: data, what: "GET /containers/{id}/json")
+    }
+}
+
+/// One message of `GET /events` (container events only are requested).
+public struct DockerEvent: Decodable, Sendable, Equatable {
+    public var type: String
+    /// e.g. "start", "die", "health_status: unhealthy".
+    public var action: String
+    public var actorID: String
+    public var attributes: [String: String]
+    /// Unix time in nanoseconds (falls back to `time` seconds on engines that omit it).
+    public var timeNano: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case type = "Type", action = "Action", status, actor = "Actor", id, time, timeNano
+    }
+    struct Actor: Decodable {
+        var id: String?
+        var attributes: [String: String]?
+        enum CodingKeys: String, CodingKey { case id = "ID", attributes = "Attributes" }
+    }
+
+    public init(type: String, action: String, actorID: String, attributes: [String: String] = [:], timeNano: Int64) {
+        self.type = type
+        self.action = action
+        self.actorID = actorID
+        self.attributes = attributes
+        self.timeNano = timeNano
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "container"
+        let status = try c.decodeIfPresent(String.self, forKey: .status)
+        action = try c.decodeIfPresent(String.self, forKey: .action) ?? status ?? ""
+        let actor = try c.decodeIfPresent(Actor.self, forKey: .actor)
+        actorID = try actor?.id ?? c.decodeIfPresent(String.self, forKey: .id) ?? ""
+        attributes = actor?.attributes ?? [:]
+        if let nano = try c.decodeIfPresent(Int64.self, forKey: .timeNano) {
+            timeNano = nano
+        } else {
+            timeNano = (try c.decodeIfPresent(Int64.self, forKey: .time) ?? 0) * 1_000_000_000
+        }
+    }
+
+    /// The action without its detail: "health_status: healthy" → "health_status".
+    public var verb: String { action.split(separator: ":").first.map { String($0) } ?? action }
+
+    /// The detail after the colon: "health_status: healthy" → "healthy".
+    public var detail: String? {
+        guard let colon = action.firstIndex(of: ":") else { return nil }
+        return action[action.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+
+    public static func decode(_ data: Data) throws(ModelDecodingError) -> DockerEvent {
+        try ModelJSON.decode(DockerEvent.self, from: data, what: "GET /events")
+    }
+}

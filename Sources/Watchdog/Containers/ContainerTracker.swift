@@ -1,0 +1,277 @@
+import DockerEngine
+import Foundation
+import Synchronization
+
+/// One health transition, as kept in the history ring and served at `/api/v1/history`.
+public struct HealthTransition: Sendable, Equatable, Codable {
+    public var time: Date
+    public var container: String
+    public var stack: String?
+    public var from: String
+    public var to: String
+    /// Exit code of the last health probe, when known.
+    public var exitCode: Int?
+    /// The start of the last probe's output, when known (at most 200 characters).
+    public var output: String?
+    /// "event" when the events stream reported it, "resync" when a full list found it (the stream
+    /// was down when it happened).
+    public var source: String
+}
+
+/// What the watchdog knows about one container.
+public struct TrackedContainer: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var image: String
+    public var labels: [String: String]
+    /// created, running, paused, restarting, removing, exited, dead.
+    public var state: String
+    /// healthy, unhealthy, starting, none.
+    public var health: String
+    public var failingStreak = 0
+    public var restartCount = 0
+    public var oomKilled = false
+    public var exitCode: Int?
+    public var startedAt: Date?
+    public var lastProbeOutput: String?
+    public var lastProbeExitCode: Int?
+    /// Set when something happened that the list does not show (restart count, exit code, streak).
+    public var needsInspect = true
+
+    public var project: String? { labels["com.docker.compose.project"] }
+    public var service: String? { labels["com.docker.compose.service"] }
+}
+
+/// The container state machine: fed by the events stream, full lists and inspects; read by the
+/// container collector. Plain Swift with no Docker calls, so tests drive it directly.
+///
+/// Counting rules: a health transition is counted when a container's health actually changes
+/// (an event that repeats the known status is not a transition), whether the events stream told us
+/// or a re-synchronising list found it. OOM kills, deaths and restarts come from events only.
+public final class ContainerTracker: Sendable {
+    public struct Counters: Sendable, Equatable {
+        public var healthTransitions: [String: UInt64] = [:]
+        public var oomKills: UInt64 = 0
+        public var deaths: [String: UInt64] = [:]
+        public var restarts: UInt64 = 0
+        public var eventsReceived: UInt64 = 0
+        public var resyncs: UInt64 = 0
+    }
+
+    private struct State {
+        var containers: [String: TrackedContainer] = [:]
+        var counters = Counters()
+        var history: [HealthTransition] = []
+        var historyStart = 0
+        /// When the last full list was applied: health events older than it are already reflected.
+        var lastList: Date?
+    }
+
+    public let historySize: Int
+    private let state = Mutex(State())
+
+    public init(historySize: Int) {
+        self.historySize = max(1, historySize)
+    }
+
+    // MARK: - Reading
+
+    public var containers: [TrackedContainer] { state.withLock { Array($0.containers.values) } }
+    public var counters: Counters { state.withLock { $0.counters } }
+
+    /// Health transitions, oldest first.
+    public var history: [HealthTransition] {
+        state.withLock { s in
+            Array(s.history[s.historyStart...]) + Array(s.history[..<s.historyStart])
+        }
+    }
+
+    /// IDs to inspect this round: changed containers first, then unhealthy ones (their failing
+    /// streak moves with every probe), at most `limit`.
+    public func idsToInspect(limit: Int) -> [String] {
+        state.withLock { s in
+            let changed = s.containers.values.filter(\.needsInspect).map(\.id).sorted()
+            let unhealthy = s.containers.values.filter { !$0.needsInspect && $0.health == "unhealthy" }.map(\.id).sorted()
+            return Array((changed + unhealthy).prefix(limit))
+        }
+    }
+
+    // MARK: - Feeding
+
+    /// Applies a full list: adds new containers, drops vanished ones, and corrects state and health
+    /// the events stream missed.
+    public func applyList(_ list: [ContainerSummary], now: Date = Date()) {
+        state.withLock { s in
+            s.counters.resyncs += 1
+            s.lastList = now
+            var seen = Set<String>()
+            for item in list {
+                seen.insert(item.id)
+                if var known = s.containers[item.id] {
+                    if known.state != item.state {
+                        known.state = item.state
+                        known.needsInspect = true
+                    }
+                    if known.health != item.health {
+                        Self.recordTransition(&s, historySize: historySize, container: known, to: item.health, source: "resync", at: now)
+                        known.health = item.health
+                        known.needsInspect = true
+                    }
+                    known.name = item.name
+                    s.containers[item.id] = known
+                } else {
+                    s.containers[item.id] = TrackedContainer(
+                        id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state,
+                        health: item.health)
+                }
+            }
+            for id in s.containers.keys where !seen.contains(id) { s.containers[id] = nil }
+        }
+    }
+
+    /// Applies what an inspect returned.
+    public func applyInspect(_ inspect: ContainerInspect, now: Date = Date()) {
+        state.withLock { s in
+            var c = s.containers[inspect.id] ?? TrackedContainer(
+                id: inspect.id, name: inspect.name, image: inspect.config.image, labels: inspect.config.labels,
+                state: inspect.state.status, health: "none")
+            let health = inspect.state.health?.status ?? "none"
+            let lastLog = inspect.state.health?.log.last
+            c.lastProbeExitCode = lastLog?.exitCode
+            c.lastProbeOutput = lastLog?.output.map { String($0.prefix(200)) }
+            if c.health != health {
+                Self.recordTransition(&s, historySize: historySize, container: c, to: health, source: "resync", at: now)
+            }
+            c.name = inspect.name
+            c.image = inspect.config.image
+            c.labels = inspect.config.labels
+            c.state = inspect.state.status
+            c.health = health
+            c.failingStreak = inspect.state.health?.failingStreak ?? 0
+            c.restartCount = inspect.restartCount
+            c.oomKilled = inspect.state.oomKilled
+            c.exitCode = inspect.state.status == "created" ? nil : inspect.state.exitCode
+            c.startedAt = inspect.state.startedAt
+            c.needsInspect = false
+            s.containers[inspect.id] = c
+            Self.attachProbeResult(&s, container: c)
+        }
+    }
+
+    /// The probe that caused a transition is only known from the inspect after it: fill the newest
+    /// history entry of this container in, if it still lacks the probe's result.
+    private static func attachProbeResult(_ s: inout State, container: TrackedContainer) {
+        guard container.lastProbeOutput != nil || container.lastProbeExitCode != nil else { return }
+        let count = s.history.count
+        for step in 0..<count {
+            let index = (s.historyStart + count - 1 - step) % count
+            guard s.history[index].container == container.name else { continue }
+            if s.history[index].to == container.health && s.history[index].output == nil && s.history[index].exitCode == nil {
+                s.history[index].output = container.lastProbeOutput
+                s.history[index].exitCode = container.lastProbeExitCode
+            }
+            return
+        }
+    }
+
+    /// Forgets a container whose inspect said it no longer exists.
+    public func remove(id: String) {
+        state.withLock { _ = $0.containers.removeValue(forKey: id) }
+    }
+
+    /// Applies one event from the stream.
+    public func applyEvent(_ event: DockerEvent) {
+        let time = Date(timeIntervalSince1970: Double(event.timeNano) / 1e9)
+        state.withLock { s in
+            s.counters.eventsReceived += 1
+            let id = event.actorID
+            switch event.verb {
+            case "health_status":
+                let to = event.detail ?? "none"
+                if let lastList = s.lastList, time < lastList {
+                    // A replayed event (since=) the last full list already reflects: counting it
+                    // again would double-count what the resync counted.
+                    s.containers[id]?.needsInspect = true
+                    return
+                }
+                guard var c = s.containers[id] else {
+                    // Not listed yet: count it; the next list or inspect fills in the details.
+                    s.counters.healthTransitions[to, default: 0] += 1
+                    s.containers[id] = Self.placeholder(for: event, health: to)
+                    return
+                }
+                if c.health != to {
+                    Self.recordTransition(&s, historySize: historySize, container: c, to: to, source: "event", at: time)
+                    c.health = to
+                }
+                c.needsInspect = true
+                s.containers[id] = c
+            case "oom":
+                s.counters.oomKills += 1
+                s.containers[id]?.needsInspect = true
+            case "die":
+                let code = Int(event.attributes["exitCode"] ?? "") ?? -1
+                s.counters.deaths[Self.exitClass(code), default: 0] += 1
+                s.containers[id]?.state = "exited"
+                s.containers[id]?.exitCode = code
+                s.containers[id]?.needsInspect = true
+            case "restart":
+                s.counters.restarts += 1
+                s.containers[id]?.needsInspect = true
+            case "destroy":
+                s.containers[id] = nil
+            case "create", "start", "pause", "unpause", "stop", "kill", "rename", "update":
+                if s.containers[id] == nil {
+                    s.containers[id] = Self.placeholder(for: event, health: "none")
+                }
+                switch event.verb {
+                case "start", "unpause": s.containers[id]?.state = "running"
+                case "pause": s.containers[id]?.state = "paused"
+                default: break
+                }
+                s.containers[id]?.needsInspect = true
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: - Rules
+
+    /// The `exit_class` label of a death: bounded, and says what kind of end it was.
+    public static func exitClass(_ code: Int) -> String {
+        switch code {
+        case 0: return "success"
+        case 126, 127: return "not_executable"
+        case 137: return "sigkill"
+        case 143: return "sigterm"
+        case 1...125: return "error"
+        case 128...255: return "signal"
+        default: return "unknown"
+        }
+    }
+
+    private static func placeholder(for event: DockerEvent, health: String) -> TrackedContainer {
+        var labels = event.attributes
+        labels["name"] = nil
+        labels["image"] = nil
+        return TrackedContainer(
+            id: event.actorID, name: event.attributes["name"] ?? String(event.actorID.prefix(12)),
+            image: event.attributes["image"] ?? "", labels: labels, state: "created", health: health)
+    }
+
+    private static func recordTransition(
+        _ s: inout State, historySize: Int, container: TrackedContainer, to: String, source: String, at time: Date
+    ) {
+        s.counters.healthTransitions[to, default: 0] += 1
+        let entry = HealthTransition(
+            time: time, container: container.name, stack: container.project, from: container.health, to: to,
+            exitCode: container.lastProbeExitCode, output: container.lastProbeOutput, source: source)
+        if s.history.count < historySize {
+            s.history.append(entry)
+        } else {
+            s.history[s.historyStart] = entry
+            s.historyStart = (s.historyStart + 1) % historySize
+        }
+    }
+}
