@@ -32,6 +32,7 @@ usage() {
     cat >&2 <<EOF
 usage: $prog start  NAME [--loopfs SIZE_MB]
        $prog stop   NAME
+       $prog restart NAME                         (TERM dockerd by pid, start it again on the same state)
        $prog env    NAME [--prefix VAR_PREFIX]   (default prefix WATCHDOG_TEST_DOCKER)
        $prog status NAME                          (exit 0 running, 3 not running)
 State: \${WATCHDOG_TEST_ROOT:-/tmp/docker-watchdog-test}/NAME
@@ -52,7 +53,7 @@ while [[ $# -gt 0 ]]; do
         *) usage ;;
     esac
 done
-case "$cmd" in start|stop|env|status) ;; *) usage ;; esac
+case "$cmd" in start|stop|restart|env|status) ;; *) usage ;; esac
 [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "bad NAME '$name' (letters, digits, _ . - only)"
 if [[ -n "$loopfs_mb" ]]; then
     [[ "$cmd" == start ]] || die "--loopfs only goes with start"
@@ -278,6 +279,51 @@ make_busybox_image() {
     rm -rf "$rootfs"
 }
 
+# Launches dockerd on the state of $D and waits until it answers _ping.
+launch_and_wait() {
+    # The daemon must not inherit the caller's descriptors (a test runner's sockets and pipes would
+    # stay open for the daemon's whole life), so close everything above stderr first.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            if (( fd > 2 )); then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+        done
+        exec setsid "$DOCKERD" \
+        --config-file "$D/daemon.json" \
+        --host "$HOST" \
+        --data-root "$DATAROOT" \
+        --exec-root "$EXECROOT" \
+        --pidfile "$PIDFILE" \
+        --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+        >>"$LOG" 2>&1 </dev/null
+    ) &
+    echo "$!" >"$LAUNCHPID"
+    local lpid="$!"
+    local deadline=$(( $(date +%s) + START_TIMEOUT ))
+    until ping_ok 2; do
+        if ! alive "$lpid" && ! daemon_pid >/dev/null; then
+            start_failed "dockerd exited during start-up"
+        fi
+        (( $(date +%s) < deadline )) || start_failed "dockerd did not answer _ping within $START_TIMEOUT s"
+        sleep 0.2
+    done
+}
+
+# Stops dockerd (TERM, by its pid) and starts it again on the same data root: containers with a
+# restart policy come back, the events stream of every client breaks. For reconnect tests.
+do_restart() {
+    need_root
+    check_tools
+    local pid
+    pid="$(daemon_pid)" || die "$name is not running"
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid"
+    wait_gone "$pid" 30 || die "$name: dockerd $pid did not stop within 30 s"
+    local t0; t0="$(date +%s%N)"
+    launch_and_wait
+    say "$name restarted: $HOST (pid $(daemon_pid || echo '?'), answered after $(( ($(date +%s%N) - t0) / 1000000 )) ms)"
+}
+
 do_start() {
     need_root
     check_tools
@@ -307,25 +353,7 @@ do_start() {
     # Own config file: never read /etc/docker/daemon.json; keep the trust key out of /etc/docker.
     printf '{\n  "deprecated-key-path": "%s"\n}\n' "$D/key.json" >"$D/daemon.json"
 
-    setsid "$DOCKERD" \
-        --config-file "$D/daemon.json" \
-        --host "$HOST" \
-        --data-root "$DATAROOT" \
-        --exec-root "$EXECROOT" \
-        --pidfile "$PIDFILE" \
-        --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-        >>"$LOG" 2>&1 </dev/null 9>&- &
-    echo "$!" >"$LAUNCHPID"
-    local lpid="$!"
-
-    local deadline=$(( $(date +%s) + START_TIMEOUT ))
-    until ping_ok 2; do
-        if ! alive "$lpid" && ! daemon_pid >/dev/null; then
-            start_failed "dockerd exited during start-up"
-        fi
-        (( $(date +%s) < deadline )) || start_failed "dockerd did not answer _ping within $START_TIMEOUT s"
-        sleep 0.2
-    done
+    launch_and_wait
     local t1; t1="$(date +%s%N)"
     make_busybox_image || start_failed "could not import the busybox image"
     local t2; t2="$(date +%s%N)"
@@ -377,7 +405,7 @@ do_status() {
 }
 
 # One command at a time per NAME.
-if [[ "$cmd" == start || "$cmd" == stop ]]; then
+if [[ "$cmd" == start || "$cmd" == stop || "$cmd" == restart ]]; then
     need_root
     mkdir -p "$ROOT/.locks"
     exec 9>"$ROOT/.locks/$name"
@@ -386,6 +414,7 @@ fi
 
 case "$cmd" in
     start) do_start ;;
+    restart) do_restart ;;
     stop) do_stop ;;
     env) do_env ;;
     status) do_status ;;

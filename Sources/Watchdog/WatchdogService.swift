@@ -43,6 +43,7 @@ public final class WatchdogService: Sendable {
         let host = HostStatus()
         let store = MetricsStore(apiStats: stats)
         let c = configuration.collectors
+        let systemDFGate = SystemDFGate()
         var collectors: [any Collector] = [
             DaemonCollector(
                 client: client(), host: host, interval: c.daemon.interval, timeout: c.daemon.timeout,
@@ -50,9 +51,15 @@ public final class WatchdogService: Sendable {
             DiskCollector(
                 client: client(), host: host, interval: c.disk.interval, statfsTimeout: c.disk.statfsTimeout,
                 path: c.disk.path, hostPrefix: c.disk.hostPrefix),
-            SystemDFCollector(client: client(), host: host, interval: c.systemDF.interval, timeout: c.systemDF.timeout),
+            SystemDFCollector(
+                client: client(), host: host, interval: c.systemDF.interval, timeout: c.systemDF.timeout, gate: systemDFGate),
             ProcessCollector(interval: c.process.interval),
         ]
+        if c.buildCache.enabled {
+            collectors.append(BuildCacheCollector(
+                client: client(), gate: systemDFGate, interval: c.buildCache.interval, timeout: c.systemDF.timeout,
+                logger: logger))
+        }
         if c.containers.enabled {
             let tracker = ContainerTracker(historySize: c.containers.historySize)
             let streamer = EventStreamer(client: client(), tracker: tracker, logger: logger)

@@ -146,6 +146,12 @@ enum ConfigRegistry {
             "collector.system_df.timeout", \.collectors.systemDF.timeout, .duration(positive: true),
             "Deadline of one /system/df call, instead of docker.request_timeout. May exceed the interval: the call is single-flight."),
         ConfigKey(
+            "collector.build_cache.enabled", \.collectors.buildCache.enabled, .bool,
+            "Whether BuildKit's build cache is sampled (size per record type, and hit and miss counters measured between samples)."),
+        ConfigKey(
+            "collector.build_cache.interval", \.collectors.buildCache.interval, .duration(positive: true),
+            "How often build-cache records are fetched (/system/df?type=build-cache from API 1.42, a full /system/df before; a recent answer of the system_df collector is used instead when there is one). Hits and misses are counted between samples; calls use collector.system_df.timeout."),
+        ConfigKey(
             "collector.process.interval", \.collectors.process.interval, .duration(positive: true),
             "How often the watchdog's own process metrics are sampled."),
         ConfigKey(

@@ -54,6 +54,7 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var daemon = Daemon()
         public var disk = Disk()
         public var systemDF = SystemDF()
+        public var buildCache = BuildCache()
         public var process = Process()
         public var containers = Containers()
         public init() {}
@@ -88,6 +89,16 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var interval: Duration = .seconds(300)
             /// `collector.system_df.timeout`: replaces `docker.request_timeout` for this call.
             public var timeout: Duration = .seconds(120)
+            public init() {}
+        }
+
+        /// BuildKit's build cache (records from `/system/df`, through the same single-flight gate);
+        /// its calls use `collector.system_df.timeout`.
+        public struct BuildCache: Sendable, Equatable {
+            /// `collector.build_cache.enabled`
+            public var enabled: Bool = true
+            /// `collector.build_cache.interval`
+            public var interval: Duration = .seconds(300)
             public init() {}
         }
 

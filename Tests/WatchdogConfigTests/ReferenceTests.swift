@@ -56,11 +56,15 @@ import Testing
             "web.telemetry_path": "/x", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h",
             "log.level": "error", "log.format": "json", "web.max_connections": "7",
             "web.max_connections_per_ip": "7",
+            "collector.containers.enabled": "false", "collector.containers.include": "^a",
+            "collector.containers.exclude": "^b", "collector.containers.labels": "team",
+            "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7",
+            "collector.containers.history_size": "7", "collector.build_cache.enabled": "false",
         ]
         var fieldsSeen: [(String, WatchdogConfiguration)] = []
         for key in ConfigRegistry.keys {
             let value = samples[key.name] ?? "3s"  // every other key is a duration today; no default is 3s
-            let viaFlag = try config([key.flag, value])
+            let viaFlag = try config([key.flag + "=" + value])
             let viaEnv = try config(env: [key.env: value])
             let viaFile = loadYAML(nestedYAML(key.name, value)).value
             #expect(viaFlag != nil && viaFlag != .defaults, "\(key.name) via flag")
@@ -119,7 +123,7 @@ import Testing
         let help = ConfigReference.helpText(program: "dw")
         #expect(help.hasPrefix("Usage: dw [flags]\n"))
         for key in ConfigRegistry.keys {
-            #expect(help.contains("  \(key.flag) "), "\(key.flag) missing")
+            #expect(help.contains("  \(key.flag) ") || help.contains("  \(key.flag)\n"), "\(key.flag) missing")
             #expect(help.contains(key.env), "\(key.env) missing")
             #expect(help.contains("default: \(key.defaultText.isEmpty ? "\"\"" : key.defaultText)\n"), "\(key.name) default")
         }

@@ -14,15 +14,18 @@ public final class SystemDFCollector: Collector {
     public let name = "system_df"
     public let interval: Duration
     public let timeout: Duration
-    public var maxRoundDuration: Duration { timeout + .seconds(15) }
+    /// Waiting for the gate (the build_cache collector's call) plus our own call.
+    public var maxRoundDuration: Duration { timeout * 2 + .seconds(15) }
 
     private let client: DockerClient
     private let host: HostStatus
+    private let gate: SystemDFGate
     private let last = Mutex<SystemDiskUsage?>(nil)
 
-    public init(client: DockerClient, host: HostStatus, interval: Duration, timeout: Duration) {
+    public init(client: DockerClient, host: HostStatus, interval: Duration, timeout: Duration, gate: SystemDFGate = SystemDFGate()) {
         self.client = client
         self.host = host
+        self.gate = gate
         self.interval = interval
         self.timeout = timeout
     }
@@ -31,7 +34,9 @@ public final class SystemDFCollector: Collector {
         var error: String?
         do {
             let rules = DockerClient.diskUsageRules(forServerVersion: host.daemon.serverVersion)
-            let usage = try client.systemDiskUsage(kinds: DiskUsageKind.allCases, rules: rules, timeout: timeout)
+            let usage = try gate.fetchUsage(waitingAtMost: timeout) { () throws(DockerError) -> SystemDiskUsage in
+                try client.systemDiskUsage(kinds: DiskUsageKind.allCases, rules: rules, timeout: timeout)
+            }
             last.withLock { $0 = usage }
             host.updateUsage { u in
                 u.categories = Self.pairs(usage)

@@ -37,6 +37,8 @@ public struct TrackedContainer: Sendable, Equatable {
     public var lastProbeExitCode: Int?
     /// Set when something happened that the list does not show (restart count, exit code, streak).
     public var needsInspect = true
+    /// The container has exited at least once since we know it, so its next start is a restart.
+    public var hasExited = false
 
     public var project: String? { labels["com.docker.compose.project"] }
     public var service: String? { labels["com.docker.compose.service"] }
@@ -140,7 +142,9 @@ public final class ContainerTracker: Sendable {
             c.lastProbeExitCode = lastLog?.exitCode
             c.lastProbeOutput = lastLog?.output.map { String($0.prefix(200)) }
             if c.health != health {
-                Self.recordTransition(&s, historySize: historySize, container: c, to: health, source: "resync", at: now)
+                Self.recordTransition(
+                    &s, historySize: historySize, container: c, to: health, source: "resync", at: now,
+                    probe: (c.lastProbeExitCode, c.lastProbeOutput))
             }
             c.name = inspect.name
             c.image = inspect.config.image
@@ -214,15 +218,19 @@ public final class ContainerTracker: Sendable {
                 s.counters.deaths[Self.exitClass(code), default: 0] += 1
                 s.containers[id]?.state = "exited"
                 s.containers[id]?.exitCode = code
+                s.containers[id]?.hasExited = true
                 s.containers[id]?.needsInspect = true
             case "restart":
-                s.counters.restarts += 1
+                // `docker restart` also sends die and start; the start after the die counts it.
                 s.containers[id]?.needsInspect = true
             case "destroy":
                 s.containers[id] = nil
             case "create", "start", "pause", "unpause", "stop", "kill", "rename", "update":
                 if s.containers[id] == nil {
                     s.containers[id] = Self.placeholder(for: event, health: "none")
+                }
+                if event.verb == "start", s.containers[id]?.hasExited == true {
+                    s.counters.restarts += 1
                 }
                 switch event.verb {
                 case "start", "unpause": s.containers[id]?.state = "running"
@@ -260,13 +268,16 @@ public final class ContainerTracker: Sendable {
             image: event.attributes["image"] ?? "", labels: labels, state: "created", health: health)
     }
 
+    /// Counts a change of health and remembers it. `probe` is the probe that caused it when known
+    /// (an inspect); for an event it is filled in by the next inspect (`attachProbeResult`).
     private static func recordTransition(
-        _ s: inout State, historySize: Int, container: TrackedContainer, to: String, source: String, at time: Date
+        _ s: inout State, historySize: Int, container: TrackedContainer, to: String, source: String, at time: Date,
+        probe: (exitCode: Int?, output: String?)? = nil
     ) {
         s.counters.healthTransitions[to, default: 0] += 1
         let entry = HealthTransition(
             time: time, container: container.name, stack: container.project, from: container.health, to: to,
-            exitCode: container.lastProbeExitCode, output: container.lastProbeOutput, source: source)
+            exitCode: probe?.exitCode, output: probe?.output, source: source)
         if s.history.count < historySize {
             s.history.append(entry)
         } else {

@@ -17,7 +17,7 @@ extension MetricCatalog {
         help: "Consecutive failed health probes of the container (Docker's FailingStreak) at its last inspect.",
         labels: perContainerLabels, collector: "containers")
     public static let containerRestartCount = MetricDescriptor(
-        name: "docker_container_restart_count", type: .gauge,
+        name: "docker_container_policy_restarts", type: .gauge,
         help: "Restarts of the container by its restart policy (Docker's RestartCount); resets when the container is recreated.",
         labels: perContainerLabels, collector: "containers")
     public static let containerOOMKilled = MetricDescriptor(
@@ -70,7 +70,7 @@ extension MetricCatalog {
         labels: ["exit_class"], collector: "containers")
     public static let restarts = MetricDescriptor(
         name: "docker_container_restarts", type: .counter,
-        help: "Container restarts seen on the events stream (restart policy or docker restart).",
+        help: "Container starts that follow an exit of the same container, seen on the events stream: restart-policy restarts, docker restart, or stop and start.",
         labels: [], collector: "containers")
     public static let seriesDropped = MetricDescriptor(
         name: "docker_watchdog_container_series_dropped", type: .gauge,

@@ -211,7 +211,7 @@ public enum MetricCatalog {
         buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorLastRound, collectorInterval,
         collectorRuns, collectorFailures,
         apiRequests, apiErrors,
-    ] + containerMetrics
+    ] + containerMetrics + buildCacheMetrics
 
     /// The README's metrics reference table, generated from the catalog.
     public static func markdownTable() -> String {

@@ -1,0 +1,65 @@
+import DockerEngine
+import Foundation
+import Synchronization
+
+/// Keeps `/system/df` single-flight across the collectors that call it, and keeps the latest answer
+/// so one collector can use another's recent answer instead of walking the daemon's data again.
+///
+/// `/system/df` is the most expensive call the watchdog makes (on a big host it walks every image,
+/// container and volume for minutes), so two at once are never sent, whichever collectors ask.
+public final class SystemDFGate: Sendable {
+    /// One successful answer and when it was fetched.
+    public struct Answer: Sendable {
+        public var usage: SystemDiskUsage
+        /// Wall-clock time the call started: everything the daemon had created before this is in it.
+        public var startedAt: Date
+        /// When the answer arrived.
+        public var finishedAt: ContinuousClock.Instant
+        /// Increases with every answer through the gate.
+        public var serial: UInt64
+    }
+
+    /// The gate stayed closed for longer than a caller was willing to wait.
+    public struct Busy: Error, CustomStringConvertible {
+        public let waited: Duration
+        public var description: String { "another /system/df call was still running after \(waited)" }
+    }
+
+    private let lock = NSLock()
+    private let latest = Mutex<Answer?>(nil)
+    private let serials = Mutex<UInt64>(0)
+
+    public init() {}
+
+    /// The most recent successful answer of any caller.
+    public var latestAnswer: Answer? { latest.withLock { $0 } }
+
+    /// Runs `call` while no other `/system/df` call of this process runs, waiting at most `wait` for
+    /// one to finish, and keeps its answer.
+    ///
+    /// - Parameter reuse: looked at after the gate is taken (so after a call another collector had
+    ///   under way has finished): if it accepts the latest answer, that answer is returned and no call
+    ///   is made.
+    public func fetch(
+        waitingAtMost wait: Duration, reuse: (Answer) -> Bool = { _ in false },
+        _ call: () throws(DockerError) -> SystemDiskUsage
+    ) throws -> Answer {
+        guard lock.lock(before: Date().addingTimeInterval(seconds(wait))) else { throw Busy(waited: wait) }
+        defer { lock.unlock() }
+        if let previous = latestAnswer, reuse(previous) { return previous }
+        let startedAt = Date()
+        let usage = try call()
+        let serial = serials.withLock { s -> UInt64 in
+            s += 1
+            return s
+        }
+        let answer = Answer(usage: usage, startedAt: startedAt, finishedAt: .now, serial: serial)
+        latest.withLock { $0 = answer }
+        return answer
+    }
+
+    /// `fetch` for callers that only want the answer.
+    public func fetchUsage(waitingAtMost wait: Duration, _ call: () throws(DockerError) -> SystemDiskUsage) throws -> SystemDiskUsage {
+        try fetch(waitingAtMost: wait, call).usage
+    }
+}
