@@ -24,6 +24,9 @@ public final class FakeDockerEngine: Sendable {
         case truncated(body: String, keep: Int)
         /// A sequence of behaviours, one per request; the last repeats.
         case sequence([Behaviour])
+        /// A chunked stream (like `/events`): sends `lines` (a newline is appended to each), then
+        /// drops the connection if `thenClose`, else stays open until the engine stops.
+        case stream(lines: [String], thenClose: Bool)
     }
 
     public struct RecordedRequest: Sendable {
@@ -121,6 +124,17 @@ public final class FakeDockerEngine: Sendable {
                 body: .stream(declaredLength: UInt64(bytes.count), next: {
                     let first = sent.withLock { s -> Bool in defer { s = true }; return !s }
                     return first ? .data(prefix) : .abort
+                }))
+        case .stream(let lines, let thenClose):
+            let pending = Mutex(lines.map { Array(($0 + "\n").utf8) })
+            let gate = hangGate
+            return HTTPResponse(
+                status: 200, headers: [("Content-Type", "application/json")],
+                body: .stream(declaredLength: nil, next: {
+                    if let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return .data(next) }
+                    if thenClose { return .abort }
+                    gate.wait(upTo: 600)
+                    return .end
                 }))
         case .sequence(let steps):
             guard !steps.isEmpty else { return .text(500, "empty sequence") }

@@ -2,6 +2,7 @@ import DockerEngine
 import Exposition
 import FakeDockerEngine
 import Foundation
+import Logging
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
@@ -124,5 +125,102 @@ struct ContainerTrackerTests {
         #expect(s.value("docker_containers", ["state": "running"]) == 6)  // aggregates count everything
         #expect(s.value("docker_container_state", ["name": "app-0", "label_team_owner": "payments"]) == 1)
         #expect(!text.contains("do-not-copy"))
+    }
+}
+
+/// The container collector against the fake engine: a stuck inspect is skipped, not waited for.
+@Suite("Container collector faults (fake engine)")
+struct ContainerCollectorFaultTests {
+    static func inspectJSON(_ id: String, health: String) -> String {
+        """
+        {"Id":"\(id)","Name":"/\(id)","RestartCount":0,"State":{"Status":"running","OOMKilled":false,"ExitCode":0,
+         "StartedAt":"2026-11-22T01:00:00Z","Health":{"Status":"\(health)","FailingStreak":0,"Log":[]}},
+         "Config":{"Image":"busybox","Labels":{}}}
+        """
+    }
+
+    @Test func aHungInspectIsSkippedAndCountedWhileTheOthersAreInspected() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        fake.set("/containers/json", .json("""
+            [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"},
+             {"Id":"stuck","Names":["/stuck"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"},
+             {"Id":"c","Names":["/c"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"}]
+            """))
+        fake.set("/containers/a/json", .json(Self.inspectJSON("a", health: "healthy")))
+        fake.set("/containers/c/json", .json(Self.inspectJSON("c", health: "healthy")))
+        fake.set("/containers/stuck/json", .hang)
+        let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1), requestTimeout: .seconds(5))
+        let tracker = ContainerTracker(historySize: 10)
+        let collector = ContainerCollector(client: client, tracker: tracker, streamer: nil, settings: .init(
+            interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .milliseconds(300), maxInspectsPerRound: 10,
+            maxSeries: 100))
+        let start = ContinuousClock.now
+        let result = collector.collect()
+        #expect(ContinuousClock.now - start < .seconds(2))
+        let s = try parseExposition(String(decoding: ExpositionRenderer.render(result.families, format: .text), as: UTF8.self))
+        #expect(s.value("docker_watchdog_container_inspect_failures_total", ["kind": "timeout"]) == 1)
+        #expect(s.value("docker_container_start_time_seconds", ["name": "a"]) != nil)
+        #expect(s.value("docker_container_start_time_seconds", ["name": "c"]) != nil)
+        #expect(s.value("docker_container_start_time_seconds", ["name": "stuck"]) == nil)
+        // The stuck one stays due and is retried next round; the others are not inspected again.
+        #expect(tracker.idsToInspect(limit: 10) == ["stuck"])
+    }
+
+    @Test func aContainerGoneBeforeItsInspectIsForgotten() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        fake.set("/containers/json", .json("""
+            [{"Id":"gone","Names":["/gone"],"Image":"busybox","Labels":{},"State":"exited","Status":"Exited (0)"}]
+            """))
+        fake.set("/containers/gone/json", .error(status: 404, message: "No such container: gone"))
+        let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
+        let tracker = ContainerTracker(historySize: 10)
+        let collector = ContainerCollector(client: client, tracker: tracker, streamer: nil, settings: .init(
+            interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 10, maxSeries: 100))
+        _ = collector.collect()
+        #expect(tracker.containers.isEmpty)
+    }
+}
+
+/// The events stream against the fake engine: it breaks, the streamer resyncs and resumes with since=.
+@Suite("Events stream (fake engine)")
+struct EventStreamerTests {
+    @Test func brokenStreamsAreResumedWithSinceAfterAResync() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        fake.set("/containers/json", .json("""
+            [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (health: starting)"}]
+            """))
+        let healthy = #"{"Type":"container","Action":"health_status: healthy","Actor":{"ID":"a","Attributes":{"name":"a"}},"time":1795310000,"timeNano":1795310000000000000}"#
+        let died = #"{"Type":"container","Action":"die","Actor":{"ID":"a","Attributes":{"name":"a","exitCode":"1"}},"time":1795310001,"timeNano":1795310001000000000}"#
+        fake.set("/events", .sequence([
+            .stream(lines: [healthy, "{not json"], thenClose: true),
+            .stream(lines: [died], thenClose: true),
+            .stream(lines: [], thenClose: false),
+        ]))
+        let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
+        let tracker = ContainerTracker(historySize: 10)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let streamer = EventStreamer(client: client, tracker: tracker, logger: logger, maxBackoff: .milliseconds(50))
+        streamer.start()
+        defer { streamer.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !(streamer.currentStatus.reconnects >= 2 && streamer.currentStatus.connected) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let status = streamer.currentStatus
+        #expect(status.reconnects == 2)
+        #expect(status.undecodable == 1)
+        #expect(tracker.counters.deaths["error"] == 1)
+        let events = fake.requests.filter { $0.path == "/events" }
+        #expect(events.count == 3)
+        // Filtered on the daemon side, and resumed from the last event seen.
+        #expect(events[0].query["filters"]?.contains("health_status") == true)
+        #expect(events[0].query["filters"]?.contains("exec_") == false)
+        #expect(events[1].query["since"]?.hasPrefix("1795310000") == true)
+        #expect(events[2].query["since"]?.hasPrefix("1795310001") == true)
+        // Each (re)connect was preceded by a full list.
+        #expect(fake.requests.filter { $0.path == "/containers/json" }.count == 3)
     }
 }
