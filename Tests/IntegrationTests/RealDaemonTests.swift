@@ -23,11 +23,11 @@ struct RealDaemonTests {
             "--collector.system-df.interval", "2s",
         ])
         defer { watchdog.stop() }
-        let samples = try watchdog.waitFor("system_df and disk samples") {
+        let samples = try watchdog.waitFor("daemon, system_df and disk samples", timeout: 60) {
             $0.value("docker_watchdog_collector_success", ["collector": "system_df"]) == 1
                 && $0.value("docker_root_filesystem_size_bytes") != nil
+                && $0.value("docker_daemon_up") == 1 && $0.first { $0.name == "docker_daemon_info" } != nil
         }
-        #expect(samples.value("docker_daemon_up") == 1)
         let info = try #require(samples.first { $0.name == "docker_daemon_info" })
         let rootDir = try #require(info.labels["root_dir"])
         #expect(info.labels["storage_driver"]?.isEmpty == false)
