@@ -14,6 +14,8 @@ public enum DockerError: Error, Sendable, Equatable, CustomStringConvertible {
     case undecodable(path: String, reason: String)
     /// The exchange broke off (connection reset, truncated body, oversized answer).
     case transfer(String)
+    /// The client refused to send it (read-only mode).
+    case refused(String)
 
     /// A short, bounded name for metric labels and logs.
     public var kind: String {
@@ -23,6 +25,7 @@ public enum DockerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .http: return "http"
         case .undecodable: return "decode"
         case .transfer: return "transfer"
+        case .refused: return "refused"
         }
     }
 
@@ -33,6 +36,7 @@ public enum DockerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .http(let status, let message, let path): return "docker answered \(status) for \(path): \(message)"
         case .undecodable(let path, let reason): return "undecodable answer from docker for \(path): \(reason)"
         case .transfer(let s): return "docker transfer failed: \(s)"
+        case .refused(let s): return "refused: \(s)"
         }
     }
 }
@@ -61,6 +65,10 @@ public final class DockerRequestStats: Sendable {
     }
 
     public func snapshot() -> Counts { counts.withLock { $0 } }
+
+    func recordDecodeFailure(path: String, error: DockerError) {
+        record(endpoint: "\(path.dropFirst()).decode", error: error)
+    }
 }
 
 /// The API version to put in request paths, negotiated once and shared between clients.
@@ -94,15 +102,18 @@ public final class DockerClient: Sendable {
     public let connectTimeout: Duration
     public let requestTimeout: Duration
     public let pinnedVersion: APIVersion?
+    /// When true every request that could change the host (any method but GET and HEAD) is refused.
+    public let readOnly: Bool
     public let versionCache: APIVersionCache
     public let stats: DockerRequestStats
     private let session: CurlSession
 
     public init(
         endpoint: TransportEndpoint, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(10),
-        pinnedVersion: APIVersion? = nil, versionCache: APIVersionCache = APIVersionCache(),
+        pinnedVersion: APIVersion? = nil, readOnly: Bool = false, versionCache: APIVersionCache = APIVersionCache(),
         stats: DockerRequestStats = DockerRequestStats()
     ) {
+        self.readOnly = readOnly
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
@@ -283,6 +294,21 @@ public final class DockerClient: Sendable {
             target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
         return try exchange(endpointName, target: target, timeout: timeout).body
+    }
+
+    /// A versioned request with any method (POST, DELETE): the only way this client changes the host.
+    /// A read-only client (`readOnly`) refuses it before anything is sent.
+    func send(_ method: String, _ path: String, query: [(String, String)], endpointName: String, timeout: Duration?) throws(DockerError) -> [UInt8] {
+        if readOnly {
+            let failure = DockerError.refused("\(method) \(path): the watchdog runs read-only")
+            stats.record(endpoint: endpointName, error: failure)
+            throw failure
+        }
+        var target = try versioned(path)
+        if !query.isEmpty {
+            target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        }
+        return try exchange(endpointName, method: method, target: target, timeout: timeout).body
     }
 
     // MARK: - Plumbing

@@ -18,6 +18,8 @@ public final class WatchdogService: Sendable {
     /// Container health history and state; nil when the containers collector is off.
     public let tracker: ContainerTracker?
     private let streamer: EventStreamer?
+    /// The remediation engine (its policies, plan and ledger of actions).
+    public let remediation: RemediationEngine
     private let logger: Logger
     private let server = Mutex<HTTPServer?>(nil)
 
@@ -79,14 +81,42 @@ public final class WatchdogService: Sendable {
         }
         self.host = host
         self.store = store
+        self.remediation = Self.makeRemediation(configuration, client: client(), host: host, logger: logger)
+        collectors.append(remediation)
         self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
+    }
+
+    static func makeRemediation(_ configuration: WatchdogConfiguration, client: DockerClient, host: HostStatus, logger: Logger) -> RemediationEngine {
+        let r = configuration.remediation
+        let ledger = ActionLedger(audit: AuditLog(path: r.auditLog), logger: logger)
+        let docker = DockerRemediationClient(client: client)
+        let probe = StatfsProbe()
+        let statfsTimeout = configuration.collectors.disk.statfsTimeout
+        let configuredPath = configuration.collectors.disk.path
+        // Measures the same filesystem the disk collector reports, fresh for every decision.
+        let measure: @Sendable () -> FilesystemStats? = {
+            guard let path = configuredPath.isEmpty ? host.disk.path : configuredPath else { return nil }
+            return try? probe.stats(path: path, timeout: statfsTimeout).get()
+        }
+        let d = r.disk
+        let steps = d.steps.split(separator: ",").compactMap { DiskStep(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        let disk = DiskRemediation(
+            settings: .init(
+                enabled: d.enabled, dryRun: r.dryRun || d.dryRun,
+                thresholds: DiskThresholds(
+                    actBelowRatio: d.actBelowRatio, actBelowBytes: d.actBelowBytes, actBelowInodesRatio: d.actBelowInodesRatio,
+                    targetRatio: d.targetRatio, targetInodesRatio: d.targetInodesRatio),
+                steps: steps, buildCacheKeepBytes: d.buildCacheKeep, minAge: d.minAge, protectLabel: r.protectLabel,
+                keepPattern: r.keepPattern, namedVolumeLabel: d.namedVolumeLabel, cooldown: d.cooldown),
+            docker: docker, measure: measure, ledger: ledger)
+        return RemediationEngine(interval: r.interval, ledger: ledger, policies: [disk])
     }
 
     /// Starts sampling and serving. Throws only if the listen address cannot be bound.
     public func start() throws {
         let runners = self.runners
         let router = WebRouter(
-            telemetryPath: configuration.web.telemetryPath, store: store, host: host, tracker: tracker,
+            telemetryPath: configuration.web.telemetryPath, store: store, host: host, tracker: tracker, remediation: remediation,
             liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
         let web = configuration.web
         let httpServer = try HTTPServer(

@@ -185,6 +185,61 @@ enum ConfigRegistry {
             "collector.containers.history_size", \.collectors.containers.historySize, .integer(1...100_000),
             "Health transitions kept in memory for /api/v1/history and the status page."),
 
+        // MARK: remediation
+        ConfigKey(
+            "remediation.dry_run", \.remediation.dryRun, .bool,
+            "Plan and report every remediation action (audit log, metrics, /api/v1/plan) without running any; overrides every policy."),
+        ConfigKey(
+            "remediation.interval", \.remediation.interval, .duration(positive: true),
+            "How often the remediation policies are evaluated (one at a time: at most one action runs at any moment)."),
+        ConfigKey(
+            "remediation.audit_log", \.remediation.auditLog, .string(summary: "file path", placeholder: "PATH") { raw in
+                raw.hasPrefix("/") ? nil : "expected an absolute path, got \(quoted(raw))"
+            },
+            "Append-only JSON-lines audit log: every action is written before it runs and after it ends. An action whose first line cannot be written is not run."),
+        ConfigKey(
+            "remediation.protect_label", \.remediation.protectLabel, .string(summary: "label key=value", placeholder: "LABEL"),
+            "Container, image and volume label (key=value, or key for any value) that protects the object from every remediation."),
+        ConfigKey(
+            "remediation.keep_pattern", \.remediation.keepPattern, .regularExpression,
+            "Regular expression on image tags, container names and volume names that are never removed (empty: none)."),
+        ConfigKey(
+            "remediation.disk.enabled", \.remediation.disk.enabled, .bool,
+            "Free space on the Docker root automatically when it runs low."),
+        ConfigKey(
+            "remediation.disk.dry_run", \.remediation.disk.dryRun, .bool,
+            "Plan and report the disk ladder without removing anything."),
+        ConfigKey(
+            "remediation.disk.act_below_ratio", \.remediation.disk.actBelowRatio, .ratio(),
+            "Act when available space of the Docker root's filesystem falls below this share of its size."),
+        ConfigKey(
+            "remediation.disk.act_below_bytes", \.remediation.disk.actBelowBytes, .byteSize(),
+            "Act when available space falls below this many bytes (and keep going until it is above it again)."),
+        ConfigKey(
+            "remediation.disk.act_below_inodes_ratio", \.remediation.disk.actBelowInodesRatio, .ratio(),
+            "Act when free inodes fall below this share."),
+        ConfigKey(
+            "remediation.disk.target_ratio", \.remediation.disk.targetRatio, .ratio(),
+            "Stop once available space is back at this share (the low-water mark; keep it above act_below_ratio so the watchdog never flaps)."),
+        ConfigKey(
+            "remediation.disk.target_inodes_ratio", \.remediation.disk.targetInodesRatio, .ratio(),
+            "Stop only once free inodes are back at this share."),
+        ConfigKey(
+            "remediation.disk.steps", \.remediation.disk.steps, .diskSteps,
+            "Comma-separated ladder steps that may run, always in this order: build_cache, dangling_images, stopped_containers, unused_images, volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label)."),
+        ConfigKey(
+            "remediation.disk.build_cache_keep", \.remediation.disk.buildCacheKeep, .byteSize(),
+            "Build cache to keep when pruning it (BuildKit removes the least recently used records first)."),
+        ConfigKey(
+            "remediation.disk.min_age", \.remediation.disk.minAge, .duration(positive: true),
+            "Stopped containers (since they exited) and images (since created or first seen by the watchdog) younger than this are never removed."),
+        ConfigKey(
+            "remediation.disk.named_volume_label", \.remediation.disk.namedVolumeLabel, .string(summary: "label key=value", placeholder: "LABEL"),
+            "Label (key=value) that makes a named, unused volume removable by the volumes step; empty: named volumes are never removed."),
+        ConfigKey(
+            "remediation.disk.cooldown", \.remediation.disk.cooldown, .duration(positive: true),
+            "Wait this long before running the ladder again after an episode that did not reach the target (or a dry run)."),
+
         // MARK: log
         ConfigKey(
             "log.level", \.log.level, .enumeration(placeholder: "LEVEL"),
@@ -198,6 +253,15 @@ enum ConfigRegistry {
     /// into an error about another. Timeouts longer than their interval are allowed everywhere,
     /// because every collector is single-flight (an overrun delays the next run, nothing piles up).
     static let crossChecks: [CrossCheck] = [
+        CrossCheck(
+            doc: "remediation.disk.target_ratio must be above remediation.disk.act_below_ratio, or the watchdog would stop as soon as it starts and start again at once.",
+            check: { config, origin in
+                guard config.remediation.disk.targetRatio <= config.remediation.disk.actBelowRatio else { return nil }
+                let key = origin("remediation.disk.target_ratio")
+                return ConfigError(
+                    key: "remediation.disk.target_ratio", source: key.source,
+                    reason: "must be above remediation.disk.act_below_ratio (\(config.remediation.disk.actBelowRatio)), got \(config.remediation.disk.targetRatio)")
+            }),
         CrossCheck(
             doc: "docker.connect_timeout must not exceed docker.request_timeout: the request timeout includes connecting, so a longer connect timeout could never take effect.",
             check: { config, origin in

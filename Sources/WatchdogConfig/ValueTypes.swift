@@ -453,6 +453,17 @@ extension ValueType where Value == String {
         }
     }
 
+    /// Comma-separated disk ladder steps.
+    static var diskSteps: ValueType {
+        .string(summary: "comma-separated steps", placeholder: "STEPS") { raw in
+            let known = ["build_cache", "dangling_images", "stopped_containers", "unused_images", "volumes"]
+            for step in raw.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(step) {
+                return "unknown step \(quoted(step)); expected some of \(known.joined(separator: ", "))"
+            }
+            return nil
+        }
+    }
+
     /// Comma-separated container label keys (letters, digits, `.`, `-`, `_`, `/`).
     static var labelKeyList: ValueType {
         .string(summary: "comma-separated label keys", placeholder: "KEYS") { raw in

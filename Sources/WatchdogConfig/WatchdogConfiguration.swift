@@ -13,6 +13,7 @@ public struct WatchdogConfiguration: Sendable, Equatable {
     public var docker = Docker()
     public var web = Web()
     public var collectors = Collectors()
+    public var remediation = Remediation()
     public var log = Log()
 
     /// A configuration with every key at its documented default.
@@ -131,6 +132,40 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public struct Process: Sendable, Equatable {
             /// `collector.process.interval`
             public var interval: Duration = .seconds(15)
+            public init() {}
+        }
+    }
+
+    /// What the watchdog may do to the host, and how carefully.
+    public struct Remediation: Sendable, Equatable {
+        /// `remediation.dry_run`: plan and report every action, run none (overrides each policy).
+        public var dryRun: Bool = false
+        /// `remediation.interval`: how often the policies are evaluated.
+        public var interval: Duration = .seconds(15)
+        /// `remediation.audit_log`: the append-only JSON-lines audit log.
+        public var auditLog: String = "/var/lib/docker-watchdog/audit.jsonl"
+        /// `remediation.protect_label`: `key=value` (or `key`) that protects any object.
+        public var protectLabel: String = "docker-watchdog.protect=true"
+        /// `remediation.keep_pattern`: regular expression on image tags, container and volume names.
+        public var keepPattern: String = ""
+        public var disk = Disk()
+        public init() {}
+
+        /// Disk self-healing.
+        public struct Disk: Sendable, Equatable {
+            public var enabled: Bool = true
+            public var dryRun: Bool = false
+            public var actBelowRatio: Double = 0.10
+            public var actBelowBytes: Int64 = 5 << 30
+            public var actBelowInodesRatio: Double = 0.10
+            public var targetRatio: Double = 0.20
+            public var targetInodesRatio: Double = 0.20
+            /// Comma-separated steps of the ladder that may run.
+            public var steps: String = "build_cache,dangling_images"
+            public var buildCacheKeep: Int64 = 0
+            public var minAge: Duration = .seconds(3600)
+            public var namedVolumeLabel: String = ""
+            public var cooldown: Duration = .seconds(600)
             public init() {}
         }
     }

@@ -8,6 +8,8 @@ import Foundation
 public final class WatchdogProcess: @unchecked Sendable {
     public let process = Process()
     public private(set) var port = 0
+    /// Where this watchdog writes its audit log (removed by `stop()`).
+    public let auditLogPath: String
     private let stderrPipe = Pipe()
     private let lock = NSLock()
     private var stderrText = ""
@@ -43,7 +45,13 @@ public final class WatchdogProcess: @unchecked Sendable {
     /// Starts the watchdog and waits until it listens.
     public init(arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = ["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"] + arguments
+        // Remediation off unless a test turns it on (a later flag wins), and the audit log in a
+        // temporary file: a test watchdog must never act on a daemon behind another test's back.
+        auditLogPath = FileManager.default.temporaryDirectory.appendingPathComponent("wd-audit-\(UUID().uuidString).jsonl").path
+        process.arguments = [
+            "--web.listen-address", "127.0.0.1:0", "--log.level", "debug", "--remediation.disk.enabled=false",
+            "--remediation.audit-log", auditLogPath,
+        ] + arguments
         process.environment = ["PATH": "/usr/bin:/bin"]
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
@@ -122,6 +130,12 @@ public final class WatchdogProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         stderrPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// The audit log's records, oldest first.
+    public func auditRecords() -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: auditLogPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
     deinit { stop() }

@@ -12,7 +12,8 @@
 #   - the dashboard: valid JSON; no data source uid but the ${datasource} variable; every panel
 #     (rows aside) has a title and a unit; every query is non-empty and selects instance=~"$instance"
 #   - every metric name in rule and dashboard queries is exported (Sources/Watchdog/Metrics/
-#     MetricCatalog.swift, with _total/_info/_bucket/_sum/_count), a recording rule, or `up`
+#     MetricCatalog.swift and MetricCatalog+*.swift, with _total/_info/_bucket/_sum/_count), a
+#     recording rule, or `up`
 #
 # Prints one line per check and exits non-zero if any failed. Needs promtool (Debian: prometheus)
 # and python3 with PyYAML (Debian: python3-yaml).
@@ -193,6 +194,10 @@ catalog = set()
 problems = []
 try:
     swift = open(CATALOG).read()
+    # Areas keep their descriptors in extensions beside it (MetricCatalog+Containers.swift, ...).
+    metrics_dir = os.path.dirname(CATALOG)
+    for extension in sorted(f for f in os.listdir(metrics_dir) if f.startswith("MetricCatalog+") and f.endswith(".swift")):
+        swift += open(os.path.join(metrics_dir, extension)).read()
 except OSError as e:
     swift = ""
     problems.append(f"cannot read {rel(CATALOG)}: {e}")
@@ -207,7 +212,7 @@ for name, mtype in re.findall(r'name:\s*"([A-Za-z_:][A-Za-z0-9_:]*)"\s*,\s*type:
         catalog.add(name)
 if swift and "docker_daemon_up" not in catalog:
     problems.append("no metric names found in MetricCatalog.swift (has the descriptor syntax changed?)")
-report(f"{len(catalog)} exported series names read from {rel(CATALOG)}", problems)
+report(f"{len(catalog)} exported series names read from {rel(CATALOG)} and its extensions", problems)
 
 # ---- rules ----------------------------------------------------------------------------------------
 

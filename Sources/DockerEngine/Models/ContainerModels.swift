@@ -6,6 +6,8 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
     /// Names with Docker's leading "/".
     public var names: [String]
     public var image: String
+    /// The image's ID (sha256:…), which a tag moved elsewhere does not change.
+    public var imageID: String
     public var labels: [String: String]
     /// created, running, paused, restarting, removing, exited or dead.
     public var state: String
@@ -14,13 +16,18 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
     public var created: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case id = "Id", names = "Names", image = "Image", labels = "Labels", state = "State", status = "Status", created = "Created"
+        case id = "Id", names = "Names", image = "Image", imageID = "ImageID", labels = "Labels", state = "State", status = "Status"
+        case created = "Created"
     }
 
-    public init(id: String, names: [String], image: String, labels: [String: String] = [:], state: String, status: String, created: Int64? = nil) {
+    public init(
+        id: String, names: [String], image: String, imageID: String = "", labels: [String: String] = [:], state: String,
+        status: String, created: Int64? = nil
+    ) {
         self.id = id
         self.names = names
         self.image = image
+        self.imageID = imageID
         self.labels = labels
         self.state = state
         self.status = status
@@ -32,6 +39,7 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
         id = try c.decode(String.self, forKey: .id)
         names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
         image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
+        imageID = try c.decodeIfPresent(String.self, forKey: .imageID) ?? ""
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         state = try c.decodeIfPresent(String.self, forKey: .state) ?? ""
         status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
@@ -116,9 +124,15 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
     public var restartCount: Int
     public var state: State
     public var config: Config
+    /// `HostConfig.RestartPolicy.Name`: "", "no", "always", "unless-stopped" or "on-failure".
+    public var restartPolicy: String
 
     enum CodingKeys: String, CodingKey {
-        case id = "Id", name = "Name", restartCount = "RestartCount", state = "State", config = "Config"
+        case id = "Id", name = "Name", restartCount = "RestartCount", state = "State", config = "Config", hostConfig = "HostConfig"
+    }
+    struct HostConfig: Decodable {
+        struct RestartPolicy: Decodable { let Name: String? }
+        let RestartPolicy: RestartPolicy?
     }
 
     public init(from decoder: any Decoder) throws {
@@ -129,6 +143,7 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         restartCount = try c.decodeIfPresent(Int.self, forKey: .restartCount) ?? 0
         state = try c.decode(State.self, forKey: .state)
         config = try c.decode(Config.self, forKey: .config)
+        restartPolicy = (try c.decodeIfPresent(HostConfig.self, forKey: .hostConfig))?.RestartPolicy?.Name ?? ""
     }
 
     public static func decode(_ data: Data) throws(ModelDecodingError) -> ContainerInspect {

@@ -211,7 +211,7 @@ public enum MetricCatalog {
         buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorLastRound, collectorInterval,
         collectorRuns, collectorFailures,
         apiRequests, apiErrors,
-    ] + containerMetrics + buildCacheMetrics
+    ] + containerMetrics + remediationMetrics + buildCacheMetrics
 
     /// The README's metrics reference table, generated from the catalog.
     public static func markdownTable() -> String {

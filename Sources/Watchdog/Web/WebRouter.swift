@@ -10,12 +10,14 @@ public struct WebRouter: Sendable {
     let store: MetricsStore
     let host: HostStatus
     let tracker: ContainerTracker?
+    let remediation: RemediationEngine?
     let liveness: @Sendable () -> [(name: String, alive: Bool)]
 
     public init(
         telemetryPath: String, store: MetricsStore, host: HostStatus, tracker: ContainerTracker? = nil,
-        liveness: @escaping @Sendable () -> [(name: String, alive: Bool)]
+        remediation: RemediationEngine? = nil, liveness: @escaping @Sendable () -> [(name: String, alive: Bool)]
     ) {
+        self.remediation = remediation
         self.telemetryPath = telemetryPath
         self.store = store
         self.host = host
@@ -39,6 +41,10 @@ public struct WebRouter: Sendable {
             return .text(200, page, contentType: "text/html; charset=utf-8")
         case "/api/v1/history":
             return history()
+        case "/api/v1/actions":
+            return json(remediation?.ledger.recent ?? [AuditRecord]())
+        case "/api/v1/plan":
+            return json(remediation?.currentPlan ?? [RemediationEngine.PlanEntry]())
         case "/healthz":
             let stuck = liveness().filter { !$0.alive }.map(\.name)
             if stuck.isEmpty { return .text(200, "ok\n") }
@@ -60,6 +66,14 @@ public struct WebRouter: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let body = Body(enabled: tracker != nil, capacity: tracker?.historySize ?? 0, transitions: tracker?.history ?? [])
         let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(Array(data)))
+    }
+
+    func json<T: Encodable>(_ value: T) -> HTTPResponse {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(Array(data)))
     }
 

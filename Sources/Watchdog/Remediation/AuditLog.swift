@@ -1,0 +1,67 @@
+import Foundation
+import Synchronization
+
+/// One line of the audit log, and one entry of `/api/v1/actions`.
+public struct AuditRecord: Sendable, Equatable, Codable {
+    public var time: Date
+    /// Groups the lines of one action (planned, started, finished or failed).
+    public var actionID: String
+    public var policy: String
+    public var action: String
+    /// planned, started, finished, failed, skipped.
+    public var phase: String
+    public var dryRun: Bool
+    public var reason: String
+    /// What the action is aimed at (container names, image tags or IDs, a command).
+    public var targets: [String]
+    /// What was removed or restarted, as Docker reported it.
+    public var removed: [String]
+    /// Free bytes gained on the Docker root's filesystem across the action (statvfs before/after).
+    public var bytesReclaimed: Int64?
+    public var error: String?
+}
+
+/// The append-only JSON-lines audit log.
+///
+/// Every action is written before it runs and after it ends. If the "planned" line cannot be
+/// written the action does not run: an action nobody can audit is not taken.
+public final class AuditLog: Sendable {
+    public let path: String
+    private let lock = Mutex(())
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public struct WriteError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func append(_ record: AuditRecord) throws(WriteError) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        guard var line = try? encoder.encode(record) else { throw WriteError(description: "cannot encode audit record") }
+        line.append(0x0A)
+        let result: Result<Void, WriteError> = lock.withLock { _ in
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
+                try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            guard fd >= 0 else {
+                return .failure(WriteError(description: "cannot open audit log \(path): \(String(cString: strerror(errno)))"))
+            }
+            defer { close(fd) }
+            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == line.count else {
+                return .failure(WriteError(description: "cannot write audit log \(path): \(written < 0 ? String(cString: strerror(errno)) : "short write")"))
+            }
+            guard fsync(fd) == 0 else {
+                return .failure(WriteError(description: "cannot sync audit log \(path): \(String(cString: strerror(errno)))"))
+            }
+            return .success(())
+        }
+        try result.get()
+    }
+}

@@ -1,0 +1,248 @@
+import DockerEngine
+import Foundation
+import Logging
+import Synchronization
+
+/// Frees space on the Docker root when it runs low: the escalation ladder with hysteresis.
+///
+/// Each enabled step runs only if the previous ones did not reach the target, and free space is
+/// measured again after every removal, so no more is removed than needed. What is never removed:
+/// anything carrying the protection label or matching the keep pattern, anything a container uses
+/// (images of any container, running containers, volumes a container references), images and
+/// stopped containers younger than the minimum age, containers with a restart policy that would
+/// bring them back, and named volumes unless they carry the label the user configured for exactly
+/// that.
+public final class DiskRemediation: Sendable {
+    public struct Settings: Sendable {
+        public var enabled: Bool
+        public var dryRun: Bool
+        public var thresholds: DiskThresholds
+        public var steps: [DiskStep]
+        public var buildCacheKeepBytes: Int64
+        public var minAge: Duration
+        /// `key=value` (or a bare key, matching any value) that protects an object.
+        public var protectLabel: String
+        public var keepPattern: String
+        /// `key=value` that makes a *named* volume removable; empty: named volumes are never removed.
+        public var namedVolumeLabel: String
+        public var cooldown: Duration
+
+        public init(
+            enabled: Bool = true, dryRun: Bool = false, thresholds: DiskThresholds, steps: [DiskStep],
+            buildCacheKeepBytes: Int64 = 0, minAge: Duration = .seconds(3600),
+            protectLabel: String = "docker-watchdog.protect=true", keepPattern: String = "", namedVolumeLabel: String = "",
+            cooldown: Duration = .seconds(600)
+        ) {
+            self.enabled = enabled
+            self.dryRun = dryRun
+            self.thresholds = thresholds
+            self.steps = steps
+            self.buildCacheKeepBytes = buildCacheKeepBytes
+            self.minAge = minAge
+            self.protectLabel = protectLabel
+            self.keepPattern = keepPattern
+            self.namedVolumeLabel = namedVolumeLabel
+            self.cooldown = cooldown
+        }
+    }
+
+    /// One candidate of a per-item step.
+    public struct Candidate: Sendable, Equatable, Codable {
+        public var id: String
+        public var name: String
+    }
+
+    struct State {
+        var active = false
+        var reason: String?
+        var coolingUntil: Date?
+        var imageFirstSeen: [String: Date] = [:]
+        var lastPlan: [String] = []
+    }
+
+    public let settings: Settings
+    private let docker: any RemediationDocker
+    private let measure: @Sendable () -> FilesystemStats?
+    private let ledger: ActionLedger
+    private let now: @Sendable () -> Date
+    private let keep: NSRegularExpression?
+    private let state = Mutex(State())
+
+    public init(
+        settings: Settings, docker: any RemediationDocker, measure: @escaping @Sendable () -> FilesystemStats?,
+        ledger: ActionLedger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.settings = settings
+        self.docker = docker
+        self.measure = measure
+        self.ledger = ledger
+        self.now = now
+        self.keep = settings.keepPattern.isEmpty ? nil : try? NSRegularExpression(pattern: settings.keepPattern)
+    }
+
+    public var underPressure: Bool { state.withLock { $0.active } }
+
+    /// What the policy would do now, and why (for `/api/v1/plan`).
+    public var plan: [String] { state.withLock { $0.lastPlan } }
+
+    /// One evaluation: update the hysteresis state and, under pressure, run the ladder.
+    public func evaluate() {
+        guard settings.enabled else { return }
+        guard let fs = measure() else {
+            state.withLock { $0.lastPlan = ["cannot measure the Docker root's filesystem"] }
+            return
+        }
+        let current = now()
+        let (active, cooling) = state.withLock { s -> (Bool, Date?) in
+            s.active = settings.thresholds.nextState(active: s.active, fs)
+            s.reason = s.active ? (settings.thresholds.pressure(fs) ?? "below target") : nil
+            return (s.active, s.coolingUntil)
+        }
+        noteImages()
+        guard active else {
+            state.withLock { $0.lastPlan = ["nothing to do: free space is above the thresholds"] }
+            ledger.setSuppressed("disk", reason: nil)
+            return
+        }
+        if let cooling, current < cooling {
+            ledger.setSuppressed("disk", reason: "cool-down until \(ISO8601DateFormatter().string(from: cooling)) after an episode that did not reach the target")
+            return
+        }
+        ledger.setSuppressed("disk", reason: nil)
+        runLadder(reason: state.withLock { $0.reason } ?? "disk pressure")
+    }
+
+    private func runLadder(reason: String) {
+        var planned: [String] = []
+        var recovered = false
+        ladder: for step in DiskStep.allCases where settings.steps.contains(step) {
+            switch step {
+            case .buildCache:
+                planned.append("build_cache: prune unused build cache, keeping \(settings.buildCacheKeepBytes) bytes")
+                recovered = act(step, targets: ["build cache"], reason: reason) {
+                    try docker.pruneBuildCache(keepStorage: settings.buildCacheKeepBytes).removed
+                }
+            case .danglingImages:
+                planned.append("dangling_images: prune dangling images without the protection label")
+                recovered = act(step, targets: ["dangling images"], reason: reason) {
+                    try docker.pruneDanglingImages(protectLabel: settings.protectLabel.isEmpty ? nil : settings.protectLabel).removed
+                }
+            case .stoppedContainers, .unusedImages, .volumes:
+                let candidates: [Candidate]
+                do {
+                    candidates = try self.candidates(step)
+                } catch {
+                    ledger.perform(policy: "disk", action: step.rawValue, targets: [], reason: reason, dryRun: false, now: now()) {
+                        throw error
+                    }
+                    continue
+                }
+                planned.append("\(step.rawValue): " + (candidates.isEmpty ? "nothing eligible" : candidates.map(\.name).joined(separator: ", ")))
+                for candidate in candidates {
+                    recovered = act(step, targets: [candidate.name], reason: reason) {
+                        switch step {
+                        case .stoppedContainers: try docker.removeContainer(candidate.id)
+                        case .unusedImages: return try docker.removeImage(candidate.id).removed
+                        default: try docker.removeVolume(candidate.id)
+                        }
+                        return [candidate.name]
+                    }
+                    if recovered { break ladder }
+                }
+            }
+            if recovered { break }
+        }
+        state.withLock { s in
+            s.lastPlan = planned
+            if recovered {
+                s.active = false
+                s.coolingUntil = nil
+            } else {
+                // Dry runs and episodes that ran out of steps wait before trying again.
+                s.coolingUntil = now().addingTimeInterval(Double(settings.cooldown.components.seconds))
+            }
+        }
+        if !recovered && !settings.dryRun {
+            ledger.setSuppressed("disk", reason: "every enabled step ran and free space is still below the target")
+        }
+    }
+
+    /// Runs one audited action; returns true when the target is reached afterwards.
+    private func act(_ step: DiskStep, targets: [String], reason: String, _ body: () throws -> [String]) -> Bool {
+        let before = measure()
+        let record = ledger.perform(policy: "disk", action: step.rawValue, targets: targets, reason: reason, dryRun: settings.dryRun, now: now()) {
+            let removed = try body()
+            let after = measure()
+            var gained: Int64?
+            if let before, let after { gained = Int64(after.availableBytes) - Int64(before.availableBytes) }
+            return ActionOutcome(removed: removed, bytesReclaimed: gained)
+        }
+        guard record.phase == "finished", let fs = measure() else { return false }
+        return settings.thresholds.recovered(fs)
+    }
+
+    // MARK: - Candidates
+
+    func isProtected(_ labels: [String: String]) -> Bool {
+        let spec = settings.protectLabel
+        guard !spec.isEmpty else { return false }
+        let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+        guard let value = labels[parts[0]] else { return false }
+        return parts.count == 1 || value == parts[1]
+    }
+
+    func isKept(_ names: [String]) -> Bool {
+        guard let keep else { return false }
+        return names.contains { keep.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
+    }
+
+    func noteImages() {
+        guard settings.steps.contains(.unusedImages), let images = try? docker.listImages() else { return }
+        let t = now()
+        state.withLock { s in
+            for image in images where s.imageFirstSeen[image.id] == nil { s.imageFirstSeen[image.id] = t }
+        }
+    }
+
+    /// The items a per-item step may remove, in the order it removes them.
+    public func candidates(_ step: DiskStep) throws -> [Candidate] {
+        let t = now()
+        let minAge = Double(settings.minAge.components.seconds)
+        switch step {
+        case .stoppedContainers:
+            var result: [Candidate] = []
+            for c in try docker.listContainers() where ["exited", "created", "dead"].contains(c.state) {
+                if isProtected(c.labels) || isKept([c.name]) { continue }
+                let inspect = try docker.inspectContainer(c.id)
+                // A container its restart policy would bring back is not "stopped".
+                if ["always", "unless-stopped"].contains(inspect.restartPolicy) { continue }
+                let since = inspect.state.finishedAt ?? c.created.map { Date(timeIntervalSince1970: Double($0)) } ?? t
+                if t.timeIntervalSince(since) < minAge { continue }
+                result.append(Candidate(id: c.id, name: c.name))
+            }
+            return result
+        case .unusedImages:
+            let containers = try docker.listContainers()
+            let used = Set(containers.map(\.imageID)).union(containers.map(\.image))
+            let firstSeen = state.withLock { $0.imageFirstSeen }
+            return try docker.listImages()
+                .filter { image in
+                    !used.contains(image.id) && !image.repoTags.contains(where: used.contains) && !isProtected(image.labels)
+                        && !isKept(image.repoTags + [image.id])
+                        && t.timeIntervalSince(max(Date(timeIntervalSince1970: Double(image.created)), firstSeen[image.id] ?? t)) >= minAge
+                }
+                .sorted { ($0.created, $0.id) < ($1.created, $1.id) }  // oldest first: Docker keeps no last-use time
+                .map { Candidate(id: $0.id, name: $0.repoTags.first ?? String($0.id.prefix(19))) }
+        case .volumes:
+            let named = settings.namedVolumeLabel.split(separator: "=", maxSplits: 1).map(String.init)
+            return try docker.listUnusedVolumes().filter { v in
+                if isProtected(v.labels) || isKept([v.name]) { return false }
+                if v.isAnonymous { return true }
+                guard let key = named.first, !key.isEmpty, let value = v.labels[key] else { return false }
+                return named.count == 1 || value == named[1]
+            }.map { Candidate(id: $0.name, name: $0.name) }
+        case .buildCache, .danglingImages:
+            return []
+        }
+    }
+}
