@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "docker-watchdog", targets: ["docker-watchdog"]),
+        .executable(name: "fake-docker-engine", targets: ["fake-docker-engine"]),
         .library(name: "Watchdog", targets: ["Watchdog"]),
     ],
     dependencies: [
@@ -57,6 +58,12 @@ let package = Package(
 
         // MARK: test support
         .target(name: "FakeDockerEngine", dependencies: ["MicroHTTPServer"]),
+        // Benchmark servers and profile (scripts/bench.sh): not part of the watchdog.
+        .executableTarget(name: "fake-docker-engine", dependencies: ["FakeDockerEngine", "MicroHTTPServer"]),
+        .executableTarget(
+            name: "bench-profile",
+            dependencies: ["Watchdog", "DockerEngine", "Exposition", "FakeDockerEngine", "MicroHTTPServer"]
+        ),
         .target(name: "WatchdogTestSupport", dependencies: ["CurlTransport"]),
 
         // MARK: tests

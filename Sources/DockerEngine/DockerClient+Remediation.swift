@@ -6,6 +6,11 @@ public struct RemovalResult: Sendable, Equatable {
     public var removed: [String]
     /// Docker's own `SpaceReclaimed`, when the endpoint reports it.
     public var spaceReclaimed: Int64
+
+    public init(removed: [String], spaceReclaimed: Int64) {
+        self.removed = removed
+        self.spaceReclaimed = spaceReclaimed
+    }
 }
 
 /// One image of `GET /images/json`.

@@ -1,0 +1,84 @@
+// bench-profile: where a containers sampling round spends its time, in-process, for the benchmark
+// report (scripts/bench.sh). For each N it starts a synthetic engine (SyntheticDockerEngine) on a
+// private unix socket and times, median of --iterations runs each:
+//
+//   fetch     GET /containers/json?all=1 through the watchdog's DockerClient (libcurl), bytes only
+//   decode    ContainerSummary.decodeList of those bytes (Foundation JSONDecoder)
+//   apply     ContainerTracker.applyList on a tracker that already knows every container (a resync)
+//   round     ContainerCollector.collect() with a resync due every round and at most 1 inspect:
+//             fetch + decode + apply + building the families (what the harness measures from outside)
+//   render    ExpositionRenderer.render of the round's families (text) and Gzip.compress of that
+//
+//   bench-profile [--containers 0,100,1000,10000] [--iterations 7]
+// Prints one JSON object per N on standard output.
+import DockerEngine
+import Exposition
+import FakeDockerEngine
+import Foundation
+import Logging
+import MicroHTTPServer
+import Watchdog
+
+var counts = [0, 100, 1000, 10000]
+var iterations = 7
+var args = CommandLine.arguments.dropFirst()
+while let flag = args.first {
+    args = args.dropFirst()
+    guard let value = args.first else { break }
+    args = args.dropFirst()
+    switch flag {
+    case "--containers": counts = value.split(separator: ",").compactMap { Int($0) }
+    case "--iterations": iterations = max(1, Int(value) ?? 7)
+    default:
+        FileHandle.standardError.write(Data("bench-profile: unknown flag \(flag)\n".utf8))
+        exit(2)
+    }
+}
+
+let clock = ContinuousClock()
+func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s[s.count / 2]
+}
+func time(_ body: () throws -> Void) rethrows -> Double {
+    let start = clock.now
+    try body()
+    return ms(clock.now - start)
+}
+
+for n in counts {
+    let socket = FileManager.default.temporaryDirectory.appendingPathComponent("bench-profile-\(getpid())-\(n).sock").path
+    let engine = try SyntheticDockerEngine(socketPath: socket, containers: n)
+    defer { engine.stop() }
+    let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(60), pinnedVersion: APIVersion("1.41"))
+    var fetch: [Double] = [], decode: [Double] = [], apply: [Double] = [], round: [Double] = []
+    var render: [Double] = [], gzip: [Double] = []
+    var bytes = 0, renderedBytes = 0, gzippedBytes = 0
+    let tracker = ContainerTracker(historySize: 500)
+    let collector = ContainerCollector(
+        client: client, tracker: tracker, streamer: nil,
+        settings: .init(interval: .seconds(15), resyncInterval: .zero, inspectTimeout: .seconds(2), maxInspectsPerRound: 1, maxSeries: 2000))
+    _ = collector.collect()  // warm up: the tracker knows every container from here on
+    for _ in 0..<iterations {
+        var body: [UInt8] = []
+        fetch.append(try time { body = try client.get("/containers/json", query: [("all", "1")], endpointName: "containers_list") })
+        bytes = body.count
+        var list: [ContainerSummary] = []
+        decode.append(try time { list = try ContainerSummary.decodeList(Data(body)) })
+        apply.append(time { tracker.applyList(list) })
+        var result = CollectionResult(families: [])
+        round.append(time { result = collector.collect() })
+        var text: [UInt8] = []
+        render.append(time { text = ExpositionRenderer.render(result.families, format: .text) })
+        renderedBytes = text.count
+        gzip.append(time { gzippedBytes = Gzip.compress(text)?.count ?? 0 })
+    }
+    let figures: [(String, Double)] = [
+        ("fetch_ms", median(fetch)), ("decode_ms", median(decode)), ("apply_ms", median(apply)),
+        ("round_ms", median(round)), ("render_text_ms", median(render)), ("gzip_ms", median(gzip)),
+    ]
+    let fields = figures.map { "\"\($0.0)\":\(String(format: "%.3f", $0.1))" }.joined(separator: ",")
+    print("{\"containers\":\(n),\"list_bytes\":\(bytes),\"rendered_bytes\":\(renderedBytes),\"gzipped_bytes\":\(gzippedBytes),\(fields)}")
+    fflush(nil)
+}
