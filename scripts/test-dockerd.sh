@@ -7,6 +7,8 @@
 #   scripts/test-dockerd.sh status NAME
 #
 # Start waits up to $WATCHDOG_TEST_DOCKERD_TIMEOUT seconds (default 60) for _ping to answer OK.
+# $WATCHDOG_TEST_DOCKERD_EXTRA_ARGS (optional, split on whitespace) is appended to dockerd's command
+# line, e.g. "--metrics-addr 127.0.0.1:9323" for the benchmark; addresses must be loopback.
 # State lives in $WATCHDOG_TEST_ROOT/NAME (default /tmp/docker-watchdog-test/NAME):
 #   docker.sock   the API socket            (DOCKER_HOST=unix://…/docker.sock)
 #   root/         --data-root (a loop-mounted ext4 image with --loopfs)
@@ -60,6 +62,11 @@ if [[ -n "$loopfs_mb" ]]; then
     [[ "$loopfs_mb" =~ ^[0-9]+$ && "$loopfs_mb" -ge 64 ]] || die "--loopfs wants a size in MB, at least 64 (got '$loopfs_mb')"
 fi
 [[ "$prefix" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "bad --prefix '$prefix'"
+read -r -a EXTRA_ARGS <<<"${WATCHDOG_TEST_DOCKERD_EXTRA_ARGS:-}"
+for a in ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}; do
+    [[ "$a" != *0.0.0.0* && "$a" != *"[::]"* && "$a" != tcp://* && "$a" != -H && "$a" != --host* ]] \
+        || die "WATCHDOG_TEST_DOCKERD_EXTRA_ARGS: '$a' would listen beyond loopback or the private socket"
+done
 
 ROOT="${WATCHDOG_TEST_ROOT:-/tmp/docker-watchdog-test}"
 START_TIMEOUT="${WATCHDOG_TEST_DOCKERD_TIMEOUT:-60}"
@@ -295,6 +302,7 @@ launch_and_wait() {
         --exec-root "$EXECROOT" \
         --pidfile "$PIDFILE" \
         --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+        ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} \
         >>"$LOG" 2>&1 </dev/null
     ) &
     echo "$!" >"$LAUNCHPID"

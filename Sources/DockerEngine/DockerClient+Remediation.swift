@@ -153,3 +153,16 @@ extension DockerClient {
         _ = try send("DELETE", "/containers/\(Self.percentEncode(id))", query: [("v", "0")], endpointName: "container_remove", timeout: timeout)
     }
 }
+
+extension DockerClient {
+    /// `Metadata.LastTagTime` of `GET /images/{id}/json`: when the image was last tagged (a pull, a
+    /// build or `docker tag`). A pulled image can be years old by `Created` and still brand new here.
+    public func imageLastTagTime(_ id: String, timeout: Duration? = nil) throws(DockerError) -> Date? {
+        let body = try get("/images/\(Self.percentEncode(id))/json", endpointName: "image_inspect", timeout: timeout)
+        struct Answer: Decodable {
+            struct Metadata: Decodable { let LastTagTime: String? }
+            let Metadata: Metadata?
+        }
+        return try decodeAnswer(Answer.self, body, path: "/images/{id}/json").Metadata?.LastTagTime.flatMap(DockerDate.parse)
+    }
+}

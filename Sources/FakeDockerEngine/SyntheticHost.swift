@@ -419,16 +419,20 @@ struct SyntheticHostState {
             if c.hasHealthcheck { emit(c, "health_status: starting") }
             add(c)
         }
-        let checked = containers.indices.filter { containers[$0].hasHealthcheck && containers[$0].state == "running" }
-        if !checked.isEmpty {
-            for _ in 0..<flaps {
-                let position = checked[Int(rng.next() % UInt64(checked.count))]
-                var c = containers[position]
-                c.health = c.health == "unhealthy" ? "healthy" : "unhealthy"
-                c.failingStreak = c.health == "unhealthy" ? 3 : 0
-                containers[position] = c
-                emit(c, "health_status: \(c.health)")
+        // Flaps alternate: a healthy container turns unhealthy, then an unhealthy one recovers, so
+        // the share of unhealthy containers stays where it was.
+        for i in 0..<flaps {
+            let from = i % 2 == 0 ? "healthy" : "unhealthy"
+            let candidates = containers.indices.filter {
+                containers[$0].hasHealthcheck && containers[$0].state == "running" && containers[$0].health == from
             }
+            guard !candidates.isEmpty else { continue }
+            let position = candidates[Int(rng.next() % UInt64(candidates.count))]
+            var c = containers[position]
+            c.health = from == "healthy" ? "unhealthy" : "healthy"
+            c.failingStreak = c.health == "unhealthy" ? 3 : 0
+            containers[position] = c
+            emit(c, "health_status: \(c.health)")
         }
         let running = containers.indices.filter { containers[$0].state == "running" }
         if !running.isEmpty {

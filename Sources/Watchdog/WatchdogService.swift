@@ -81,12 +81,14 @@ public final class WatchdogService: Sendable {
         }
         self.host = host
         self.store = store
-        self.remediation = Self.makeRemediation(configuration, client: client(), host: host, logger: logger)
+        self.remediation = Self.makeRemediation(configuration, client: client(), host: host, tracker: self.tracker, logger: logger)
         collectors.append(remediation)
         self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
     }
 
-    static func makeRemediation(_ configuration: WatchdogConfiguration, client: DockerClient, host: HostStatus, logger: Logger) -> RemediationEngine {
+    static func makeRemediation(
+        _ configuration: WatchdogConfiguration, client: DockerClient, host: HostStatus, tracker: ContainerTracker? = nil, logger: Logger
+    ) -> RemediationEngine {
         let r = configuration.remediation
         let ledger = ActionLedger(audit: AuditLog(path: r.auditLog), logger: logger)
         let docker = DockerRemediationClient(client: client)
@@ -109,7 +111,25 @@ public final class WatchdogService: Sendable {
                 steps: steps, buildCacheKeepBytes: d.buildCacheKeep, minAge: d.minAge, protectLabel: r.protectLabel,
                 keepPattern: r.keepPattern, namedVolumeLabel: d.namedVolumeLabel, cooldown: d.cooldown),
             docker: docker, measure: measure, ledger: ledger)
-        return RemediationEngine(interval: r.interval, ledger: ledger, policies: [disk])
+        let dm = r.daemon
+        // The verification pings get a client of their own (same endpoint, deadlines and stats).
+        let pinger = DockerClient(
+            endpoint: client.endpoint, connectTimeout: client.connectTimeout, requestTimeout: client.requestTimeout,
+            pinnedVersion: client.pinnedVersion, versionCache: client.versionCache, stats: client.stats)
+        let daemon = DaemonRestartPolicy(
+            settings: .init(
+                enabled: dm.enabled, dryRun: r.dryRun || dm.dryRun, failures: dm.failures, minSpan: dm.minSpan,
+                restartCommand: dm.restartCommand, pidFile: dm.pidFile, verifyTimeout: dm.verifyTimeout, cooldown: dm.cooldown,
+                maxRestarts: dm.maxRestarts, window: dm.window),
+            status: { host.daemon }, control: SystemDaemonControl(client: pinger), ledger: ledger, logger: logger)
+        let a = r.autoheal
+        let autoheal = AutohealPolicy(
+            settings: .init(
+                enabled: a.enabled, dryRun: r.dryRun || a.dryRun, label: a.label, all: a.all, minUnhealthy: a.minUnhealthy,
+                backoff: a.backoff, maxBackoff: a.maxBackoff, maxRestarts: a.maxRestarts, stack: a.stack, protectLabel: r.protectLabel),
+            containers: { tracker?.containers }, docker: docker, ledger: ledger, logger: logger)
+        // Evaluated in this order, one at a time: disk, then daemon, then autoheal.
+        return RemediationEngine(interval: r.interval, ledger: ledger, policies: [disk, daemon, autoheal])
     }
 
     /// Starts sampling and serving. Throws only if the listen address cannot be bound.

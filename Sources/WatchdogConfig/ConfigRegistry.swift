@@ -239,6 +239,65 @@ enum ConfigRegistry {
         ConfigKey(
             "remediation.disk.cooldown", \.remediation.disk.cooldown, .duration(positive: true),
             "Wait this long before running the ladder again after an episode that did not reach the target (or a dry run)."),
+        ConfigKey(
+            "remediation.daemon.enabled", \.remediation.daemon.enabled, .bool,
+            "Restart a Docker daemon that stopped answering. Off by default: without live-restore a restart stops every container on the host, a decision the operator must opt in to."),
+        ConfigKey(
+            "remediation.daemon.dry_run", \.remediation.daemon.dryRun, .bool,
+            "Plan and report daemon restarts (audit log, metrics, /api/v1/plan) without signalling dockerd or running the restart command."),
+        ConfigKey(
+            "remediation.daemon.failures", \.remediation.daemon.failures, .integer(1...1000),
+            "Consecutive failed /_ping probes (timeouts or errors) before a restart is considered; one slow answer is not an outage."),
+        ConfigKey(
+            "remediation.daemon.min_span", \.remediation.daemon.minSpan, .duration(positive: true),
+            "The failed probes must also span at least this long (from the start of the first one), so a burst of quick failures does not restart a daemon that is only busy for a moment."),
+        ConfigKey(
+            "remediation.daemon.restart_command", \.remediation.daemon.restartCommand, .string(summary: "shell command", placeholder: "COMMAND") { raw in
+                raw.trimmingCharacters(in: .whitespaces).isEmpty ? "expected a command, got an empty string" : nil
+            },
+            "Command that restarts the daemon, run with /bin/sh -c; a non-zero exit status or running past remediation.daemon.verify_timeout is a failed restart. Restarting dockerd is the service manager's job, not an API call."),
+        ConfigKey(
+            "remediation.daemon.pid_file", \.remediation.daemon.pidFile, .optionalAbsolutePath,
+            "dockerd's pidfile. Before a restart the watchdog sends SIGUSR1 to that pid, and dockerd writes a goroutine stack dump (goroutine-stacks-*.log in its exec root, the path in its log): what maintainers ask for. Empty: no stack dump."),
+        ConfigKey(
+            "remediation.daemon.verify_timeout", \.remediation.daemon.verifyTimeout, .duration(positive: true),
+            "Deadline of the restart command, and then again of the daemon's first /_ping answer after it; a daemon that does not answer by then is a failed restart."),
+        ConfigKey(
+            "remediation.daemon.cooldown", \.remediation.daemon.cooldown, .duration(positive: true),
+            "Minimum time between two restarts (or planned restarts in a dry run), so a daemon that is slow to come back is not restarted again while it starts."),
+        ConfigKey(
+            "remediation.daemon.max_restarts", \.remediation.daemon.maxRestarts, .integer(1...100),
+            "At most this many restarts in any remediation.daemon.window. Past the cap the policy stops, reports itself suppressed and waits for a human: it restarts again only after the daemon has answered once and the window has room."),
+        ConfigKey(
+            "remediation.daemon.window", \.remediation.daemon.window, .duration(positive: true),
+            "The sliding window of remediation.daemon.max_restarts."),
+        ConfigKey(
+            "remediation.autoheal.enabled", \.remediation.autoheal.enabled, .bool,
+            "Restart unhealthy containers that opted in. On by default because it touches only containers carrying remediation.autoheal.label (or every container with remediation.autoheal.all)."),
+        ConfigKey(
+            "remediation.autoheal.dry_run", \.remediation.autoheal.dryRun, .bool,
+            "Plan and report container restarts without restarting anything."),
+        ConfigKey(
+            "remediation.autoheal.label", \.remediation.autoheal.label, .string(summary: "label key=value", placeholder: "LABEL"),
+            "Container label (key=value, or key for any value) that opts a container in to autoheal; empty: only remediation.autoheal.all opts containers in."),
+        ConfigKey(
+            "remediation.autoheal.all", \.remediation.autoheal.all, .bool,
+            "Autoheal every unhealthy container, labelled or not (never those carrying remediation.protect_label). Off by default: restarting a container its owner did not opt in can lose work in flight."),
+        ConfigKey(
+            "remediation.autoheal.min_unhealthy", \.remediation.autoheal.minUnhealthy, .duration(positive: true),
+            "A container must have been unhealthy this long before it is restarted, so a brief failing probe during load does not bounce it."),
+        ConfigKey(
+            "remediation.autoheal.backoff", \.remediation.autoheal.backoff, .duration(positive: true),
+            "Wait after the first restart of a container before the next one; doubles with every further restart that did not make the container healthy."),
+        ConfigKey(
+            "remediation.autoheal.max_backoff", \.remediation.autoheal.maxBackoff, .duration(positive: true),
+            "Upper bound of the doubling backoff between restarts of one container."),
+        ConfigKey(
+            "remediation.autoheal.max_restarts", \.remediation.autoheal.maxRestarts, .integer(1...1000),
+            "Consecutive restarts of one container that did not make it healthy; then the container is left alone (and the policy reports itself suppressed) until it turns healthy again. A restart that does not help is not repeated forever."),
+        ConfigKey(
+            "remediation.autoheal.stack", \.remediation.autoheal.stack, .bool,
+            "When a container of a compose project is restarted, restart the project's other unhealthy opted-in members with it (services that failed together often recover only together)."),
 
         // MARK: log
         ConfigKey(

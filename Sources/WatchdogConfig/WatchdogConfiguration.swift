@@ -149,6 +149,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         /// `remediation.keep_pattern`: regular expression on image tags, container and volume names.
         public var keepPattern: String = ""
         public var disk = Disk()
+        public var daemon = Daemon()
+        public var autoheal = Autoheal()
         public init() {}
 
         /// Disk self-healing.
@@ -166,6 +168,45 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var minAge: Duration = .seconds(3600)
             public var namedVolumeLabel: String = ""
             public var cooldown: Duration = .seconds(600)
+            public init() {}
+        }
+
+        /// Guarded restart of a daemon that stopped answering (`remediation.daemon.*`).
+        public struct Daemon: Sendable, Equatable {
+            public var enabled: Bool = false
+            public var dryRun: Bool = false
+            /// Consecutive failed `/_ping` probes before acting...
+            public var failures: Int = 3
+            /// ...spanning at least this long, from the start of the first failed probe.
+            public var minSpan: Duration = .seconds(30)
+            /// Run with `/bin/sh -c`.
+            public var restartCommand: String = "systemctl restart docker"
+            /// dockerd's pidfile, for the SIGUSR1 stack dump; empty: no stack dump.
+            public var pidFile: String = "/var/run/docker.pid"
+            /// Deadline of the restart command, and then of the daemon's first answer.
+            public var verifyTimeout: Duration = .seconds(120)
+            public var cooldown: Duration = .seconds(900)
+            /// At most this many restarts in any `window`.
+            public var maxRestarts: Int = 3
+            public var window: Duration = .seconds(6 * 3600)
+            public init() {}
+        }
+
+        /// Restarts of unhealthy containers (`remediation.autoheal.*`).
+        public struct Autoheal: Sendable, Equatable {
+            public var enabled: Bool = true
+            public var dryRun: Bool = false
+            /// `key=value` (or `key`) that opts a container in.
+            public var label: String = "docker-watchdog.autoheal=true"
+            /// Every container with a health check, labelled or not.
+            public var all: Bool = false
+            public var minUnhealthy: Duration = .seconds(60)
+            public var backoff: Duration = .seconds(30)
+            public var maxBackoff: Duration = .seconds(1800)
+            /// Consecutive restarts without the container turning healthy, then it is left alone.
+            public var maxRestarts: Int = 5
+            /// Restart a compose project's unhealthy members together.
+            public var stack: Bool = false
             public init() {}
         }
     }

@@ -60,6 +60,18 @@ import Testing
             "collector.containers.exclude": "^b", "collector.containers.labels": "team",
             "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7",
             "collector.containers.history_size": "7", "collector.build_cache.enabled": "false",
+            // remediation (the disk keys, then the daemon and autoheal policies)
+            "remediation.dry_run": "true", "remediation.audit_log": "/a.jsonl", "remediation.protect_label": "keep=1",
+            "remediation.keep_pattern": "^k", "remediation.disk.enabled": "false", "remediation.disk.dry_run": "true",
+            "remediation.disk.act_below_ratio": "0.15", "remediation.disk.act_below_bytes": "7MiB",
+            "remediation.disk.act_below_inodes_ratio": "0.15", "remediation.disk.target_ratio": "0.3",
+            "remediation.disk.target_inodes_ratio": "0.3", "remediation.disk.steps": "volumes",
+            "remediation.disk.build_cache_keep": "7MiB", "remediation.disk.named_volume_label": "gc=1",
+            "remediation.daemon.enabled": "true", "remediation.daemon.dry_run": "true", "remediation.daemon.failures": "7",
+            "remediation.daemon.restart_command": "/bin/true", "remediation.daemon.pid_file": "/p.pid",
+            "remediation.daemon.max_restarts": "7", "remediation.autoheal.enabled": "false",
+            "remediation.autoheal.dry_run": "true", "remediation.autoheal.label": "heal=1", "remediation.autoheal.all": "true",
+            "remediation.autoheal.max_restarts": "7", "remediation.autoheal.stack": "true",
         ]
         var fieldsSeen: [(String, WatchdogConfiguration)] = []
         for key in ConfigRegistry.keys {

@@ -91,6 +91,8 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
         volumes.removeAll { $0.name == name }
     }
     func restartContainer(_ id: String) throws { record("restart \(id)") }
+    var tagTimes: [String: Date] = [:]
+    func imageLastTagTime(_ id: String) throws -> Date? { lock.lock(); defer { lock.unlock() }; return tagTimes[id] }
 }
 
 final class FakeClock: @unchecked Sendable {
@@ -160,13 +162,15 @@ struct DiskRemediationTests {
             .init(id: "fresh", tags: ["app:3"], created: now + 7190, size: 100),  // built 10 s before the evaluation
         ]
         host.containers = [.init(id: "c1", name: "db", imageID: "inuse", state: "running", size: 10, finished: clock.now)]
+        // "pulled" was built a day ago but pulled a minute ago: young.
+        host.images.append(.init(id: "pulled", tags: ["vendor:1"], created: now - 86_400, size: 10))
+        host.tagTimes["pulled"] = clock.now.addingTimeInterval(7140)
         let (disk, _, _) = setup(host, steps: [.unusedImages], clock: clock)
-        disk.noteImages()
-        clock.advance(7200)  // every image has been known to the watchdog for two hours
+        clock.advance(7200)
         let candidates = (try? disk.candidates(.unusedImages)) ?? []
         #expect(candidates.map(\.id) == ["older", "newer"])
-        host.size = 880
-        disk.evaluate()  // used 810 of 880 (8% available): removing "older" reaches 30.7%, the target
+        host.size = 890
+        disk.evaluate()  // used 820 of 890 (8% available): removing "older" reaches 30.3%, the target
         #expect(host.calls == ["rmi older"])
         #expect(host.images.map(\.id).contains("newer"))
     }

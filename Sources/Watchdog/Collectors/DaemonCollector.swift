@@ -25,6 +25,7 @@ public final class DaemonCollector: Collector {
         var probes: UInt64 = 0
         var failures: [String: UInt64] = [:]
         var consecutiveFailures = 0
+        var failingSince: Date?
         var lastSuccess: Date?
         var lastInfoRefresh: ContinuousClock.Instant?
         var wasUp = false
@@ -50,6 +51,7 @@ public final class DaemonCollector: Collector {
         var error: String?
         var pingSeconds: Double?
         var failure: DockerError?
+        let probeStarted = Date()
         do {
             let result = try client.ping(timeout: timeout)
             pingSeconds = seconds(result.duration)
@@ -62,10 +64,12 @@ public final class DaemonCollector: Collector {
             if let pingSeconds {
                 s.histogram.observe(pingSeconds)
                 s.consecutiveFailures = 0
+                s.failingSince = nil
                 s.lastSuccess = Date()
             } else if let failure {
                 s.failures[failure.kind, default: 0] += 1
                 s.consecutiveFailures += 1
+                if s.failingSince == nil { s.failingSince = probeStarted }
             }
             let up = pingSeconds != nil
             let cameBack = up && !s.wasUp
@@ -98,13 +102,14 @@ public final class DaemonCollector: Collector {
 
     /// Copies what this round learned to the shared host status (landing page, disk collector).
     private func updateHostStatus(up: Bool, pingSeconds: Double?, error: String?) {
-        let (info, version, consecutive) = state.withLock { ($0.info, $0.version, $0.consecutiveFailures) }
+        let (info, version, consecutive, failingSince) = state.withLock { ($0.info, $0.version, $0.consecutiveFailures, $0.failingSince) }
         let negotiated = client.versionCache.current
         host.updateDaemon { d in
             d.up = up
             if up { d.everAnswered = true }
             if let pingSeconds { d.lastPingSeconds = pingSeconds }
             d.consecutiveFailures = consecutive
+            d.failingSince = failingSince
             d.lastError = error
             if let info {
                 d.serverVersion = info.serverVersion

@@ -39,6 +39,10 @@ public struct TrackedContainer: Sendable, Equatable {
     public var needsInspect = true
     /// The container has exited at least once since we know it, so its next start is a restart.
     public var hasExited = false
+    /// When it turned unhealthy (or was first seen unhealthy); nil while it is not unhealthy.
+    public var unhealthySince: Date?
+    /// When it last turned healthy, as far as the watchdog saw it.
+    public var lastHealthy: Date?
 
     public var project: String? { labels["com.docker.compose.project"] }
     public var service: String? { labels["com.docker.compose.service"] }
@@ -116,15 +120,18 @@ public final class ContainerTracker: Sendable {
                     }
                     if known.health != item.health {
                         Self.recordTransition(&s, historySize: historySize, container: known, to: item.health, source: "resync", at: now)
+                        Self.noteHealth(&known, item.health, at: now)
                         known.health = item.health
                         known.needsInspect = true
                     }
                     known.name = item.name
                     s.containers[item.id] = known
                 } else {
-                    s.containers[item.id] = TrackedContainer(
+                    var added = TrackedContainer(
                         id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state,
                         health: item.health)
+                    Self.noteHealth(&added, item.health, at: now)
+                    s.containers[item.id] = added
                 }
             }
             for id in s.containers.keys where !seen.contains(id) { s.containers[id] = nil }
@@ -145,6 +152,7 @@ public final class ContainerTracker: Sendable {
                 Self.recordTransition(
                     &s, historySize: historySize, container: c, to: health, source: "resync", at: now,
                     probe: (c.lastProbeExitCode, c.lastProbeOutput))
+                Self.noteHealth(&c, health, at: now)
             }
             c.name = inspect.name
             c.image = inspect.config.image
@@ -206,6 +214,7 @@ public final class ContainerTracker: Sendable {
                 }
                 if c.health != to {
                     Self.recordTransition(&s, historySize: historySize, container: c, to: to, source: "event", at: time)
+                    Self.noteHealth(&c, to, at: time)
                     c.health = to
                 }
                 c.needsInspect = true
@@ -263,9 +272,17 @@ public final class ContainerTracker: Sendable {
         var labels = event.attributes
         labels["name"] = nil
         labels["image"] = nil
-        return TrackedContainer(
+        var c = TrackedContainer(
             id: event.actorID, name: event.attributes["name"] ?? String(event.actorID.prefix(12)),
             image: event.attributes["image"] ?? "", labels: labels, state: "created", health: health)
+        noteHealth(&c, health, at: Date(timeIntervalSince1970: Double(event.timeNano) / 1e9))
+        return c
+    }
+
+    /// Keeps `unhealthySince` and `lastHealthy` in step with a change of health (autoheal reads them).
+    private static func noteHealth(_ c: inout TrackedContainer, _ health: String, at time: Date) {
+        c.unhealthySince = health == "unhealthy" ? (c.health == "unhealthy" ? c.unhealthySince ?? time : time) : nil
+        if health == "healthy" { c.lastHealthy = time }
     }
 
     /// Counts a change of health and remembers it. `probe` is the probe that caused it when known

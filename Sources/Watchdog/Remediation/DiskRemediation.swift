@@ -56,7 +56,6 @@ public final class DiskRemediation: Sendable {
         var active = false
         var reason: String?
         var coolingUntil: Date?
-        var imageFirstSeen: [String: Date] = [:]
         var lastPlan: [String] = []
     }
 
@@ -98,7 +97,6 @@ public final class DiskRemediation: Sendable {
             s.reason = s.active ? (settings.thresholds.pressure(fs) ?? "below target") : nil
             return (s.active, s.coolingUntil)
         }
-        noteImages()
         guard active else {
             state.withLock { $0.lastPlan = ["nothing to do: free space is above the thresholds"] }
             ledger.setSuppressed("disk", reason: nil)
@@ -196,14 +194,6 @@ public final class DiskRemediation: Sendable {
         return names.contains { keep.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
     }
 
-    func noteImages() {
-        guard settings.steps.contains(.unusedImages), let images = try? docker.listImages() else { return }
-        let t = now()
-        state.withLock { s in
-            for image in images where s.imageFirstSeen[image.id] == nil { s.imageFirstSeen[image.id] = t }
-        }
-    }
-
     /// The items a per-item step may remove, in the order it removes them.
     public func candidates(_ step: DiskStep) throws -> [Candidate] {
         let t = now()
@@ -224,15 +214,20 @@ public final class DiskRemediation: Sendable {
         case .unusedImages:
             let containers = try docker.listContainers()
             let used = Set(containers.map(\.imageID)).union(containers.map(\.image))
-            let firstSeen = state.withLock { $0.imageFirstSeen }
-            return try docker.listImages()
-                .filter { image in
-                    !used.contains(image.id) && !image.repoTags.contains(where: used.contains) && !isProtected(image.labels)
-                        && !isKept(image.repoTags + [image.id])
-                        && t.timeIntervalSince(max(Date(timeIntervalSince1970: Double(image.created)), firstSeen[image.id] ?? t)) >= minAge
-                }
-                .sorted { ($0.created, $0.id) < ($1.created, $1.id) }  // oldest first: Docker keeps no last-use time
-                .map { Candidate(id: $0.id, name: $0.repoTags.first ?? String($0.id.prefix(19))) }
+            var eligible: [(image: ImageSummary, since: Date)] = []
+            for image in try docker.listImages() {
+                if used.contains(image.id) || image.repoTags.contains(where: used.contains) || isProtected(image.labels)
+                    || isKept(image.repoTags + [image.id]) { continue }
+                // Young means built (Created) or pulled/tagged (LastTagTime) less than min_age ago.
+                let created = Date(timeIntervalSince1970: Double(image.created))
+                let tagged = try docker.imageLastTagTime(image.id) ?? created
+                let since = max(created, tagged)
+                if t.timeIntervalSince(since) < minAge { continue }
+                eligible.append((image, since))
+            }
+            // Least recently built or pulled first: Docker keeps no last-use time for images.
+            return eligible.sorted { ($0.since, $0.image.id) < ($1.since, $1.image.id) }
+                .map { Candidate(id: $0.image.id, name: $0.image.repoTags.first ?? String($0.image.id.prefix(19))) }
         case .volumes:
             let named = settings.namedVolumeLabel.split(separator: "=", maxSplits: 1).map(String.init)
             return try docker.listUnusedVolumes().filter { v in

@@ -1,3 +1,4 @@
+import Foundation
 import DockerEngine
 
 /// The Docker calls remediation makes, as a protocol so policy tests drive a fake.
@@ -9,6 +10,8 @@ public protocol RemediationDocker: Sendable {
     func removeContainer(_ id: String) throws
     func listImages() throws -> [ImageSummary]
     func removeImage(_ id: String) throws -> RemovalResult
+    /// When the image was last tagged (pulled, built, `docker tag`), if Docker knows.
+    func imageLastTagTime(_ id: String) throws -> Date?
     func listUnusedVolumes() throws -> [VolumeSummary]
     func removeVolume(_ name: String) throws
     func restartContainer(_ id: String) throws
@@ -30,6 +33,7 @@ public struct DockerRemediationClient: RemediationDocker {
     public func removeContainer(_ id: String) throws { try client.removeContainer(id, timeout: .seconds(120)) }
     public func listImages() throws -> [ImageSummary] { try client.listImages() }
     public func removeImage(_ id: String) throws -> RemovalResult { try client.removeImage(id, timeout: .seconds(300)) }
+    public func imageLastTagTime(_ id: String) throws -> Date? { try client.imageLastTagTime(id) }
     public func listUnusedVolumes() throws -> [VolumeSummary] { try client.listUnusedVolumes() }
     public func removeVolume(_ name: String) throws { try client.removeVolume(name, timeout: .seconds(120)) }
     public func restartContainer(_ id: String) throws { try client.restartContainer(id) }

@@ -15,6 +15,8 @@ public final class HostStatus: Sendable {
         public var liveRestore: Bool?
         public var lastPingSeconds: Double?
         public var consecutiveFailures = 0
+        /// When the first failed probe of the current streak began; nil while the daemon answers.
+        public var failingSince: Date?
         public var lastError: String?
     }
 
