@@ -75,6 +75,6 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport", "FakeDockerEngine", "MicroHTTPServer"]),
     ]
 )

@@ -90,7 +90,8 @@ public final class WatchdogService: Sendable {
         _ configuration: WatchdogConfiguration, client: DockerClient, host: HostStatus, tracker: ContainerTracker? = nil, logger: Logger
     ) -> RemediationEngine {
         let r = configuration.remediation
-        let ledger = ActionLedger(audit: AuditLog(path: r.auditLog), logger: logger)
+        let ledger = ActionLedger(
+            audit: AuditLog(path: r.auditLog), logger: logger, webhook: Webhook(url: r.webhookURL, logger: logger))
         let docker = DockerRemediationClient(client: client)
         let probe = StatfsProbe()
         let statfsTimeout = configuration.collectors.disk.statfsTimeout

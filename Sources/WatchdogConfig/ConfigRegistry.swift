@@ -204,6 +204,15 @@ enum ConfigRegistry {
             "remediation.keep_pattern", \.remediation.keepPattern, .regularExpression,
             "Regular expression on image tags, container names and volume names that are never removed (empty: none)."),
         ConfigKey(
+            "remediation.webhook_url", \.remediation.webhookURL, .string(summary: "http URL", placeholder: "URL") { raw in
+                if raw.isEmpty { return nil }
+                guard raw.hasPrefix("http://"), let rest = raw.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first,
+                      let colon = rest.lastIndex(of: ":"), Int(rest[rest.index(after: colon)...]) != nil
+                else { return "expected http://host:port/path, got \(quoted(raw))" }
+                return nil
+            },
+            "Receiver (http://host:port/path) POSTed a JSON record of every action, with a 5 s deadline on a queue of its own so a dead receiver never delays healing; empty: none."),
+        ConfigKey(
             "remediation.disk.enabled", \.remediation.disk.enabled, .bool,
             "Free space on the Docker root automatically when it runs low."),
         ConfigKey(

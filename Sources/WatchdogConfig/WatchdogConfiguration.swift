@@ -148,6 +148,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var protectLabel: String = "docker-watchdog.protect=true"
         /// `remediation.keep_pattern`: regular expression on image tags, container and volume names.
         public var keepPattern: String = ""
+        /// `remediation.webhook_url`: `http://host:port/path` told of every action; empty: none.
+        public var webhookURL: String = ""
         public var disk = Disk()
         public var daemon = Daemon()
         public var autoheal = Autoheal()

@@ -36,10 +36,14 @@ public final class ActionLedger: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    public init(audit: AuditLog, logger: Logger, recentLimit: Int = 200) {
+    /// Told of every action that ends (finished, failed, or planned in a dry run).
+    public let webhook: Webhook?
+
+    public init(audit: AuditLog, logger: Logger, recentLimit: Int = 200, webhook: Webhook? = nil) {
         self.audit = audit
         self.logger = logger
         self.recentLimit = recentLimit
+        self.webhook = webhook
     }
 
     /// Runs `body` as one audited action, or only plans it when `dryRun`. Returns the final record.
@@ -132,6 +136,7 @@ public final class ActionLedger: Sendable {
     }
 
     private func remember(_ s: inout State, _ record: AuditRecord) {
+        webhook?.post(record)
         s.recent.append(record)
         if s.recent.count > recentLimit { s.recent.removeFirst(s.recent.count - recentLimit) }
     }
