@@ -66,6 +66,7 @@ public enum Entrypoint {
         sigwait(&signals, &received)
         logger.info("stopping", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
         service.stop()
+        LogSink.standardError.flush()
         return 0
     }
 }

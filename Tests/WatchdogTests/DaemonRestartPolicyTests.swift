@@ -320,15 +320,28 @@ struct DaemonRestartPolicyTests {
         #expect(failed.status == 3)
         let start = ContinuousClock.now
         // The child's own child is killed with it (process group): the call returns at the deadline.
-        let slow = runShellCommand("sleep 30 & sleep 30", timeout: .milliseconds(300))
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("bg-\(UUID().uuidString)").path
+        defer { unlink(pidFile) }
+        let slow = runShellCommand("sleep 30 & echo $! > \(pidFile); sleep 30", timeout: .milliseconds(500))
         #expect(slow.timedOut)
         #expect(ContinuousClock.now - start < .seconds(5))
-        // The watchdog blocks SIGTERM in its threads; the command must start with it unblocked.
+        let background = Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(background != nil)
+        if let background {
+            var gone = false
+            for _ in 0..<100 where !gone {
+                gone = kill(background, 0) != 0 || (try? String(contentsOfFile: "/proc/\(background)/stat", encoding: .utf8))?.contains(") Z ") == true
+                if !gone { usleep(20_000) }
+            }
+            #expect(gone, "the background child \(background) survived its group's kill")
+        }
+        // The watchdog blocks SIGTERM in its threads; the command must start with it unblocked (`exec`:
+        // a shell clears its own mask, what it execs directly does not).
         var blocked = sigset_t(), previous = sigset_t()
         sigemptyset(&blocked)
         sigaddset(&blocked, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &blocked, &previous)
-        let mask = runShellCommand("grep SigBlk /proc/self/status", timeout: .seconds(10))
+        let mask = runShellCommand("exec grep SigBlk /proc/self/status", timeout: .seconds(10))
         pthread_sigmask(SIG_SETMASK, &previous, nil)
         #expect(mask.output.contains("0000000000000000"), "\(mask.output)")
     }

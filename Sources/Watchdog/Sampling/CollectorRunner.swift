@@ -54,6 +54,7 @@ public final class CollectorRunner: Sendable {
         var runs: UInt64 = 0
         var failures: UInt64 = 0
         var lastSuccess: Date?
+        var lastError: String?
         let clock = ContinuousClock()
         var next = clock.now
         while !control.isStopped {
@@ -64,12 +65,19 @@ public final class CollectorRunner: Sendable {
             runs += 1
             if let error = result.error {
                 failures += 1
-                logger.warning("collector round failed", metadata: [
-                    "collector": "\(collector.name)", "error": "\(error)", "duration_seconds": "\(seconds(duration))",
-                ])
+                // Log when a collector starts failing or fails differently, not every round of an outage.
+                if error != lastError {
+                    logger.warning("collector round failed", metadata: [
+                        "collector": "\(collector.name)", "error": "\(error)", "duration_seconds": "\(seconds(duration))",
+                    ])
+                }
             } else {
+                if lastError != nil {
+                    logger.info("collector recovered", metadata: ["collector": "\(collector.name)"])
+                }
                 lastSuccess = Date()
             }
+            lastError = result.error
             store.publish(CollectorStatus(
                 name: collector.name, families: result.families, success: result.error == nil, error: result.error,
                 duration: duration, lastSuccess: lastSuccess, lastRound: Date(), runs: runs, failures: failures,

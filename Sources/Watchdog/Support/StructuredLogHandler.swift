@@ -85,12 +85,27 @@ public struct StructuredLogHandler: LogHandler {
     }
 }
 
-/// Where log lines go; a lock keeps lines from different threads whole.
+/// Where log lines go.
+///
+/// Lines are queued and written by one writer thread, so a stalled reader of standard error
+/// (journald under load, a full pipe) can never stall a sampling loop or a remediation: past
+/// `capacity` queued lines the oldest are dropped and the next line written says how many.
 public final class LogSink: Sendable {
-    private let lock = Mutex(())
-    private let write: @Sendable (String) -> Void
+    private struct Queue {
+        var lines: [String] = []
+        var dropped = 0
+        var started = false
+    }
 
-    public init(_ write: @escaping @Sendable (String) -> Void) { self.write = write }
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    private let write: @Sendable (String) -> Void
+    private let capacity: Int
+
+    public init(capacity: Int = 10_000, _ write: @escaping @Sendable (String) -> Void) {
+        self.capacity = capacity
+        self.write = write
+    }
 
     public static let standardError = LogSink { line in
         var bytes = Array(line.utf8)
@@ -104,5 +119,44 @@ public final class LogSink: Sendable {
         }
     }
 
-    func write(_ line: String) { lock.withLock { _ in write(line) } }
+    func write(_ line: String) {
+        let start = queue.withLock { q -> Bool in
+            if q.lines.count >= capacity {
+                q.lines.removeFirst()
+                q.dropped += 1
+            }
+            q.lines.append(line)
+            defer { q.started = true }
+            return !q.started
+        }
+        if start {
+            let thread = Thread { [self] in self.drain() }
+            thread.name = "log-writer"
+            thread.start()
+        }
+        wake.signal()
+    }
+
+    /// Waits up to `timeout` for queued lines to be written (at exit).
+    public func flush(timeout: Duration = .seconds(2)) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline && !queue.withLock({ $0.lines.isEmpty }) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    private func drain() {
+        while true {
+            wake.wait()
+            while true {
+                let (batch, dropped) = queue.withLock { q -> ([String], Int) in
+                    defer { q.lines.removeAll(keepingCapacity: true); q.dropped = 0 }
+                    return (q.lines, q.dropped)
+                }
+                if batch.isEmpty { break }
+                if dropped > 0 { write("level=warning msg=\"log lines dropped: standard error is not being read\" dropped=\(dropped)\n") }
+                for line in batch { write(line) }
+            }
+        }
+    }
 }
