@@ -7,8 +7,9 @@
 #
 # Options:
 #   --churn-minutes M       length of the churn run (default 10; 0 skips it)
-#   --dockerd-containers K  busybox containers on the private dockerd (default 100)
-#   --no-dockerd            skip the real-daemon phase (it needs root)
+#   --dockerd-containers K  busybox containers on the private dockerd (default 100; quick 40)
+#   --no-dockerd            skip the real-daemon phase (it needs root, dockerd and busybox-static)
+#   --enforce-round W       quick mode: which sampling-round ratios fail the run: both (default), fake, dockerd
 #   --counts 0,100,...      container counts for the fake engine (default 0,100,1000,10000; quick 1000,10000)
 #   --load-seconds S        wrk duration per figure (default 5; quick 3)
 #   --out DIR               where results go (default .build-bench/results/<mode>)
@@ -43,10 +44,10 @@ while [[ $# -gt 0 ]]; do
         --skip-install) skip_install=1; shift ;;
         --write) write=1; shift ;;
         --no-dockerd) pass+=(--no-dockerd); shift ;;
-        --churn-minutes|--dockerd-containers|--counts|--load-seconds|--out)
+        --churn-minutes|--dockerd-containers|--counts|--load-seconds|--out|--enforce-round)
             [[ $# -ge 2 ]] || die "$1 needs a value"
             pass+=("$1" "$2"); [[ "$1" == --out ]] && out="$2"; shift 2 ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$SCRIPT_DIR/bench.sh" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -117,9 +118,12 @@ if (( ! quick )); then
         fi
     fi
     "$VENV/bin/python" -c 'import docker, prometheus_client' 2>/dev/null && py_peer="$VENV/bin/python"
-    if [[ "$(id -u)" != 0 && " ${pass[*]} " != *" --no-dockerd "* ]]; then
-        say "not root: the real-dockerd phase is skipped"
-        pass+=(--no-dockerd)
+fi
+if [[ " ${pass[*]-} " != *" --no-dockerd "* ]]; then
+    if [[ "$(id -u)" != 0 ]]; then
+        say "not root: the real-dockerd phase is skipped"; pass+=(--no-dockerd)
+    elif ! command -v dockerd >/dev/null || [[ ! -x /bin/busybox ]]; then
+        say "no dockerd or /bin/busybox (scripts/setup.sh installs them): the real-dockerd phase is skipped"; pass+=(--no-dockerd)
     fi
 fi
 

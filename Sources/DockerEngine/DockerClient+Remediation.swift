@@ -123,10 +123,12 @@ extension DockerClient {
         _ = try send("DELETE", "/volumes/\(Self.percentEncode(name))", query: [], endpointName: "volume_remove", timeout: timeout)
     }
 
-    /// `POST /containers/{id}/restart`, giving the container `stopTimeout` to stop.
-    public func restartContainer(_ id: String, stopTimeout: Int = 10, timeout: Duration? = nil) throws(DockerError) {
-        _ = try send("POST", "/containers/\(Self.percentEncode(id))/restart", query: [("t", String(stopTimeout))],
-                     endpointName: "container_restart", timeout: timeout ?? .seconds(Int64(stopTimeout) + 30))
+    /// `POST /containers/{id}/restart`. With `stopTimeout` nil the container's own stop timeout
+    /// (`--stop-timeout`, default 10 s) applies.
+    public func restartContainer(_ id: String, stopTimeout: Int? = nil, timeout: Duration? = nil) throws(DockerError) {
+        let query = stopTimeout.map { [("t", String($0))] } ?? []
+        _ = try send("POST", "/containers/\(Self.percentEncode(id))/restart", query: query,
+                     endpointName: "container_restart", timeout: timeout ?? .seconds(Int64(stopTimeout ?? 60) + 60))
     }
 
     // MARK: - Plumbing

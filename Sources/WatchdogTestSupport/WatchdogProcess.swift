@@ -8,7 +8,7 @@ import Foundation
 public final class WatchdogProcess: @unchecked Sendable {
     public let process = Process()
     public private(set) var port = 0
-    /// Where this watchdog writes its audit log (removed by `stop()`).
+    /// Where this watchdog writes its audit log (removed when this object goes away).
     public let auditLogPath: String
     private let stderrPipe = Pipe()
     private let lock = NSLock()
@@ -132,13 +132,17 @@ public final class WatchdogProcess: @unchecked Sendable {
         stderrPipe.fileHandleForReading.readabilityHandler = nil
     }
 
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: auditLogPath)
+    }
+
     /// The audit log's records, oldest first.
     public func auditRecords() -> [[String: Any]] {
         guard let text = try? String(contentsOfFile: auditLogPath, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
-    deinit { stop() }
 }
 
 /// Runs a command to completion and returns its exit status, standard output and standard error

@@ -1,4 +1,6 @@
+import DockerEngine
 import Exposition
+import FakeDockerEngine
 import Foundation
 import Logging
 import Testing
@@ -310,6 +312,33 @@ struct DaemonRestartPolicyTests {
         empty.fail(4)
         empty.policy.evaluate()
         #expect(empty.control.actions == ["run systemctl restart docker"])
+    }
+
+    @Test func theDaemonCollectorRemembersWhenTheFailureStreakBegan() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        let host = HostStatus()
+        let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1), requestTimeout: .seconds(2))
+        let collector = DaemonCollector(
+            client: client, host: host, interval: .seconds(1), timeout: .milliseconds(200), infoInterval: .seconds(60),
+            logger: PolicyTestSupport.logger)
+        _ = collector.collect()
+        #expect(host.daemon.up && host.daemon.failingSince == nil)
+        fake.set("/_ping", .hang)
+        let before = Date()
+        _ = collector.collect()
+        let since = try #require(host.daemon.failingSince)
+        #expect(since >= before.addingTimeInterval(-0.001) && since <= Date())
+        _ = collector.collect()
+        _ = collector.collect()
+        // The streak keeps its start; the span grows with every failed probe.
+        #expect(host.daemon.failingSince == since)
+        #expect(host.daemon.consecutiveFailures == 3)
+        #expect(Date().timeIntervalSince(since) >= 0.5)
+        fake.set("/_ping", FakeDockerEngine.defaultRoutes(apiVersion: "1.41")["/_ping"]!)
+        _ = collector.collect()
+        #expect(host.daemon.failingSince == nil)
+        #expect(host.daemon.consecutiveFailures == 0)
     }
 
     @Test func theRealCommandRunnerReportsStatusOutputAndDeadline() {
