@@ -11,7 +11,7 @@
 #   --no-dockerd            skip the real-daemon phase (it needs root, dockerd and busybox-static)
 #   --enforce-round W       quick mode: which sampling-round ratios fail the run: both (default), fake, dockerd
 #   --counts 0,100,...      container counts for the fake engine (default 0,100,1000,10000; quick 1000,10000)
-#   --load-seconds S        wrk duration per figure (default 5; quick 3)
+#   --load-seconds S        wrk time per figure (default 6; quick 3), split in 3 runs alternating with the floor
 #   --out DIR               where results go (default .build-bench/results/<mode>)
 #   --write                 also rewrite BENCHMARKS.md from this run (full mode)
 #   --skip-install          do not apt-get/pip anything

@@ -224,3 +224,19 @@ struct EventStreamerTests {
         #expect(fake.requests.filter { $0.path == "/containers/json" }.count == 3)
     }
 }
+
+@Suite("OOM counting")
+struct OOMCountingTests {
+    @Test func severalOOMEventsOfOneRunAreOneKill() {
+        let t = ContainerTracker(historySize: 10)
+        let e = { (action: String, at: Double) in DockerEvent(type: "container", action: action, actorID: "a", timeNano: Int64(at * 1e9)) }
+        t.applyList([ContainerSummary(id: "a", names: ["/a"], image: "i", state: "running", status: "Up")], now: Date(timeIntervalSince1970: 1))
+        for i in 0..<9 { t.applyEvent(e("oom", 10 + Double(i) * 0.01)) }
+        t.applyEvent(e("die", 11))
+        #expect(t.counters.oomKills == 1)
+        t.applyEvent(e("start", 12))
+        t.applyEvent(e("oom", 13))
+        t.applyEvent(e("oom", 13.1))
+        #expect(t.counters.oomKills == 2)
+    }
+}

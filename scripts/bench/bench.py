@@ -134,6 +134,13 @@ def proc_sample(pid):
             for line in f:
                 if line.startswith(("RssAnon:", "RssFile:")):
                     out[line.split(":")[0].lower()] = int(line.split()[1]) * 1024
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        out["pss"] = int(line.split()[1]) * 1024
+        except OSError:
+            pass
         return out
     except (FileNotFoundError, ProcessLookupError, ValueError):
         return None
@@ -391,12 +398,27 @@ class Bench:
             bodies[name.replace("+", "_")] = (body, keep)
         return bodies
 
-    def scrape_matrix(self, wd_port, static, duration, tag):
+    @staticmethod
+    def combine(runs):
+        """Median of each figure over alternating runs (max: the largest), so a burst of other work
+        on the host during one run does not decide a ratio."""
+        out = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        out["max_ms"] = max(r["max_ms"] for r in runs)
+        out["requests"] = sum(r["requests"] for r in runs)
+        out["errors"] = sum(r["errors"] for r in runs)
+        out["runs"] = len(runs)
+        return out
+
+    def scrape_matrix(self, wd_port, static, duration, tag, reps=3):
         rows = {}
+        per_run = max(1, round(duration / reps))
         for name, headers in VARIANTS:
             key = name.replace("+", "_")
-            w = self.wrk(f"http://127.0.0.1:{wd_port}/metrics", headers, duration)
-            s = self.wrk(f"http://127.0.0.1:{static.port}/{key}", {}, duration)
+            wr, sr = [], []
+            for _ in range(reps):  # alternate, so both see the same host conditions
+                wr.append(self.wrk(f"http://127.0.0.1:{wd_port}/metrics", headers, per_run))
+                sr.append(self.wrk(f"http://127.0.0.1:{static.port}/{key}", {}, per_run))
+            w, s = self.combine(wr), self.combine(sr)
             rows[name] = {"watchdog": w, "static": s,
                           "ratio_mean": w["mean_ms"] / s["mean_ms"] if s["mean_ms"] else None,
                           "ratio_p50": w["p50_ms"] / s["p50_ms"] if s["p50_ms"] else None,
@@ -462,23 +484,27 @@ class Bench:
         wd = self.start_watchdog(host, f"cold-{tag}", ["--collector.process.interval=1s"])
         try:
             self.wait_containers(wd, n, timeout=120 + n / 50)
-            cold, warm = [], []
+            # Same pattern for both servers: a request after half a second of quiet, then one at once.
+            cold, warm, static_idle, static_hot = [], [], [], []
             last = None
             deadline = time.time() + samples * 2.5 + 5
             while len(cold) < samples and time.time() < deadline:
-                time.sleep(1.0)
+                time.sleep(0.5)
+                static_idle.append(http_get(static.port, "/text")[3] * 1000)
+                static_hot.append(http_get(static.port, "/text")[3] * 1000)
+                time.sleep(0.5)
                 status, _, body, latency = http_get(wd.port, "/metrics")
+                hot = http_get(wd.port, "/metrics")[3] * 1000
                 runs = msum(parse_metrics(body.decode()), "docker_watchdog_collector_runs_total")
                 if last is not None and runs != last:
                     cold.append(latency * 1000)
-                    warm.append(http_get(wd.port, "/metrics")[3] * 1000)
+                    warm.append(hot)
                 last = runs
-            stat = [http_get(static.port, "/text")[3] * 1000 for _ in range(max(5, len(cold)))]
             res = {"cold_ms": statistics.median(cold), "cold_max_ms": max(cold), "warm_ms": statistics.median(warm),
-                   "static_ms": statistics.median(stat), "samples": len(cold)}
+                   "static_ms": statistics.median(static_idle), "static_hot_ms": statistics.median(static_hot), "samples": len(cold)}
             res["ratio"] = res["cold_ms"] / res["static_ms"]
-            log(f"  {tag} cold scrape {res['cold_ms']:.2f} ms (max {res['cold_max_ms']:.2f}), warm {res['warm_ms']:.2f} ms, "
-                f"static {res['static_ms']:.2f} ms (same client): ratio {res['ratio']:.2f}")
+            log(f"  {tag} cold scrape {res['cold_ms']:.2f} ms (max {res['cold_max_ms']:.2f}) vs static {res['static_ms']:.2f} ms: "
+                f"ratio {res['ratio']:.2f}; the scrape right after: {res['warm_ms']:.2f} vs static {res['static_hot_ms']:.2f} ms")
             return res
         finally:
             PROCS.stop(wd)
@@ -599,9 +625,15 @@ class Bench:
             res["proc_after_load"] = proc_sample(wd.pid)
             if engine is not None and not args.quick and n >= 1000:
                 res["degraded"] = {}
-                for mode, settle in (("hang", 7), ("slow", 4)):
+                for mode in ("hang", "slow"):
                     self.engine_mode(engine, mode, delay_ms=1000)
-                    time.sleep(settle)
+                    if mode == "hang":  # until the watchdog has noticed (probe interval 10 s + timeout 5 s)
+                        try:
+                            wait_for("docker_daemon_up 0", lambda: mval(scrape(wd.port), "docker_daemon_up") == 0, 25, step=0.5)
+                        except RuntimeError as e:
+                            log(f"  {tag}: {e}")
+                    else:
+                        time.sleep(3)
                     w = self.wrk(f"http://127.0.0.1:{wd.port}/metrics", {}, args.load_seconds)
                     m = scrape(wd.port)
                     w["daemon_up"] = mval(m, "docker_daemon_up")
@@ -950,17 +982,17 @@ def report(results, quick, command, elapsed):
     mi = results["machine"]
     L.append(f"Machine: {mi['nproc']} cores, {mi['cpu']}, {mi['memory']} RAM, {mi['os']}, kernel {mi['kernel']}.  ")
     L.append(f"Command: `{command}` ({'quick' if quick else 'full'} mode), {results['date']}, {elapsed / 60:.1f} min.  ")
-    L.append(f"Watchdog {results.get('watchdog_version', '?')}, release build; load: wrk, {results['connections']} connections, "
-             f"{results['load_seconds']} s per figure. Host load average during the run (1-min, sampled every 5 s): "
+    L.append(f"Watchdog {results.get('watchdog_version', '?')}, release build; load: wrk, 1 thread, {results['connections']} connections, "
+             f"{results['load_seconds']} s per figure (watchdog vs. static: 3 alternating runs each, medians). Host load average during the run (1-min, sampled every 5 s): "
              f"mean {fmt(results.get('load', {}).get('mean'))}, max {fmt(results.get('load', {}).get('max'))}"
-             f"{' (the run itself keeps about 2-3 busy)' if not quick else ''}.")
+             f".")
     L.append("")
     scale = results["scale"]
     ns = sorted(scale, key=int)
 
     L.append("### Sampling round vs. the raw Docker call (fake engine)")
     L.append("")
-    L.append("| N | list JSON | curl list / inspect | calls per round | floor | round wall | ratio (≤ 1.5x) | round CPU | cold scrape / static (≤ 2x) | steady calls/round (list+inspect) | RSS (anon) | fds | threads |")
+    L.append("| N | list JSON | curl list / inspect | calls per round | floor | round wall | ratio (≤ 1.5x) | round CPU | cold scrape / static (≤ 2x) | steady calls/round (list+inspect) | RSS (anon, PSS) | fds | threads |")
     L.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     rows = [(k, scale[k]) for k in ns]
     if results.get("dockerd"):
@@ -979,7 +1011,8 @@ def report(results, quick, command, elapsed):
                     if cold else "–") + " | "
                  f"{fmt(st.get('containers_calls_per_round'), 1) if st else '–'}"
                  f"{' (' + fmt(st.get('unhealthy'), 0) + ' unhealthy)' if st else ''} | "
-                 f"{fmt(mib(proc.get('rss')), 1)} ({fmt(mib(proc.get('rssanon')), 1)}) MiB | {proc.get('fds', '–')} | {proc.get('threads', '–')} |")
+                 f"{fmt(mib(proc.get('rss')), 1)} ({fmt(mib(proc.get('rssanon')), 1)}, {fmt(mib(proc.get('pss')), 1)}) MiB | "
+                 f"{proc.get('fds', '–')} | {proc.get('threads', '–')} |")
     L.append("")
     L.append("Round = one containers round with a full `/containers/json?all=1` (a resync every round, at most 1 inspect), "
              "wall time from `docker_watchdog_collector_duration_seconds`; CPU from `/proc` over the rounds. Floor = the calls a round "
@@ -988,7 +1021,8 @@ def report(results, quick, command, elapsed):
              "Cold scrape = the first text `/metrics` after a new sample (it renders; a Prometheus scrape every 15 s nearly always "
              "is one) against the same body served statically, both timed by the same plain Python client. Steady calls = Docker API requests per "
              "containers round after the start-up inspects, from `docker_watchdog_docker_api_requests_total`. "
-             "RSS/fds/threads of the default-interval watchdog after the load below.")
+             "RSS/fds/threads of the default-interval watchdog after the load below; anon = its heap part, PSS = shared library "
+             "pages divided among the processes that map them.")
     L.append("")
 
     L.append("### /metrics under load vs. a static body of the same size from the same server")
@@ -1073,6 +1107,7 @@ def report(results, quick, command, elapsed):
             L.append("| t (s) | " + " | ".join(f"{x['t']:.0f}" for x in ch["samples"][::max(1, len(ch['samples']) // 10)]) + " |")
             L.append("| --- | " + " | ".join("---:" for _ in ch["samples"][::max(1, len(ch['samples']) // 10)]) + " |")
             L.append("| RSS MiB | " + " | ".join(f"{mib(x['rss']):.1f}" for x in ch["samples"][::max(1, len(ch['samples']) // 10)]) + " |")
+            L.append("| anon MiB | " + " | ".join(fmt(mib(x.get("rssanon")), 1) for x in ch["samples"][::max(1, len(ch['samples']) // 10)]) + " |")
             L.append("| fds | " + " | ".join(str(x["fds"]) for x in ch["samples"][::max(1, len(ch['samples']) // 10)]) + " |")
             L.append("")
 
@@ -1131,7 +1166,7 @@ def main():
     args = ap.parse_args()
     quick = args.quick
     args.counts = [int(x) for x in args.counts.split(",")] if args.counts else ([1000, 10000] if quick else [0, 100, 1000, 10000])
-    args.load_seconds = args.load_seconds or (2 if quick else 5)
+    args.load_seconds = args.load_seconds or (3 if quick else 6)
     args.dockerd_containers = args.dockerd_containers or (40 if quick else 100)
     if quick and args.dockerd_name == "bench":
         args.dockerd_name = "bench-quick"

@@ -10,7 +10,8 @@
 #     no `type` label; every alert has a test where it fires and one where it must not, and every
 #     recording rule a value test
 #   - the dashboard: valid JSON; no data source uid but the ${datasource} variable; every panel
-#     (rows aside) has a title and a unit; every query is non-empty and selects instance=~"$instance"
+#     (rows aside) has a title and a unit; every query (panels and annotations) is non-empty and
+#     selects instance=~"$instance"; panels lie inside the 24-column grid without overlapping
 #   - every metric name in rule and dashboard queries is exported (Sources/Watchdog/Metrics/
 #     MetricCatalog.swift and MetricCatalog+*.swift, with _total/_info/_bucket/_sum/_count), a
 #     recording rule, or `up`
@@ -384,6 +385,40 @@ for path in dashboards:
                 if not matchers or not re.search(r'(^|,)\s*instance\s*=~\s*"\$instance"', matchers):
                     problems.append(f"{label} query {t.get('refId')}: {metric or '{…}'} lacks instance=~\"$instance\"")
     report(f"{name}: {len(panels)} panels have titles and units, queries select instance=~\"$instance\"", problems)
+
+    # annotations from Prometheus: the same rules as panel queries
+    problems = []
+    notes = [a for a in (dash.get("annotations") or {}).get("list") or [] if not a.get("builtIn")]
+    for a in notes:
+        label = f"annotation {a.get('name')!r}"
+        expr = str(a.get("expr") or "").strip()
+        if not expr:
+            problems.append(f"{label}: no expr")
+            continue
+        dash_exprs.append((f"{name} {label}", expr))
+        try:
+            sels, _ = selectors(expr)
+        except ValueError as e:
+            problems.append(f"{label}: {e}")
+            continue
+        for metric, matchers in sels:
+            if not matchers or not re.search(r'(^|,)\s*instance\s*=~\s*"\$instance"', matchers):
+                problems.append(f"{label}: {metric or '{…}'} lacks instance=~\"$instance\"")
+    report(f"{name}: {len(notes)} annotation queries select instance=~\"$instance\"", problems)
+
+    # layout: panels inside the 24-column grid, none overlapping another
+    problems = []
+    boxes = []
+    for p in panels:
+        g = p.get("gridPos") or {}
+        x, y, w, h = (g.get(k, 0) for k in ("x", "y", "w", "h"))
+        if x < 0 or w <= 0 or h <= 0 or x + w > 24:
+            problems.append(f"panel {p.get('id')} {p.get('title')!r}: gridPos {g} outside the 24-column grid")
+        for q, (qx, qy, qw, qh) in boxes:
+            if x < qx + qw and qx < x + w and y < qy + qh and qy < y + h:
+                problems.append(f"panel {p.get('id')} {p.get('title')!r} overlaps panel {q.get('id')} {q.get('title')!r}")
+        boxes.append((p, (x, y, w, h)))
+    report(f"{name}: panel layout (inside the grid, no overlaps)", problems)
 
     for v in variables.values():
         q = v.get("query")

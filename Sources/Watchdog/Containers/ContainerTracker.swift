@@ -39,6 +39,8 @@ public struct TrackedContainer: Sendable, Equatable {
     public var needsInspect = true
     /// The container has exited at least once since we know it, so its next start is a restart.
     public var hasExited = false
+    /// An OOM kill of the current run was counted (Docker sends several `oom` events per kill).
+    public var oomCountedThisRun = false
     /// When it turned unhealthy (or was first seen unhealthy); nil while it is not unhealthy.
     public var unhealthySince: Date?
     /// When it last turned healthy, as far as the watchdog saw it.
@@ -220,7 +222,11 @@ public final class ContainerTracker: Sendable {
                 c.needsInspect = true
                 s.containers[id] = c
             case "oom":
-                s.counters.oomKills += 1
+                // Docker 20.10 sends several oom events for one kill: count one per run.
+                if s.containers[id]?.oomCountedThisRun != true {
+                    s.counters.oomKills += 1
+                }
+                s.containers[id]?.oomCountedThisRun = true
                 s.containers[id]?.needsInspect = true
             case "die":
                 let code = Int(event.attributes["exitCode"] ?? "") ?? -1
@@ -238,8 +244,9 @@ public final class ContainerTracker: Sendable {
                 if s.containers[id] == nil {
                     s.containers[id] = Self.placeholder(for: event, health: "none")
                 }
-                if event.verb == "start", s.containers[id]?.hasExited == true {
-                    s.counters.restarts += 1
+                if event.verb == "start" {
+                    if s.containers[id]?.hasExited == true { s.counters.restarts += 1 }
+                    s.containers[id]?.oomCountedThisRun = false
                 }
                 switch event.verb {
                 case "start", "unpause": s.containers[id]?.state = "running"

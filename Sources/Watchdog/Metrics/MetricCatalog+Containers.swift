@@ -62,7 +62,7 @@ extension MetricCatalog {
         labels: ["status"], collector: "containers")
     public static let oomKills = MetricDescriptor(
         name: "docker_container_oom_kills", type: .counter,
-        help: "OOM kills of containers seen on the events stream.",
+        help: "OOM kills of containers seen on the events stream, one per container run (Docker may send several oom events for one kill).",
         labels: [], collector: "containers")
     public static let deaths = MetricDescriptor(
         name: "docker_container_deaths", type: .counter,
