@@ -71,6 +71,7 @@ public final class WatchdogService: Sendable {
                 settings: .init(
                     interval: c.containers.interval, resyncInterval: c.containers.resyncInterval,
                     inspectTimeout: c.containers.inspectTimeout, maxInspectsPerRound: c.containers.maxInspectsPerRound,
+                    maxStreakInspectsPerRound: c.containers.maxStreakInspectsPerRound,
                     maxSeries: c.containers.maxSeries, include: c.containers.include, exclude: c.containers.exclude,
                     labelKeys: keys)))
             self.tracker = tracker

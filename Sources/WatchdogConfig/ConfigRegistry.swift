@@ -170,6 +170,9 @@ enum ConfigRegistry {
             "collector.containers.max_inspects_per_round", \.collectors.containers.maxInspectsPerRound, .integer(1...100_000),
             "Most container inspects in one round; the rest wait for the next round, so a burst of events cannot flood the daemon."),
         ConfigKey(
+            "collector.containers.max_streak_inspects_per_round", \.collectors.containers.maxStreakInspectsPerRound, .integer(0...100_000),
+            "Unhealthy containers re-inspected per round for their failing streak, least recently inspected first; a fixed number so steady-state Docker calls per round do not grow with the container count (0: streaks refresh only on events)."),
+        ConfigKey(
             "collector.containers.max_series", \.collectors.containers.maxSeries, .integer(0...1_000_000),
             "Most containers that get per-container series; beyond it only host-level aggregates are exported and docker_watchdog_container_series_dropped says how many were left out."),
         ConfigKey(

@@ -115,6 +115,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var inspectTimeout: Duration = .seconds(2)
             /// `collector.containers.max_inspects_per_round`
             public var maxInspectsPerRound: Int = 100
+            /// `collector.containers.max_streak_inspects_per_round`
+            public var maxStreakInspectsPerRound: Int = 5
             /// `collector.containers.max_series`
             public var maxSeries: Int = 2000
             /// `collector.containers.include`: regular expression on the container name; empty = all.

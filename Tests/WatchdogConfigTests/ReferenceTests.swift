@@ -58,7 +58,7 @@ import Testing
             "web.max_connections_per_ip": "7",
             "collector.containers.enabled": "false", "collector.containers.include": "^a",
             "collector.containers.exclude": "^b", "collector.containers.labels": "team",
-            "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7",
+            "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7", "collector.containers.max_streak_inspects_per_round": "7",
             "collector.containers.history_size": "7", "collector.build_cache.enabled": "false", "remediation.webhook_url": "http://127.0.0.1:1/x",
             // remediation (the disk keys, then the daemon and autoheal policies)
             "remediation.dry_run": "true", "remediation.audit_log": "/a.jsonl", "remediation.protect_label": "keep=1",

@@ -240,3 +240,22 @@ struct OOMCountingTests {
         #expect(t.counters.oomKills == 2)
     }
 }
+
+@Suite("Streak refresh is bounded")
+struct StreakRefreshTests {
+    @Test func unhealthyContainersAreReinspectedRoundRobinWithinAFixedBudget() throws {
+        let t = ContainerTracker(historySize: 10)
+        t.applyList((0..<10).map { ContainerSummary(id: "u\($0)", names: ["/u\($0)"], image: "i", state: "running", status: "Up (unhealthy)") })
+        func inspect(_ id: String, at seconds: Double) throws {
+            t.applyInspect(try ContainerInspect.decode(Data("""
+                {"Id":"\(id)","Name":"/\(id)","State":{"Status":"running","Health":{"Status":"unhealthy","FailingStreak":3,"Log":[]}},"Config":{"Image":"i","Labels":{}}}
+                """.utf8)), now: Date(timeIntervalSince1970: seconds))
+        }
+        for (i, id) in t.idsToInspect(limit: 100).enumerated() { try inspect(id, at: Double(i)) }  // start-up: all ten
+        let first = t.idsToInspect(limit: 100, streakLimit: 3)
+        #expect(first == ["u0", "u1", "u2"])
+        for id in first { try inspect(id, at: 100) }
+        #expect(t.idsToInspect(limit: 100, streakLimit: 3) == ["u3", "u4", "u5"])
+        #expect(t.idsToInspect(limit: 100, streakLimit: 0).isEmpty)
+    }
+}

@@ -17,6 +17,8 @@ public final class ContainerCollector: Collector {
         public var resyncInterval: Duration
         public var inspectTimeout: Duration
         public var maxInspectsPerRound: Int
+        /// Unhealthy containers re-inspected per round for their failing streak (round-robin).
+        public var maxStreakInspectsPerRound: Int
         public var maxSeries: Int
         public var include: String
         public var exclude: String
@@ -25,8 +27,10 @@ public final class ContainerCollector: Collector {
 
         public init(
             interval: Duration, resyncInterval: Duration, inspectTimeout: Duration, maxInspectsPerRound: Int,
-            maxSeries: Int, include: String = "", exclude: String = "", labelKeys: [String] = []
+            maxStreakInspectsPerRound: Int = 5, maxSeries: Int, include: String = "", exclude: String = "",
+            labelKeys: [String] = []
         ) {
+            self.maxStreakInspectsPerRound = maxStreakInspectsPerRound
             self.interval = interval
             self.resyncInterval = resyncInterval
             self.inspectTimeout = inspectTimeout
@@ -75,7 +79,7 @@ public final class ContainerCollector: Collector {
                 error = "list: \(e)"
             }
         }
-        for id in tracker.idsToInspect(limit: settings.maxInspectsPerRound) {
+        for id in tracker.idsToInspect(limit: settings.maxInspectsPerRound, streakLimit: settings.maxStreakInspectsPerRound) {
             do {
                 tracker.applyInspect(try client.inspectContainer(id, timeout: settings.inspectTimeout))
             } catch let e {

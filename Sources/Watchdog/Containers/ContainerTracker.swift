@@ -41,6 +41,8 @@ public struct TrackedContainer: Sendable, Equatable {
     public var hasExited = false
     /// An OOM kill of the current run was counted (Docker sends several `oom` events per kill).
     public var oomCountedThisRun = false
+    /// When the last inspect of this container was applied.
+    public var lastInspected: Date?
     /// When it turned unhealthy (or was first seen unhealthy); nil while it is not unhealthy.
     public var unhealthySince: Date?
     /// When it last turned healthy, as far as the watchdog saw it.
@@ -94,13 +96,19 @@ public final class ContainerTracker: Sendable {
         }
     }
 
-    /// IDs to inspect this round: changed containers first, then unhealthy ones (their failing
-    /// streak moves with every probe), at most `limit`.
-    public func idsToInspect(limit: Int) -> [String] {
+    /// IDs to inspect this round: changed containers first (at most `limit`), then at most
+    /// `streakLimit` unhealthy ones, least recently inspected first, for their failing streak.
+    ///
+    /// The streak moves with every probe, but refreshing it must not make the calls per round grow
+    /// with the number of containers: the fixed `streakLimit` keeps them constant, round-robin.
+    public func idsToInspect(limit: Int, streakLimit: Int = .max) -> [String] {
         state.withLock { s in
             let changed = s.containers.values.filter(\.needsInspect).map(\.id).sorted()
-            let unhealthy = s.containers.values.filter { !$0.needsInspect && $0.health == "unhealthy" }.map(\.id).sorted()
-            return Array((changed + unhealthy).prefix(limit))
+            let unhealthy = s.containers.values.filter { !$0.needsInspect && $0.health == "unhealthy" }
+                .sorted { ($0.lastInspected ?? .distantPast, $0.id) < ($1.lastInspected ?? .distantPast, $1.id) }
+                .map(\.id)
+            let first = Array(changed.prefix(limit))
+            return first + Array(unhealthy.prefix(max(0, min(streakLimit, limit - first.count))))
         }
     }
 
@@ -167,6 +175,7 @@ public final class ContainerTracker: Sendable {
             c.exitCode = inspect.state.status == "created" ? nil : inspect.state.exitCode
             c.startedAt = inspect.state.startedAt
             c.needsInspect = false
+            c.lastInspected = now
             s.containers[inspect.id] = c
             Self.attachProbeResult(&s, container: c)
         }
