@@ -7,7 +7,7 @@
 #
 # Options:
 #   --churn-minutes M       length of the churn run (default 10; 0 skips it)
-#   --dockerd-containers K  busybox containers on the private dockerd (default 100; quick 40)
+#   --dockerd-containers K  busybox containers on the private dockerd (default 100; quick 24)
 #   --no-dockerd            skip the real-daemon phase (it needs root, dockerd and busybox-static)
 #   --enforce-round W       quick mode: which sampling-round ratios fail the run: both (default), fake, dockerd
 #   --counts 0,100,...      container counts for the fake engine (default 0,100,1000,10000; quick 1000,10000)
