@@ -51,7 +51,24 @@ public final class SyntheticDockerEngine: Sendable {
 
     public var containerCount: Int { state.withLock { $0.containers.count } }
 
-    public func setMode(_ newMode: Mode) { mode.withLock { $0 = newMode } }
+    /// Wakes hung requests when the mode changes or the engine stops (no polling: a benchmark
+    /// must not pay for the fake's own busy threads).
+    private let modeChanged = NSCondition()
+
+    public func setMode(_ newMode: Mode) {
+        modeChanged.lock()
+        mode.withLock { $0 = newMode }
+        modeChanged.broadcast()
+        modeChanged.unlock()
+    }
+
+    private func waitWhileHung() {
+        modeChanged.lock()
+        defer { modeChanged.unlock() }
+        while mode.withLock({ $0 }) == .hang && !stopped.withLock({ $0 }) {
+            _ = modeChanged.wait(until: Date().addingTimeInterval(60))
+        }
+    }
 
     /// Requests served so far, by endpoint (`containers_list`, `container_inspect`, `ping`, …).
     public var requestCounts: [String: Int] { counts.withLock { $0 } }
@@ -65,7 +82,10 @@ public final class SyntheticDockerEngine: Sendable {
     }
 
     public func stop() {
+        modeChanged.lock()
         stopped.withLock { $0 = true }
+        modeChanged.broadcast()
+        modeChanged.unlock()
         events.close()
         let running = server.withLock { s -> HTTPServer? in
             defer { s = nil }
@@ -87,7 +107,7 @@ public final class SyntheticDockerEngine: Sendable {
         case .normal: break
         case .slow(let ms): Thread.sleep(forTimeInterval: Double(ms) / 1000)
         case .hang:
-            while mode.withLock({ $0 }) == .hang && !stopped.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.02) }
+            waitWhileHung()
             if stopped.withLock({ $0 }) { return .text(503, "stopping\n") }
         }
         switch endpoint {

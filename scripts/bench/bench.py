@@ -643,7 +643,8 @@ class Bench:
                             log(f"  {tag}: {e}")
                     else:
                         time.sleep(3)
-                    w = self.wrk(f"http://127.0.0.1:{wd.port}/metrics", {}, args.load_seconds)
+                    per_run = max(1, round(args.load_seconds / 3))
+                    w = self.combine([self.wrk(f"http://127.0.0.1:{wd.port}/metrics", {}, per_run) for _ in range(3)])
                     m = scrape(wd.port)
                     w["daemon_up"] = mval(m, "docker_daemon_up")
                     res["degraded"][mode] = w
