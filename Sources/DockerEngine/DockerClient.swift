@@ -208,9 +208,16 @@ public final class DockerClient: Sendable {
 
     /// `GET /containers/json?all=1`, without sizes (computing them walks every layer).
     public func listContainers(timeout: Duration? = nil) throws(DockerError) -> [ContainerSummary] {
+        var cache = ContainerListCache()
+        return try listContainers(timeout: timeout, reusing: &cache)
+    }
+
+    /// `GET /containers/json?all=1`, reusing the entries of `cache` whose bytes did not change
+    /// since the list that filled it (see ``ContainerListScanner``); refills `cache`.
+    public func listContainers(timeout: Duration? = nil, reusing cache: inout ContainerListCache) throws(DockerError) -> [ContainerSummary] {
         let body = try get("/containers/json", query: [("all", "1")], endpointName: "containers_list", timeout: timeout)
         do {
-            return try ContainerSummary.decodeList(Data(body))
+            return try ContainerListScanner.decode(body, cache: &cache)
         } catch {
             let failure = DockerError.undecodable(path: "/containers/json", reason: "\(error)")
             stats.record(endpoint: "containers_list.decode", error: failure)

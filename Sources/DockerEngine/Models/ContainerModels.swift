@@ -12,7 +12,10 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
     /// created, running, paused, restarting, removing, exited or dead.
     public var state: String
     /// Human status, e.g. "Up 5 minutes (unhealthy)"; the only place the list shows health.
-    public var status: String
+    public var status: String { didSet { health = Self.health(fromStatus: status) } }
+    /// Health as the Status string shows it: healthy, unhealthy, starting, or none. Worked out
+    /// once per entry, because a re-synchronising round reads it for every container.
+    public private(set) var health: String
     public var created: Int64?
 
     enum CodingKeys: String, CodingKey {
@@ -31,6 +34,7 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
         self.labels = labels
         self.state = state
         self.status = status
+        self.health = Self.health(fromStatus: status)
         self.created = created
     }
 
@@ -43,6 +47,7 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         state = try c.decodeIfPresent(String.self, forKey: .state) ?? ""
         status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
+        health = Self.health(fromStatus: status)
         created = try c.decodeIfPresent(Int64.self, forKey: .created)
     }
 
@@ -52,15 +57,26 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
         return first.hasPrefix("/") ? String(first.dropFirst()) : first
     }
 
-    /// Health as the list's Status string shows it: healthy, unhealthy, starting, or none.
-    public var health: String {
-        if status.contains("(healthy)") { return "healthy" }
-        if status.contains("(unhealthy)") { return "unhealthy" }
-        if status.contains("(health: starting)") { return "starting" }
-        return "none"
+    /// Docker appends the health in parentheses: "Up 5 minutes (healthy)".
+    static func health(fromStatus status: String) -> String {
+        let utf8 = status.utf8
+        guard utf8.last == UInt8(ascii: ")"), let open = utf8.lastIndex(of: UInt8(ascii: "(")) else { return "none" }
+        switch status[open...] {
+        case "(healthy)": return "healthy"
+        case "(unhealthy)": return "unhealthy"
+        case "(health: starting)": return "starting"
+        default: return "none"
+        }
     }
 
+    /// Decodes a whole list with ``ContainerListScanner`` (no reuse of earlier entries).
     public static func decodeList(_ data: Data) throws(ModelDecodingError) -> [ContainerSummary] {
+        var cache = ContainerListCache()
+        return try ContainerListScanner.decode(Array(data), cache: &cache)
+    }
+
+    /// Decodes with `JSONDecoder`: the reference the scanner is tested against.
+    public static func decodeListWithJSONDecoder(_ data: Data) throws(ModelDecodingError) -> [ContainerSummary] {
         try ModelJSON.decode([ContainerSummary].self, from: data, what: "GET /containers/json")
     }
 }

@@ -58,6 +58,12 @@ public final class ContainerCollector: Collector {
     private let exclude: NSRegularExpression?
     private let lastResync = Mutex<ContinuousClock.Instant?>(nil)
     private let inspectFailures = Mutex<[String: UInt64]>([:])
+    /// The previous list's entries, so a resync decodes only entries whose bytes changed.
+    private let listCache = Mutex(ContainerListCache())
+    /// The per-container and per-stack families of the last round and the tracker version they
+    /// show: a round in which no container changed reuses them instead of rebuilding thousands of
+    /// series.
+    private let containerFamilies = Mutex<(version: UInt64, families: [MetricFamily], dropped: Int)?>(nil)
 
     public init(client: DockerClient, tracker: ContainerTracker, streamer: EventStreamer?, settings: Settings) {
         self.client = client
@@ -73,7 +79,8 @@ public final class ContainerCollector: Collector {
         let due = lastResync.withLock { last in last.map { ContinuousClock.now - $0 >= settings.resyncInterval } ?? true }
         if due {
             do {
-                tracker.applyList(try client.listContainers())
+                let list = try listCache.withLock { cache throws(DockerError) in try client.listContainers(reusing: &cache) }
+                tracker.applyList(list)
                 lastResync.withLock { $0 = .now }
             } catch let e {
                 error = "list: \(e)"
@@ -121,8 +128,22 @@ public final class ContainerCollector: Collector {
     }
 
     func families() -> [MetricFamily] {
-        let all = tracker.containers
+        let (version, all) = tracker.versionedContainers
         let counters = tracker.counters
+        var families: [MetricFamily]
+        let dropped: Int
+        if let cached = containerFamilies.withLock({ $0 }), cached.version == version {
+            (families, dropped) = (cached.families, cached.dropped)
+        } else {
+            (families, dropped) = containerFamilies(all)
+            containerFamilies.withLock { [families] in $0 = (version, families, dropped) }
+        }
+        appendCounterFamilies(to: &families, counters: counters, dropped: dropped)
+        return families
+    }
+
+    /// Families that follow from the containers alone: per container, host-level counts, stacks.
+    private func containerFamilies(_ all: [TrackedContainer]) -> (families: [MetricFamily], dropped: Int) {
         let (kept, dropped) = selected(all)
         var families: [MetricFamily] = []
 
@@ -173,6 +194,11 @@ public final class ContainerCollector: Collector {
             MetricCatalog.stackContainers.family(sContainers), MetricCatalog.stackServices.family(sServices),
             MetricCatalog.stackHealthyContainers.family(sHealthy), MetricCatalog.stackHealthy.family(sOK),
         ]
+        return (families, dropped)
+    }
+
+    /// Families that move without any container changing: event counters and bookkeeping.
+    private func appendCounterFamilies(to families: inout [MetricFamily], counters: ContainerTracker.Counters, dropped: Int) {
 
         // Counters from the events stream.
         families.append(MetricCatalog.healthTransitions.family(
@@ -194,7 +220,6 @@ public final class ContainerCollector: Collector {
             families.append(MetricCatalog.eventsStreamUp.family(value: status.connected ? 1 : 0))
             families.append(MetricCatalog.eventsReconnects.family(value: Double(status.reconnects)))
         }
-        return families
     }
 
     /// The rule from the field report (`stack auto deploy`): healthy when every container runs and

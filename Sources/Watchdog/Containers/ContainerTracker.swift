@@ -75,6 +75,9 @@ public final class ContainerTracker: Sendable {
         var historyStart = 0
         /// When the last full list was applied: health events older than it are already reflected.
         var lastList: Date?
+        /// Bumped whenever anything about a container may have changed, so readers can tell
+        /// "nothing changed" without comparing every container.
+        var version: UInt64 = 0
     }
 
     public let historySize: Int
@@ -87,6 +90,15 @@ public final class ContainerTracker: Sendable {
     // MARK: - Reading
 
     public var containers: [TrackedContainer] { state.withLock { Array($0.containers.values) } }
+
+    /// The containers and the version they are at (see ``version``), read together.
+    public var versionedContainers: (version: UInt64, containers: [TrackedContainer]) {
+        state.withLock { ($0.version, Array($0.containers.values)) }
+    }
+
+    /// Changes whenever a container was added, removed or changed; equal versions mean equal
+    /// containers. Counters are not part of it.
+    public var version: UInt64 { state.withLock { $0.version } }
     public var counters: Counters { state.withLock { $0.counters } }
 
     /// Health transitions, oldest first.
@@ -120,10 +132,15 @@ public final class ContainerTracker: Sendable {
         state.withLock { s in
             s.counters.resyncs += 1
             s.lastList = now
-            var seen = Set<String>()
+            let before = s.containers.count
+            var matched = 0
+            var changed = false
             for item in list {
-                seen.insert(item.id)
                 if var known = s.containers[item.id] {
+                    matched += 1
+                    // The common case in a resync: nothing new about this container.
+                    if known.state == item.state && known.health == item.health && known.name == item.name { continue }
+                    changed = true
                     if known.state != item.state {
                         known.state = item.state
                         known.needsInspect = true
@@ -137,6 +154,7 @@ public final class ContainerTracker: Sendable {
                     known.name = item.name
                     s.containers[item.id] = known
                 } else {
+                    changed = true
                     var added = TrackedContainer(
                         id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state,
                         health: item.health)
@@ -144,7 +162,15 @@ public final class ContainerTracker: Sendable {
                     s.containers[item.id] = added
                 }
             }
-            for id in s.containers.keys where !seen.contains(id) { s.containers[id] = nil }
+            // Every known container was in the list: nothing vanished, no need to build a set.
+            if matched != before {
+                let seen = Set(list.map(\.id))
+                for id in s.containers.keys where !seen.contains(id) {
+                    s.containers[id] = nil
+                    changed = true
+                }
+            }
+            if changed { s.version &+= 1 }
         }
     }
 
@@ -175,6 +201,9 @@ public final class ContainerTracker: Sendable {
             c.exitCode = inspect.state.status == "created" ? nil : inspect.state.exitCode
             c.startedAt = inspect.state.startedAt
             c.needsInspect = false
+            let previous = s.containers[inspect.id]
+            c.lastInspected = previous?.lastInspected
+            if c != previous { s.version &+= 1 }
             c.lastInspected = now
             s.containers[inspect.id] = c
             Self.attachProbeResult(&s, container: c)
@@ -199,7 +228,9 @@ public final class ContainerTracker: Sendable {
 
     /// Forgets a container whose inspect said it no longer exists.
     public func remove(id: String) {
-        state.withLock { _ = $0.containers.removeValue(forKey: id) }
+        state.withLock { s in
+            if s.containers.removeValue(forKey: id) != nil { s.version &+= 1 }
+        }
     }
 
     /// Applies one event from the stream.
@@ -207,6 +238,7 @@ public final class ContainerTracker: Sendable {
         let time = Date(timeIntervalSince1970: Double(event.timeNano) / 1e9)
         state.withLock { s in
             s.counters.eventsReceived += 1
+            s.version &+= 1  // most events change a container; they are rare next to rounds
             let id = event.actorID
             switch event.verb {
             case "health_status":

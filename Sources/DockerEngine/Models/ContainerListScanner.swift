@@ -1,0 +1,426 @@
+/// Decodes `GET /containers/json` with a scanner made for it instead of `JSONDecoder`.
+///
+/// Why: the list is the largest answer the watchdog reads (about 1.4 KB per container, 14 MB at
+/// 10,000 containers) and it reads eight fields of each entry. `JSONDecoder` builds every value
+/// of every entry first and took about 70% of a re-synchronising round (see BENCHMARKS.md). This
+/// scanner skips what it does not need without building it, and with a ``ContainerListCache``
+/// it does not even decode an entry whose bytes are identical to an entry of the previous list:
+/// it hashes the entry while skipping over it and reuses the earlier result.
+///
+/// It is a strict JSON reader for the parts it reads and a structural one for the parts it
+/// skips (brackets must match, strings must end, at most ``maxDepth`` levels): a malformed answer
+/// is a ``ModelDecodingError`` naming the entry and field, never a crash. It accepts what
+/// `JSONDecoder` accepts for these fields (null for an absent optional field, integers written
+/// as `1e3`), which a differential test checks on the fixtures and the synthetic host.
+public enum ContainerListScanner {
+    /// Deeper nesting than this is refused (Docker's list nests four levels).
+    public static let maxDepth = 256
+
+    /// Decodes `bytes`, reusing entries of `cache` whose bytes did not change, and refills
+    /// `cache` with this list's entries.
+    public static func decode(_ bytes: [UInt8], cache: inout ContainerListCache) throws(ModelDecodingError) -> [ContainerSummary] {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(ModelDecodingError) in
+            var reader = Reader(bytes: buffer)
+            return try reader.list(cache: &cache)
+        }
+    }
+}
+
+/// The entries of the previous list, by a hash of their bytes, for ``ContainerListScanner``.
+///
+/// A value type so each caller keeps its own (the containers collector keeps one); an empty
+/// cache decodes everything.
+public struct ContainerListCache: Sendable {
+    struct Key: Hashable {
+        var hash: UInt64
+        var length: Int
+    }
+    var entries: [Key: ContainerSummary] = [:]
+    /// Entries reused by the last decode, for tests and the benchmark's profile.
+    public private(set) var reusedLastTime = 0
+
+    public init() {}
+
+    public var count: Int { entries.count }
+
+    mutating func replace(with fresh: [Key: ContainerSummary], reused: Int) {
+        entries = fresh
+        reusedLastTime = reused
+    }
+}
+
+private let quote: UInt8 = 0x22, backslash: UInt8 = 0x5C, colon: UInt8 = 0x3A, comma: UInt8 = 0x2C
+private let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D, openBracket: UInt8 = 0x5B, closeBracket: UInt8 = 0x5D
+
+private struct Reader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+    /// The entry being read and its field, for error paths like `[3].Labels`.
+    var entry = 0
+    var field = ""
+    /// The closing brackets `skipValue` waits for; kept here so skipping allocates nothing.
+    var stack: [UInt8] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    func fail(_ reason: String, field: String? = nil) -> ModelDecodingError {
+        let name = field ?? self.field
+        return ModelDecodingError(
+            what: "GET /containers/json", path: name.isEmpty ? "[\(entry)]" : "[\(entry)].\(name)", reason: reason)
+    }
+
+    func failTop(_ reason: String) -> ModelDecodingError {
+        ModelDecodingError(what: "GET /containers/json", path: "", reason: reason)
+    }
+
+    @inline(__always) mutating func skipSpace() {
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: return
+            }
+        }
+    }
+
+    @inline(__always) func peek() -> UInt8? { i < bytes.count ? bytes[i] : nil }
+
+    mutating func list(cache: inout ContainerListCache) throws(ModelDecodingError) -> [ContainerSummary] {
+        skipSpace()
+        guard peek() == openBracket else {
+            throw failTop(i < bytes.count ? "malformed: expected an array" : "malformed: empty answer")
+        }
+        i += 1
+        var result: [ContainerSummary] = []
+        var fresh: [ContainerListCache.Key: ContainerSummary] = [:]
+        fresh.reserveCapacity(cache.entries.count)
+        var reused = 0
+        skipSpace()
+        if peek() == closeBracket {
+            i += 1
+        } else {
+            while true {
+                skipSpace()
+                guard peek() == openBrace else { throw fail("expected an object", field: "") }
+                let start = i
+                field = ""
+                try skipValue()
+                let key = ContainerListCache.Key(hash: hash(start, i), length: i - start)
+                let summary: ContainerSummary
+                if let known = cache.entries[key] {
+                    summary = known
+                    reused += 1
+                } else {
+                    let end = i
+                    i = start
+                    summary = try object()
+                    i = end
+                }
+                fresh[key] = summary
+                result.append(summary)
+                entry += 1
+                skipSpace()
+                guard let c = peek() else { throw failTop("malformed: the array does not end") }
+                i += 1
+                if c == closeBracket { break }
+                guard c == comma else { throw failTop("malformed: expected , or ] after entry \(entry - 1)") }
+            }
+        }
+        skipSpace()
+        guard i == bytes.count else { throw failTop("malformed: data after the array") }
+        cache.replace(with: fresh, reused: reused)
+        return result
+    }
+
+    /// A 64-bit hash of `bytes[from..<to]`, eight bytes at a time (not cryptographic: it only has
+    /// to tell an entry from its previous version, and a length check backs it).
+    func hash(_ from: Int, _ to: Int) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: to - from)
+        var p = from
+        let raw = UnsafeRawBufferPointer(bytes)
+        while p + 8 <= to {
+            let word = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+            h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            p += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while p < to {
+            tail |= UInt64(bytes[p]) << shift
+            shift += 8
+            p += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 29
+        return h
+    }
+
+    /// One entry: the fields the watchdog reads, the rest skipped.
+    mutating func object() throws(ModelDecodingError) -> ContainerSummary {
+        i += 1  // {
+        var id: String?
+        var names: [String]?, image: String?, imageID: String?, labels: [String: String]?
+        var state: String?, status: String?, created: Int64?
+        skipSpace()
+        if peek() == closeBrace {
+            i += 1
+        } else {
+            while true {
+                skipSpace()
+                field = ""
+                guard peek() == quote else { throw fail("malformed: expected a member name") }
+                let name = try string()
+                field = name
+                skipSpace()
+                guard peek() == colon else { throw fail("malformed: expected :") }
+                i += 1
+                skipSpace()
+                switch name {
+                case "Id": id = try optionalString()
+                case "Names": names = try optionalStringArray()
+                case "Image": image = try optionalString()
+                case "ImageID": imageID = try optionalString()
+                case "Labels": labels = try optionalStringMap()
+                case "State": state = try optionalString()
+                case "Status": status = try optionalString()
+                case "Created": created = try optionalInt64()
+                default: try skipValue()
+                }
+                skipSpace()
+                guard let c = peek() else { throw fail("malformed: the object does not end") }
+                i += 1
+                if c == closeBrace { break }
+                guard c == comma else { throw fail("malformed: expected , or }") }
+            }
+        }
+        guard let id else { throw fail("required field missing", field: "Id") }
+        return ContainerSummary(
+            id: id, names: names ?? [], image: image ?? "", imageID: imageID ?? "", labels: labels ?? [:],
+            state: state ?? "", status: status ?? "", created: created)
+    }
+
+    // MARK: Values
+
+    /// True (and consumed) when the next value is `null`.
+    mutating func null() -> Bool { literal("null") }
+
+    /// Consumes `word` (ASCII) if it comes next.
+    mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        let p = word.utf8Start
+        for k in 0..<n where bytes[i + k] != p[k] { return false }
+        i += n
+        return true
+    }
+
+    func kind() -> String {
+        guard let c = peek() else { return "the end of the answer" }
+        switch c {
+        case quote: return "a string"
+        case openBrace: return "an object"
+        case openBracket: return "an array"
+        case 0x74, 0x66: return "a boolean"
+        case 0x6E: return "null"
+        default: return "a number"
+        }
+    }
+
+    mutating func optionalString() throws(ModelDecodingError) -> String? {
+        if null() { return nil }
+        guard peek() == quote else { throw fail("expected String, found \(kind())") }
+        return try string()
+    }
+
+    mutating func optionalStringArray() throws(ModelDecodingError) -> [String]? {
+        if null() { return nil }
+        guard peek() == openBracket else { throw fail("expected Array<String>, found \(kind())") }
+        i += 1
+        var out: [String] = []
+        skipSpace()
+        if peek() == closeBracket { i += 1; return out }
+        let base = field
+        while true {
+            skipSpace()
+            field = "\(base)[\(out.count)]"
+            guard peek() == quote else { throw fail("expected String, found \(kind())") }
+            out.append(try string())
+            skipSpace()
+            guard let c = peek() else { throw fail("malformed: the array does not end") }
+            i += 1
+            if c == closeBracket { break }
+            guard c == comma else { throw fail("malformed: expected , or ]") }
+        }
+        field = base
+        return out
+    }
+
+    mutating func optionalStringMap() throws(ModelDecodingError) -> [String: String]? {
+        if null() { return nil }
+        guard peek() == openBrace else { throw fail("expected Dictionary<String, String>, found \(kind())") }
+        i += 1
+        var out: [String: String] = [:]
+        skipSpace()
+        if peek() == closeBrace { i += 1; return out }
+        let base = field
+        while true {
+            skipSpace()
+            guard peek() == quote else { throw fail("malformed: expected a member name") }
+            let key = try string()
+            field = "\(base).\(key)"
+            skipSpace()
+            guard peek() == colon else { throw fail("malformed: expected :") }
+            i += 1
+            skipSpace()
+            guard peek() == quote else { throw fail("expected String, found \(kind())") }
+            out[key] = try string()
+            skipSpace()
+            guard let c = peek() else { throw fail("malformed: the object does not end") }
+            i += 1
+            if c == closeBrace { break }
+            guard c == comma else { throw fail("malformed: expected , or }") }
+        }
+        field = base
+        return out
+    }
+
+    /// An integer; like `JSONDecoder`, `1e3` and `5.0` are accepted, `1.5` and out-of-range
+    /// values are not.
+    mutating func optionalInt64() throws(ModelDecodingError) -> Int64? {
+        if null() { return nil }
+        guard let c = peek(), c == 0x2D || (c >= 0x30 && c <= 0x39) else { throw fail("expected Int64, found \(kind())") }
+        let start = i
+        try skipNumber()
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+        if let v = Int64(text) { return v }
+        if let d = Double(text), d.rounded() == d, d >= -9.2e18, d <= 9.2e18 { return Int64(d) }
+        throw fail("expected Int64: \(text) does not fit")
+    }
+
+    /// A JSON string at `i` (which is a quote), unescaped.
+    mutating func string() throws(ModelDecodingError) -> String {
+        i += 1
+        let start = i
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == quote {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                i += 1
+                return s
+            }
+            if c == backslash { break }
+            if c < 0x20 { throw fail("malformed: control character in a string") }
+            i += 1
+        }
+        // Slow path: escapes.
+        var out = Array(UnsafeBufferPointer(rebasing: bytes[start..<i]))
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == quote {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
+            if c < 0x20 { throw fail("malformed: control character in a string") }
+            guard c == backslash else { out.append(c); i += 1; continue }
+            guard i + 1 < bytes.count else { break }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case quote, backslash, 0x2F: out.append(e)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                var scalar = try hex4()
+                if (0xD800..<0xDC00).contains(scalar), i + 6 <= bytes.count, bytes[i] == backslash, bytes[i + 1] == 0x75 {
+                    i += 2
+                    let low = try hex4()
+                    if (0xDC00..<0xE000).contains(low) {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        appendScalar(0xFFFD, to: &out)
+                        scalar = low
+                    }
+                }
+                appendScalar(scalar, to: &out)
+            default:
+                throw fail("malformed: invalid escape in a string")
+            }
+        }
+        throw fail("malformed: unterminated string")
+    }
+
+    mutating func hex4() throws(ModelDecodingError) -> UInt32 {
+        guard i + 4 <= bytes.count else { throw fail("malformed: short \\u escape") }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = bytes[i + k]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw fail("malformed: bad \\u escape")
+            }
+            v = v << 4 | d
+        }
+        i += 4
+        return v
+    }
+
+    func appendScalar(_ value: UInt32, to out: inout [UInt8]) {
+        let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"  // lone surrogates become U+FFFD
+        out.append(contentsOf: Array(String(Character(scalar)).utf8))
+    }
+
+    mutating func skipNumber() throws(ModelDecodingError) {
+        let start = i
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x30...0x39, 0x2D, 0x2B, 0x2E, 0x45, 0x65: i += 1
+            default:
+                if i == start { throw fail("malformed: unexpected byte") }
+                return
+            }
+        }
+        if i == start { throw fail("malformed: unexpected end") }
+    }
+
+    /// Skips one value of any kind, checking that brackets match and strings end.
+    mutating func skipValue() throws(ModelDecodingError) {
+        stack.removeAll(keepingCapacity: true)
+        repeat {
+            skipSpace()
+            guard let c = peek() else { throw fail("malformed: unexpected end of the answer") }
+            switch c {
+            case quote:
+                i += 1
+                while true {
+                    guard i < bytes.count else { throw fail("malformed: unterminated string") }
+                    let s = bytes[i]
+                    if s == quote { i += 1; break }
+                    i += s == backslash ? 2 : 1
+                }
+            case openBrace, openBracket:
+                guard stack.count < ContainerListScanner.maxDepth else { throw fail("malformed: nested too deeply") }
+                stack.append(c == openBrace ? closeBrace : closeBracket)
+                i += 1
+                continue
+            case closeBrace, closeBracket:
+                guard stack.last == c else { throw fail("malformed: unexpected \(c == closeBrace ? "}" : "]")") }
+                stack.removeLast()
+                i += 1
+            case 0x74, 0x66, 0x6E:  // true, false, null
+                guard literal(c == 0x74 ? "true" : c == 0x66 ? "false" : "null") else { throw fail("malformed: unexpected byte") }
+            case comma, colon:
+                guard !stack.isEmpty else { throw fail("malformed: unexpected \(c == comma ? "," : ":")") }
+                i += 1
+                continue
+            default:
+                try skipNumber()
+            }
+        } while !stack.isEmpty
+    }
+}

@@ -1,0 +1,127 @@
+import DockerEngine
+import FakeDockerEngine
+import Foundation
+import Testing
+
+/// The purpose-built list scanner against Foundation's `JSONDecoder` (the reference), on a list
+/// captured from Debian's dockerd 20.10 and on the benchmark's synthetic host, plus its reuse
+/// cache and its errors.
+@Suite struct ContainerListScannerTests {
+    /// Captured with `curl --unix-socket … /v1.41/containers/json?all=1` from a private 20.10
+    /// daemon: paused, exited (3), created, running without health, unhealthy and healthy
+    /// containers; a label value with a quote, a backslash, a tab, é and ☃ (Go escapes some of
+    /// them as \u sequences).
+    static let captured = "containers_dockerd-20.10_api-1.41"
+
+    func decode(_ bytes: [UInt8]) throws -> [ContainerSummary] {
+        var cache = ContainerListCache()
+        return try ContainerListScanner.decode(bytes, cache: &cache)
+    }
+
+    @Test func capturedListMatchesJSONDecoder() throws {
+        let data = try fixture(Self.captured)
+        let scanned = try decode(Array(data))
+        let reference = try ContainerSummary.decodeListWithJSONDecoder(data)
+        #expect(scanned == reference)
+        #expect(scanned.count == 6)
+        let byName = Dictionary(uniqueKeysWithValues: scanned.map { ($0.name, $0) })
+        #expect(byName["web-1"]?.health == "healthy")
+        #expect(byName["db-1"]?.health == "unhealthy")
+        #expect(byName["plain"]?.health == "none")
+        #expect(byName["paused-1"]?.state == "paused")
+        #expect(byName["paused-1"]?.health == "none")
+        #expect(byName["exited-1"]?.state == "exited")
+        #expect(byName["created-only"]?.state == "created")
+        #expect(byName["web-1"]?.labels["note"] == "quote \" backslash \\ tab\t é ☃")
+        #expect(byName["web-1"]?.labels["com.docker.compose.project"] == "shop")
+        #expect(byName["web-1"]?.imageID.hasPrefix("sha256:") == true)
+        #expect((byName["web-1"]?.created ?? 0) > 1_700_000_000)
+    }
+
+    @Test func syntheticHostListMatchesJSONDecoder() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-\(getpid()).sock").path
+        let engine = try SyntheticDockerEngine(socketPath: socket, containers: 300)
+        defer { engine.stop() }
+        let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(10), pinnedVersion: APIVersion("1.41"))
+        let body = try client.get("/containers/json", query: [("all", "1")], endpointName: "containers_list")
+        let scanned = try decode(body)
+        #expect(scanned.count == 300)
+        #expect(scanned == (try ContainerSummary.decodeListWithJSONDecoder(Data(body))))
+        #expect(Set(scanned.map(\.health)).isSuperset(of: ["healthy", "none"]))
+    }
+
+    @Test func unchangedEntriesAreReusedAndChangedOnesDecoded() throws {
+        let data = try fixture(Self.captured)
+        var cache = ContainerListCache()
+        let first = try ContainerListScanner.decode(Array(data), cache: &cache)
+        #expect(cache.reusedLastTime == 0)
+        #expect(cache.count == 6)
+        let second = try ContainerListScanner.decode(Array(data), cache: &cache)
+        #expect(second == first)
+        #expect(cache.reusedLastTime == 6)
+
+        // One container turns unhealthy: its bytes change, so only it is decoded again.
+        var text = String(decoding: data, as: UTF8.self)
+        let range = try #require(text.range(of: "(healthy)"))
+        text.replaceSubrange(range, with: "(unhealthy)")
+        let third = try ContainerListScanner.decode(Array(text.utf8), cache: &cache)
+        #expect(cache.reusedLastTime == 5)
+        #expect(third.first { $0.name == "web-1" }?.health == "unhealthy")
+        #expect(third == (try ContainerSummary.decodeListWithJSONDecoder(Data(text.utf8))))
+
+        // A container vanishes: the cache forgets it.
+        _ = try ContainerListScanner.decode(Array("[]".utf8), cache: &cache)
+        #expect(cache.count == 0)
+    }
+
+    @Test func wrongTypesNameTheEntryAndField() {
+        func error(_ json: String) -> ModelDecodingError? {
+            do {
+                _ = try decode(Array(json.utf8))
+                return nil
+            } catch let e as ModelDecodingError {
+                return e
+            } catch {
+                return nil
+            }
+        }
+        #expect(error(#"[{"Id":"a"},{"Id":"b","Names":"x"}]"#)?.path == "[1].Names")
+        #expect(error(#"[{"Id":"a","Labels":{"k":1}}]"#)?.path == "[0].Labels.k")
+        #expect(error(#"[{"Names":["/a"]}]"#)?.path == "[0].Id")
+        #expect(error(#"[{"Names":["/a"]}]"#)?.reason == "required field missing")
+        #expect(error(#"[{"Id":"a","Created":1.5}]"#)?.path == "[0].Created")
+        #expect(error(#"[{"Id":"a","Names":["/a",2]}]"#)?.path == "[0].Names[1]")
+        #expect(error(#"{"message":"no"}"#)?.path == "")
+        #expect(error("") != nil)
+        #expect(error(#"[{"Id":"a"}] x"#) != nil)
+        #expect(error(#"[{"Id":"a","Other":{"x":[1,2}}]"#) != nil)
+        // What JSONDecoder accepts for these fields, the scanner accepts too.
+        #expect((try? decode(Array(#"[{"Id":"a","Created":1e3,"Names":null,"Labels":null}]"#.utf8)))?.first?.created == 1000)
+    }
+
+    /// Every prefix of a real list and a few hundred seeded byte mutations: the scanner never
+    /// crashes, and whenever the reference decoder accepts the input, both agree.
+    @Test func truncatedAndMutatedInputsFailCleanlyOrAgreeWithTheReference() throws {
+        let data = Array(try fixture(Self.captured))
+        for length in stride(from: 0, to: data.count, by: 7) {
+            #expect(throws: ModelDecodingError.self) { try decode(Array(data[..<length])) }
+        }
+        var seed: UInt64 = 0x5EED
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: seed >> 33)
+        }
+        let alphabet = Array(#"{}[]",:\"0-9eE.ntfu \#u{00}é"#.utf8)
+        var agreed = 0
+        for _ in 0..<400 {
+            var mutated = data
+            for _ in 0..<(1 + next() % 3) { mutated[next() % mutated.count] = alphabet[next() % alphabet.count] }
+            let scanned = try? decode(mutated)
+            if let reference = try? ContainerSummary.decodeListWithJSONDecoder(Data(mutated)) {
+                #expect(scanned == reference)
+                agreed += 1
+            }
+        }
+        #expect(agreed > 0)
+    }
+}
