@@ -7,6 +7,7 @@
 #
 # Packages: docker.io busybox-static libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
 #           prometheus curl iproute2 e2fsprogs pkg-config git ca-certificates
+#           debootstrap (the image check's base) docker-compose (validates deploy/compose, deploy/swarm)
 # docker.io is skipped when another Docker engine (docker-ce, moby-engine, a snap, a dockerd
 # outside Debian's package) is present: the scripts then use that engine's dockerd.
 # Services that apt would start (docker, containerd, prometheus) are kept from starting, and
@@ -34,7 +35,7 @@ case "${1:-}" in
 esac
 
 BASE_PKGS=(busybox-static libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2 python3-yaml
-           e2fsprogs pkg-config git ca-certificates)
+           e2fsprogs pkg-config git ca-certificates debootstrap docker-compose)
 
 comm_of() { local c=""; { read -r c <"$1"; } 2>/dev/null || true; printf '%s' "$c"; }
 is_installed() { [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]; }
