@@ -21,7 +21,7 @@
 # runtime-prebuilt. No `# syntax=` line: BuildKit would fetch that frontend from a registry, and
 # the built-in one is enough (the binary keeps its mode, so COPY needs no --chmod).
 
-ARG SWIFT_IMAGE=swift:6.0-bookworm
+ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # ---- runtime-base: Debian with the two C libraries the binary links, and its user ---------------
