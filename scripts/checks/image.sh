@@ -214,12 +214,12 @@ check "build info" "$(grep -c '^docker_watchdog_build_info{' "$M")" 1
 # Without the host's filesystem the Docker root cannot be measured: a failure, reported as such.
 check "disk collector without /host" "$(value "$M" 'docker_watchdog_collector_success{collector="disk"}')" 0
 
-# SIGTERM (docker stop) ends it cleanly, well within docker's 10 s before KILL.
+# SIGTERM (docker stop) ends it cleanly (exit 0, not 137) before docker's KILL at 10 s.
 s0=$(date +%s%N)
 dk stop -t 10 "$NAME" >/dev/null
 stop_ms=$(( ($(date +%s%N) - s0) / 1000000 ))
 check "exit code after docker stop" "$(dk inspect -f '{{.State.ExitCode}}' "$NAME")" 0
-if (( stop_ms < 5000 )); then say "ok   stopped in ${stop_ms} ms"; else say "FAIL stop took ${stop_ms} ms"; fails=$((fails + 1)); fi
+if (( stop_ms < 8000 )); then say "ok   stopped in ${stop_ms} ms"; else say "FAIL stop took ${stop_ms} ms"; fails=$((fails + 1)); fi
 dk rm -f "$NAME" >/dev/null
 
 # ---- 4. with the host's root read-only, for the disk metrics ------------------------------------
