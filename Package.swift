@@ -33,7 +33,8 @@ let package = Package(
         .target(
             name: "CWatchdogShims",
             dependencies: ["CMicroHTTPD", "CCurl"],
-            linkerSettings: [.linkedLibrary("z")]
+            // gnutls (client-certificate checks, HMAC) and crypt (bcrypt via crypt_r) for the web config.
+            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("gnutls"), .linkedLibrary("crypt")]
         ),
 
         // MARK: thin wrappers (the only modules with unsafe code)

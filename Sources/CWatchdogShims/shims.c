@@ -10,6 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <crypt.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 
 CURLcode cwd_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -135,6 +138,107 @@ int cwd_socket_local_port(int fd) {
     return -1;
 }
 
+/* GnuTLS calls this during the handshake once the client's certificate has arrived; non-zero aborts
+ * the handshake, so an untrusted certificate never reaches HTTP. */
+static int cwd_verify_client_certificate(gnutls_session_t session) {
+    unsigned int count = 0;
+    if (gnutls_certificate_get_peers(session, &count) == NULL || count == 0) return -1;
+    unsigned int status = 0;
+    if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS) return -1;
+    return status == 0 ? 0 : -1;
+}
+
+/* libmicrohttpd only asks for a client certificate (GNUTLS_CERT_REQUEST) when given a trust store, and
+ * never checks it. Called for every new connection before its handshake: demand a certificate and
+ * verify it inside the handshake, as Go's RequireAndVerifyClientCert does. */
+static void cwd_require_client_certificate(void *cls, struct MHD_Connection *connection, void **socket_context,
+                                           enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info == NULL || info->tls_session == NULL) return;
+    gnutls_session_t session = (gnutls_session_t)info->tls_session;
+    gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+    gnutls_session_set_verify_function(session, cwd_verify_client_certificate);
+}
+
+int cwd_mhd_peer_certificate_verified(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info == NULL || info->tls_session == NULL) return 0;
+    return cwd_verify_client_certificate((gnutls_session_t)info->tls_session) == 0 ? 1 : 0;
+}
+
+int cwd_tls_check_credentials(const char *cert_pem, const char *key_pem, const char *trust_pem,
+                              char *err, size_t err_len) {
+    gnutls_certificate_credentials_t cred;
+    if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS) {
+        snprintf(err, err_len, "cannot allocate TLS credentials");
+        return -1;
+    }
+    int rc = 0;
+    gnutls_datum_t cert = { (unsigned char *)cert_pem, (unsigned int)strlen(cert_pem) };
+    gnutls_datum_t key = { (unsigned char *)key_pem, (unsigned int)strlen(key_pem) };
+    int code = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+    if (code < 0) {
+        snprintf(err, err_len, "certificate and key: %s", gnutls_strerror(code));
+        rc = -1;
+    } else if (trust_pem != NULL) {
+        gnutls_datum_t trust = { (unsigned char *)trust_pem, (unsigned int)strlen(trust_pem) };
+        code = gnutls_certificate_set_x509_trust_mem(cred, &trust, GNUTLS_X509_FMT_PEM);
+        if (code <= 0) {
+            snprintf(err, err_len, "client CA: %s", code < 0 ? gnutls_strerror(code) : "no certificate found");
+            rc = -1;
+        }
+    }
+    gnutls_certificate_free_credentials(cred);
+    return rc;
+}
+
+int cwd_crypt_check(const char *password, const char *hash) {
+    /* struct crypt_data is about 32 KiB: too big for a libmicrohttpd thread's stack. */
+    struct crypt_data *data = calloc(1, sizeof(*data));
+    if (data == NULL) return -1;
+    int rc;
+    const char *out = crypt_r(password, hash, data);
+    if (out == NULL || out[0] == '*') {
+        rc = -1;
+    } else {
+        size_t a = strlen(out), b = strlen(hash);
+        unsigned char diff = (unsigned char)(a != b);
+        size_t n = a < b ? a : b;
+        for (size_t i = 0; i < n; i++) diff |= (unsigned char)(out[i] ^ hash[i]);
+        rc = diff == 0 ? 1 : 0;
+    }
+    explicit_bzero(data, sizeof(*data));
+    free(data);
+    return rc;
+}
+
+int cwd_bcrypt_hash(const char *password, int cost, char *out, size_t out_len) {
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn("$2b$", (unsigned long)cost, NULL, 0, setting, sizeof(setting)) == NULL) return -1;
+    struct crypt_data *data = calloc(1, sizeof(*data));
+    if (data == NULL) return -1;
+    int rc = -1;
+    const char *hashed = crypt_r(password, setting, data);
+    if (hashed != NULL && hashed[0] != '*' && strlen(hashed) < out_len) {
+        strcpy(out, hashed);
+        rc = 0;
+    }
+    explicit_bzero(data, sizeof(*data));
+    free(data);
+    return rc;
+}
+
+int cwd_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len, uint8_t *out) {
+    return gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, key_len, data, data_len, out) == 0 ? 0 : -1;
+}
+
+int cwd_random_bytes(uint8_t *out, size_t len) {
+    return gnutls_rnd(GNUTLS_RND_KEY, out, len) == 0 ? 0 : -1;
+}
+
 struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  int listen_fd,
                                  MHD_AccessHandlerCallback handler,
@@ -145,8 +249,9 @@ struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  unsigned int per_ip_limit,
                                  unsigned int connection_timeout_seconds,
                                  unsigned int thread_pool_size,
-                                 size_t connection_memory_limit) {
-    struct MHD_OptionItem options[8];
+                                 size_t connection_memory_limit,
+                                 const struct cwd_mhd_tls *tls) {
+    struct MHD_OptionItem options[16];
     int n = 0;
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL };
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_limit, NULL };
@@ -159,6 +264,19 @@ struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
     }
     if (connection_memory_limit > 0) {
         options[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)connection_memory_limit, NULL };
+    }
+    if (tls != NULL) {
+        flags |= MHD_USE_TLS;
+        options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert_pem };
+        options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key_pem };
+        if (tls->priorities != NULL) {
+            options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls->priorities };
+        }
+        if (tls->trust_pem != NULL) {
+            options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)tls->trust_pem };
+            options[n++] = (struct MHD_OptionItem){
+                MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)cwd_require_client_certificate, NULL };
+        }
     }
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     /* Port 0 plus MHD_OPTION_LISTEN_SOCKET: MHD uses the given socket and never binds itself. */

@@ -63,6 +63,54 @@ public enum HTTPListenTarget: Sendable, Equatable {
     case unixSocket(path: String)
 }
 
+/// TLS for the server (libmicrohttpd over GnuTLS). The PEM texts are copied; the files are read by the caller.
+public struct HTTPTLSOptions: Sendable, Equatable {
+    /// Lowest protocol version accepted; anything older fails the handshake.
+    public enum MinimumVersion: Sendable, Equatable {
+        case tls12, tls13
+    }
+
+    /// Server certificate (chain), PEM.
+    public var certificatePEM: String
+    /// Its unencrypted private key, PEM.
+    public var keyPEM: String
+    /// CA certificates, PEM. When set, every client must present a certificate that chains to one of
+    /// them, checked in the handshake and again before any request is answered.
+    public var clientCAPEM: String?
+    /// GnuTLS priority string; `priorities(minimum:)` builds the usual ones.
+    public var priorities: String
+
+    public init(certificatePEM: String, keyPEM: String, clientCAPEM: String? = nil, minimumVersion: MinimumVersion = .tls12) {
+        self.init(certificatePEM: certificatePEM, keyPEM: keyPEM, clientCAPEM: clientCAPEM, priorities: Self.priorities(minimum: minimumVersion))
+    }
+
+    /// A raw GnuTLS priority string; tests use it to stand up a deliberately weak server as a control.
+    public init(certificatePEM: String, keyPEM: String, clientCAPEM: String? = nil, priorities: String) {
+        self.certificatePEM = certificatePEM
+        self.keyPEM = keyPEM
+        self.clientCAPEM = clientCAPEM
+        self.priorities = priorities
+    }
+
+    /// GnuTLS' NORMAL cipher suites with only the allowed protocol versions enabled.
+    public static func priorities(minimum: MinimumVersion) -> String {
+        switch minimum {
+        case .tls12: return "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+        case .tls13: return "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+        }
+    }
+
+    /// Loads the certificate, key and client CA the way the server will, so that a mismatched key or a
+    /// file that is not PEM is reported as a configuration error before anything starts.
+    public func validate() throws(HTTPServerError) {
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        let rc = cwd_tls_check_credentials(certificatePEM, keyPEM, clientCAPEM, &errorBuffer, errorBuffer.count)
+        if rc != 0 {
+            throw HTTPServerError(description: String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+}
+
 /// Limits and threading of the server. The libmicrohttpd defaults are unlimited, so every limit is set.
 public struct HTTPServerOptions: Sendable {
     public enum Threading: Sendable {
@@ -79,11 +127,14 @@ public struct HTTPServerOptions: Sendable {
     public var connectionTimeoutSeconds: Int
     /// Request bodies past this size are refused with 413.
     public var maxRequestBodyBytes: Int
+    /// nil serves plain HTTP.
+    public var tls: HTTPTLSOptions?
 
     public init(
         threading: Threading = .pool(threads: 2), maxConnections: Int = 64, maxConnectionsPerIP: Int = 16,
-        connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20
+        connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20, tls: HTTPTLSOptions? = nil
     ) {
+        self.tls = tls
         self.threading = threading
         self.maxConnections = maxConnections
         self.maxConnectionsPerIP = maxConnectionsPerIP
@@ -137,19 +188,26 @@ public final class HTTPServer: Sendable {
         case .threadPerConnection:
             flags |= UInt32(MHD_USE_THREAD_PER_CONNECTION.rawValue) | UInt32(MHD_USE_POLL.rawValue)
         }
-        let context = HandlerContext(handler: handler, maxBodyBytes: options.maxRequestBodyBytes)
+        let context = HandlerContext(
+            handler: handler, maxBodyBytes: options.maxRequestBodyBytes,
+            requireClientCertificate: options.tls?.clientCAPEM != nil)
         let unmanaged = Unmanaged.passRetained(context)
-        let daemon = cwd_mhd_start(
-            flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, nil,
-            UInt32(options.maxConnections), UInt32(perIP), UInt32(options.connectionTimeoutSeconds),
-            poolSize, 0
-        )
+        // libmicrohttpd keeps these pointers rather than copying: they live until after MHD_stop_daemon.
+        let tlsStrings = TLSStrings(options.tls)
+        let daemon = tlsStrings.withTLS { tls in
+            cwd_mhd_start(
+                flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, nil,
+                UInt32(options.maxConnections), UInt32(perIP), UInt32(options.connectionTimeoutSeconds),
+                poolSize, 0, tls
+            )
+        }
         guard let daemon else {
             unmanaged.release()
+            tlsStrings.free()
             close(fd)
-            throw HTTPServerError(description: "libmicrohttpd refused to start on \(target)")
+            throw HTTPServerError(description: "libmicrohttpd refused to start on \(target)\(options.tls == nil ? "" : " (TLS)")")
         }
-        state = Mutex(RunningDaemon(daemon: daemon, context: unmanaged))
+        state = Mutex(RunningDaemon(daemon: daemon, context: unmanaged, tlsStrings: tlsStrings))
     }
 
     /// Stops accepting, ends open connections and joins the server's threads. Safe to call twice.
@@ -163,6 +221,7 @@ public final class HTTPServer: Sendable {
         MHD_stop_daemon(running.daemon)
         // Released only after MHD_stop_daemon has joined every thread that could still call the handler.
         running.context.release()
+        running.tlsStrings.free()
         if case .unixSocket(let path) = target { unlink(path) }
     }
 
@@ -172,14 +231,48 @@ public final class HTTPServer: Sendable {
 private struct RunningDaemon: @unchecked Sendable {
     let daemon: OpaquePointer
     let context: Unmanaged<HandlerContext>
+    let tlsStrings: TLSStrings
+}
+
+/// C copies of the TLS material, owned by the running daemon.
+private struct TLSStrings {
+    let cert: UnsafeMutablePointer<CChar>?
+    let key: UnsafeMutablePointer<CChar>?
+    let trust: UnsafeMutablePointer<CChar>?
+    let priorities: UnsafeMutablePointer<CChar>?
+    let enabled: Bool
+
+    init(_ tls: HTTPTLSOptions?) {
+        enabled = tls != nil
+        cert = tls.map { strdup($0.certificatePEM) }
+        key = tls.map { strdup($0.keyPEM) }
+        trust = tls?.clientCAPEM.map { strdup($0) }
+        priorities = tls.map { strdup($0.priorities) }
+    }
+
+    func withTLS<R>(_ body: (UnsafePointer<cwd_mhd_tls>?) -> R) -> R {
+        guard enabled else { return body(nil) }
+        var tls = cwd_mhd_tls(cert_pem: cert, key_pem: key, trust_pem: trust, priorities: priorities)
+        return withUnsafePointer(to: &tls) { body($0) }
+    }
+
+    func free() {
+        // The key is wiped, not only released.
+        if let key { memset(key, 0, strlen(key)) }
+        for pointer in [cert, key, trust, priorities] { Foundation.free(pointer) }
+    }
 }
 
 private final class HandlerContext: Sendable {
     let handler: HTTPHandler
     let maxBodyBytes: Int
-    init(handler: @escaping HTTPHandler, maxBodyBytes: Int) {
+    /// Checked again per request: the handshake already demands a verified certificate, but a request
+    /// must never be answered on a connection whose certificate did not verify.
+    let requireClientCertificate: Bool
+    init(handler: @escaping HTTPHandler, maxBodyBytes: Int, requireClientCertificate: Bool) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        self.requireClientCertificate = requireClientCertificate
     }
 }
 
@@ -224,6 +317,9 @@ private func mhdAccessHandler(
     let context = Unmanaged<HandlerContext>.fromOpaque(cls).takeUnretainedValue()
     // First call: headers are in; allocate the per-request state and ask for the body.
     guard let existing = conCls.pointee else {
+        if context.requireClientCertificate, cwd_mhd_peer_certificate_verified(connection) != 1 {
+            return .NO  // closes the connection without an answer
+        }
         conCls.pointee = Unmanaged.passRetained(RequestState()).toOpaque()
         return .YES
     }

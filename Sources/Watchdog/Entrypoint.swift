@@ -32,15 +32,29 @@ public enum Entrypoint {
             let info = BuildInfo.current
             print("docker-watchdog \(info.version) (revision \(info.revision), Swift \(info.swiftVersion))")
             return 0
-        case .check(_, let file):
+        case .check(let configuration, let file):
+            // The web config file (TLS, basic auth) is checked too, key pair included.
+            do {
+                _ = try WebSecurity(configuration: configuration)
+            } catch {
+                FileHandle.standardError.write(Data("docker-watchdog: \(error.description)\n".utf8))
+                return configErrorStatus
+            }
             print("docker-watchdog: configuration OK\(file.map { " (\($0))" } ?? "")")
             return 0
         case .run(let configuration):
-            return run(configuration)
+            let webSecurity: WebSecurity
+            do {
+                webSecurity = try WebSecurity(configuration: configuration)
+            } catch {
+                FileHandle.standardError.write(Data("docker-watchdog: \(error.description)\n".utf8))
+                return configErrorStatus
+            }
+            return run(configuration, webSecurity: webSecurity)
         }
     }
 
-    static func run(_ configuration: WatchdogConfiguration) -> Int32 {
+    static func run(_ configuration: WatchdogConfiguration, webSecurity: WebSecurity) -> Int32 {
         let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
         let format: StructuredLogHandler.Format = configuration.log.format == .json ? .json : .logfmt
         LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
@@ -57,7 +71,7 @@ public enum Entrypoint {
 
         let service = WatchdogService(configuration: configuration, logger: logger)
         do {
-            try service.start()
+            try service.start(webSecurity: webSecurity)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             return 1

@@ -22,6 +22,7 @@ public final class WatchdogService: Sendable {
     public let remediation: RemediationEngine
     private let logger: Logger
     private let server = Mutex<HTTPServer?>(nil)
+    private let security = Mutex<WebSecurity?>(nil)
 
     public init(configuration: WatchdogConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -134,30 +135,43 @@ public final class WatchdogService: Sendable {
         return RemediationEngine(interval: r.interval, ledger: ledger, policies: [disk, daemon, autoheal])
     }
 
-    /// Starts sampling and serving. Throws only if the listen address cannot be bound.
-    public func start() throws {
+    /// Starts sampling and serving. Throws if the listen address cannot be bound, or (as a
+    /// `ConfigError`) if the web config file is invalid.
+    ///
+    /// - Parameter webSecurity: TLS and basic auth already read from `web.config_file` (the entry point
+    ///   reads it first to exit with status 2 on a bad file); nil reads it here.
+    public func start(webSecurity: WebSecurity? = nil) throws {
         let runners = self.runners
         let router = WebRouter(
             telemetryPath: configuration.web.telemetryPath, store: store, host: host, tracker: tracker, remediation: remediation,
             liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
         let web = configuration.web
+        let guardian = try webSecurity ?? WebSecurity(configuration: configuration)
         let httpServer = try HTTPServer(
             listen: .tcp(host: web.listenAddress.host, port: web.listenAddress.port),
             options: HTTPServerOptions(
                 threading: .pool(threads: 2), maxConnections: web.maxConnections,
                 maxConnectionsPerIP: web.maxConnectionsPerIP,
                 connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
-                maxRequestBodyBytes: 64 << 10),
-            handler: { router.handle($0) })
+                maxRequestBodyBytes: 64 << 10, tls: guardian.tls),
+            // Every endpoint sits behind the same gate, /healthz included, as in the exporter-toolkit.
+            handler: { request in guardian.check(request) ?? router.handle(request) })
         server.withLock { $0 = httpServer }
+        security.withLock { $0 = guardian }
         for runner in runners { runner.start() }
         streamer?.start()
         logger.info("docker-watchdog started", metadata: [
             "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
             "docker_host": "\(configuration.docker.host)",
+            "tls": "\(guardian.tls == nil ? "off" : guardian.tls?.clientCAPEM == nil ? "on" : "client-cert")",
+            "basic_auth_users": "\(guardian.authenticator.userNames.count)",
             "version": "\(BuildInfo.current.version)",
         ])
     }
+
+    /// TLS and basic auth of the running server; `webSecurity?.reload()` re-reads the basic-auth users
+    /// (for SIGHUP). nil before `start()`.
+    public var webSecurity: WebSecurity? { security.withLock { $0 } }
 
     /// The TCP port the server is bound to (useful with port 0).
     public var port: Int? { server.withLock { $0?.port } }

@@ -13,7 +13,7 @@ public enum ConfigReference {
             let env = ([key.env] + key.envAliases).map { "`\($0)`" }.joined(separator: ", ")
             let cells = [
                 "`\(key.name)`",
-                "`\(key.flag)`",
+                ([key.flag] + key.flagAliases.map { "--" + $0 }).map { "`\($0)`" }.joined(separator: ", "),
                 env,
                 escape(key.summary),
                 "`\(displayDefault(key))`",
@@ -57,7 +57,8 @@ public enum ConfigReference {
             let section = String(key.name.split(separator: ".").first ?? "")
             if section != previousSection, !previousSection.isEmpty { out += "\n" }
             previousSection = section
-            out += "  \(key.flag)\(key.isBool ? "" : " " + key.placeholder)\n"
+            let aliases = key.flagAliases.isEmpty ? "" : " (also " + key.flagAliases.map { "--" + $0 }.joined(separator: ", ") + ")"
+            out += "  \(key.flag)\(key.isBool ? "" : " " + key.placeholder)\(aliases)\n"
             out += wrap(key.doc, indent: "        ")
             // Not wrapped: a default or a variable name broken across lines is hard to copy.
             out += "        Type: \(key.summary); default: \(displayDefault(key))\n"

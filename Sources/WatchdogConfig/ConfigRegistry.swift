@@ -18,6 +18,9 @@ struct ConfigKey: Sendable {
     /// Extra environment variables read for this key, lower precedence than the derived one
     /// (e.g. `DOCKER_HOST` for `docker.host`), in decreasing precedence.
     let envAliases: [String]
+    /// Extra flag names (without dashes) accepted for this key, e.g. the exporter-toolkit spelling
+    /// `web.config.file` of `web.config_file`.
+    let flagAliases: [String]
 
     /// Parses `raw` and stores it in the configuration.
     let apply: @Sendable (inout WatchdogConfiguration, String) throws(ValueError) -> Void
@@ -31,8 +34,10 @@ struct ConfigKey: Sendable {
         _ path: WritableKeyPath<WatchdogConfiguration, V> & Sendable,
         _ type: ValueType<V>,
         envAliases: [String] = [],
+        flagAliases: [String] = [],
         _ doc: String
     ) {
+        self.flagAliases = flagAliases
         self.name = name
         self.summary = type.summary
         self.placeholder = type.placeholder
@@ -116,6 +121,10 @@ enum ConfigRegistry {
         ConfigKey(
             "web.connection_timeout", \.web.connectionTimeout, .duration(positive: true),
             "Idle or slow HTTP connections are closed after this, so stalled clients do not hold connection slots."),
+        ConfigKey(
+            "web.config_file", \.web.configFile, .string(summary: "file path or empty", placeholder: "PATH"),
+            flagAliases: ["web.config.file"],
+            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in the README. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."),
 
         // MARK: collectors
         ConfigKey(
@@ -352,7 +361,8 @@ enum ConfigRegistry {
     ]
 
     static let byName: [String: ConfigKey] = Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-    static let byFlagName: [String: ConfigKey] = Dictionary(keys.map { ($0.flagName, $0) }, uniquingKeysWith: { a, _ in a })
+    static let byFlagName: [String: ConfigKey] = Dictionary(
+        keys.flatMap { key in ([key.flagName] + key.flagAliases).map { ($0, key) } }, uniquingKeysWith: { a, _ in a })
 
     /// Every proper prefix of a key (`collector`, `collector.daemon`, ...): the YAML mappings.
     static let sections: Set<String> = {

@@ -47,6 +47,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var maxConnectionsPerIP: Int = 16
         /// `web.connection_timeout`: idle/slow client connections are closed after this.
         public var connectionTimeout: Duration = .seconds(10)
+        /// `web.config_file`: TLS and basic auth (`WebConfig`); empty means plain HTTP, no authentication.
+        public var configFile: String = ""
         public init() {}
     }
 

@@ -55,7 +55,7 @@ import Testing
             "docker.host": "tcp://h:1", "docker.api_version": "1.41", "web.listen_address": ":1",
             "web.telemetry_path": "/x", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h",
             "log.level": "error", "log.format": "json", "web.max_connections": "7",
-            "web.max_connections_per_ip": "7",
+            "web.max_connections_per_ip": "7", "web.config_file": "/etc/w.yml",
             "collector.containers.enabled": "false", "collector.containers.include": "^a",
             "collector.containers.exclude": "^b", "collector.containers.labels": "team",
             "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7", "collector.containers.max_streak_inspects_per_round": "7",

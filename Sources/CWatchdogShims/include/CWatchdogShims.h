@@ -39,8 +39,19 @@ int cwd_socket_local_port(int fd);
 
 /* MARK: libmicrohttpd */
 
+/* TLS material for cwd_mhd_start. The strings must stay valid until MHD_stop_daemon has returned
+ * (libmicrohttpd keeps the pointers). */
+struct cwd_mhd_tls {
+    const char *cert_pem;    /* server certificate chain, PEM */
+    const char *key_pem;     /* its private key, PEM (unencrypted) */
+    const char *trust_pem;   /* CA certificates for client certificates, PEM; NULL = no client certificates */
+    const char *priorities;  /* GnuTLS priority string, e.g. "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" */
+};
+
 /* Starts a daemon on an already listening socket. thread_pool_size 0 = no pool.
- * per_ip_limit 0 = no per-IP limit (use it for unix sockets). */
+ * per_ip_limit 0 = no per-IP limit (use it for unix sockets). tls NULL serves plain HTTP; with
+ * tls->trust_pem set, a client certificate that chains to it is required in the TLS handshake
+ * (a client without one, or with an untrusted one, fails the handshake). */
 struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  int listen_fd,
                                  MHD_AccessHandlerCallback handler,
@@ -51,7 +62,30 @@ struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  unsigned int per_ip_limit,
                                  unsigned int connection_timeout_seconds,
                                  unsigned int thread_pool_size,
-                                 size_t connection_memory_limit);
+                                 size_t connection_memory_limit,
+                                 const struct cwd_mhd_tls *tls);
+
+/* 1 if the connection is TLS and its peer presented a certificate that verifies against the
+ * daemon's trust_pem; 0 otherwise (plain connection, no certificate, or verification failed). */
+int cwd_mhd_peer_certificate_verified(struct MHD_Connection *connection);
+
+/* Loads a certificate/key pair (and optional CA file) the way the daemon will, to report problems
+ * before starting. Returns 0, or -1 with a message in err. */
+int cwd_tls_check_credentials(const char *cert_pem, const char *key_pem, const char *trust_pem,
+                              char *err, size_t err_len);
+
+/* MARK: credentials (libcrypt, GnuTLS) */
+
+/* Checks password against a crypt(3) hash (bcrypt $2y$/$2b$/$2a$) with crypt_r, comparing the result in
+ * constant time. Returns 1 on a match, 0 on a mismatch, -1 if the hash is not usable. */
+int cwd_crypt_check(const char *password, const char *hash);
+/* Hashes password with bcrypt ($2b$) at cost (4...31) and a random salt into out (>= 64 bytes).
+ * Returns 0, or -1. */
+int cwd_bcrypt_hash(const char *password, int cost, char *out, size_t out_len);
+/* HMAC-SHA-256 of data under key into out (32 bytes). Returns 0, or -1. */
+int cwd_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len, uint8_t *out);
+/* Fills out with len random bytes from GnuTLS' generator. Returns 0, or -1. */
+int cwd_random_bytes(uint8_t *out, size_t len);
 
 /* MARK: zlib */
 
