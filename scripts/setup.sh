@@ -5,7 +5,7 @@
 #   scripts/setup.sh            install what is missing, check the Swift toolchain
 #   scripts/setup.sh --check    only report what is missing (exit 1 if anything is)
 #
-# Packages: docker.io busybox-static libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
+# Packages: docker.io busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev
 #           prometheus curl iproute2 e2fsprogs pkg-config git ca-certificates
 #           debootstrap (the image check's base) docker-compose (validates deploy/compose, deploy/swarm)
 # docker.io is skipped when another Docker engine (docker-ce, moby-engine, a snap, a dockerd
@@ -34,7 +34,8 @@ case "${1:-}" in
     *) die "unknown argument '$1' (use --check or nothing)" ;;
 esac
 
-BASE_PKGS=(busybox-static libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2 python3-yaml
+# libgnutls28-dev, libcrypt-dev: TLS client-certificate checks and bcrypt (web config); openssl: test certificates.
+BASE_PKGS=(busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2 python3-yaml
            e2fsprogs pkg-config git ca-certificates debootstrap docker-compose)
 
 comm_of() { local c=""; { read -r c <"$1"; } 2>/dev/null || true; printf '%s' "$c"; }
