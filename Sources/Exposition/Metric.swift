@@ -51,8 +51,16 @@ public struct Sample: Sendable {
     }
 }
 
+/// Values compare by bit pattern, so a NaN sample equals itself: equality here means "renders to
+/// the same bytes", which is what the render cache asks.
+extension Sample: Equatable {
+    public static func == (a: Sample, b: Sample) -> Bool {
+        a.value.bitPattern == b.value.bitPattern && a.suffix == b.suffix && a.labels == b.labels
+    }
+}
+
 /// A metric family: one name, one help text, one type, any number of samples.
-public struct MetricFamily: Sendable {
+public struct MetricFamily: Sendable, Equatable {
     /// Base name: counters WITHOUT `_total`, info metrics WITHOUT `_info`.
     public var name: String
     public var help: String

@@ -14,3 +14,48 @@ public enum Gzip {
         return Array(UnsafeBufferPointer(start: output, count: outputLength))
     }
 }
+
+extension Gzip {
+    /// A piece of a gzip body compressed on its own, so that a body made of pieces only has to
+    /// compress the pieces that changed (the `/metrics` body is one piece per metric family).
+    public struct Piece: Sendable {
+        /// Raw deflate data ending byte-aligned and not final.
+        public var deflated: [UInt8]
+        /// CRC-32 and length of the uncompressed bytes, combined into the member's trailer.
+        public var crc: UInt32
+        public var length: Int
+    }
+
+    /// Compresses `bytes` as a piece; nil when zlib fails.
+    public static func piece(_ bytes: [UInt8], level: Int32 = 6) -> Piece? {
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        var outputLength = 0
+        var crc: UInt32 = 0
+        let rc = bytes.withUnsafeBufferPointer { buffer in
+            cwd_deflate_piece(buffer.baseAddress, buffer.count, level, &output, &outputLength, &crc)
+        }
+        guard rc == 0, let output else { return nil }
+        defer { cwd_free(output) }
+        return Piece(deflated: Array(UnsafeBufferPointer(start: output, count: outputLength)), crc: crc, length: bytes.count)
+    }
+
+    /// One gzip member (RFC 1952) holding the pieces in order: header, the pieces' deflate data,
+    /// an empty final block, CRC-32 and length. Any gzip reader inflates it to the concatenated
+    /// input (this is how pigz compresses in parallel).
+    public static func assemble(_ pieces: [Piece]) -> [UInt8] {
+        var out: [UInt8] = [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]
+        out.reserveCapacity(pieces.reduce(32) { $0 + $1.deflated.count })
+        var crc: UInt32 = 0
+        var length = 0
+        for piece in pieces {
+            out.append(contentsOf: piece.deflated)
+            crc = cwd_crc32_combine(crc, piece.crc, piece.length)
+            length &+= piece.length
+        }
+        out.append(contentsOf: [0x03, 0x00])  // a final fixed-Huffman block with no data
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
+        let size = UInt32(truncatingIfNeeded: length)  // ISIZE is the length modulo 2^32
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }
+        return out
+    }
+}

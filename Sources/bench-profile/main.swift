@@ -3,7 +3,9 @@
 // private unix socket and times, median of --iterations runs each:
 //
 //   fetch     GET /containers/json?all=1 through the watchdog's DockerClient (libcurl), bytes only
-//   decode    ContainerSummary.decodeList of those bytes (Foundation JSONDecoder)
+//   decode    the list scanner on those bytes with an empty cache (every entry decoded)
+//   decode_reuse  the same with the previous list's cache (unchanged entries reused, as in a resync)
+//   decode_jsondecoder  Foundation's JSONDecoder on the same bytes (what the scanner replaced)
 //   apply     ContainerTracker.applyList on a tracker that already knows every container (a resync)
 //   round     ContainerCollector.collect() with a resync due every round and at most 1 inspect:
 //             fetch + decode + apply + building the families (what the harness measures from outside)
@@ -53,6 +55,8 @@ for n in counts {
     defer { engine.stop() }
     let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(60), pinnedVersion: APIVersion("1.41"))
     var fetch: [Double] = [], decode: [Double] = [], apply: [Double] = [], round: [Double] = []
+    var decodeReuse: [Double] = [], decodeJSON: [Double] = []
+    var listCache = ContainerListCache()
     var render: [Double] = [], gzip: [Double] = []
     var bytes = 0, renderedBytes = 0, gzippedBytes = 0
     let tracker = ContainerTracker(historySize: 500)
@@ -65,7 +69,13 @@ for n in counts {
         fetch.append(try time { body = try client.get("/containers/json", query: [("all", "1")], endpointName: "containers_list") })
         bytes = body.count
         var list: [ContainerSummary] = []
-        decode.append(try time { list = try ContainerSummary.decodeList(Data(body)) })
+        decode.append(try time {
+            var empty = ContainerListCache()
+            list = try ContainerListScanner.decode(body, cache: &empty)
+        })
+        _ = try ContainerListScanner.decode(body, cache: &listCache)
+        decodeReuse.append(try time { _ = try ContainerListScanner.decode(body, cache: &listCache) })
+        decodeJSON.append(try time { _ = try ContainerSummary.decodeListWithJSONDecoder(Data(body)) })
         apply.append(time { tracker.applyList(list) })
         var result = CollectionResult(families: [])
         round.append(time { result = collector.collect() })
@@ -75,7 +85,8 @@ for n in counts {
         gzip.append(time { gzippedBytes = Gzip.compress(text)?.count ?? 0 })
     }
     let figures: [(String, Double)] = [
-        ("fetch_ms", median(fetch)), ("decode_ms", median(decode)), ("apply_ms", median(apply)),
+        ("fetch_ms", median(fetch)), ("decode_ms", median(decode)), ("decode_reuse_ms", median(decodeReuse)),
+        ("decode_jsondecoder_ms", median(decodeJSON)), ("apply_ms", median(apply)),
         ("round_ms", median(round)), ("render_text_ms", median(render)), ("gzip_ms", median(gzip)),
     ]
     let fields = figures.map { "\"\($0.0)\":\(String(format: "%.3f", $0.1))" }.joined(separator: ",")

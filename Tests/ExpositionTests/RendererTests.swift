@@ -324,3 +324,48 @@ struct RendererTests {
         }
     }
 }
+
+@Suite("Rendering in fragments")
+struct FragmentRenderTests {
+    /// Families with the awkward cases: a merge of two parts, an invalid family, a duplicate
+    /// series, a clash, out-of-order names.
+    func awkward() -> [MetricFamily] {
+        representativeFamilies() + [
+            .gauge("docker_watchdog_up", help: "second part, merged", [([Label("extra", "1")], 2)]),
+            .gauge("0bad name", help: "dropped", value: 1),
+            .gauge("a_first", help: "sorted first", [([Label("x", "1")], 1), ([Label("x", "1")], 2)]),
+            .gauge("docker_watchdog_container_restarts_total", help: "clashes with the counter", value: 1),
+        ]
+    }
+
+    @Test(arguments: [ExpositionFormat.text, .openMetrics])
+    func fragmentsConcatenateToTheWholeRender(format: ExpositionFormat) {
+        var cache = RenderFragmentCache()
+        let fragments = ExpositionRenderer.renderFragments(awkward(), format: format, cache: &cache)
+        #expect(fragments.flatMap(\.bytes) == ExpositionRenderer.render(awkward(), format: format))
+        #expect(Set(fragments.map(\.name)).count == fragments.count)
+        #expect(fragments.filter(\.reused).map(\.name) == (format == .openMetrics ? ["# EOF"] : []))
+    }
+
+    @Test(arguments: [ExpositionFormat.text, .openMetrics])
+    func unchangedFamiliesAreReusedAndChangedOnesRendered(format: ExpositionFormat) {
+        var cache = RenderFragmentCache()
+        var families = awkward()
+        _ = ExpositionRenderer.renderFragments(families, format: format, cache: &cache)
+        let again = ExpositionRenderer.renderFragments(families, format: format, cache: &cache)
+        #expect(again.allSatisfy { $0.reused })
+        #expect(again.flatMap(\.bytes) == ExpositionRenderer.render(families, format: format))
+
+        // One sample of one family changes; a NaN elsewhere must still count as unchanged.
+        families[0].samples[1].value = 42
+        let third = ExpositionRenderer.renderFragments(families, format: format, cache: &cache)
+        #expect(third.filter { !$0.reused }.map(\.name) == ["docker_watchdog_container_memory_bytes"])
+        #expect(third.flatMap(\.bytes) == ExpositionRenderer.render(families, format: format))
+
+        // A family disappears: the cache forgets it, and the body follows.
+        families.removeAll { $0.name == "docker_watchdog_sample_age_seconds" }
+        let fourth = ExpositionRenderer.renderFragments(families, format: format, cache: &cache)
+        #expect(!fourth.contains { $0.name == "docker_watchdog_sample_age_seconds" })
+        #expect(fourth.flatMap(\.bytes) == ExpositionRenderer.render(families, format: format))
+    }
+}

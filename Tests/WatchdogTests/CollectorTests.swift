@@ -163,3 +163,42 @@ final class Counter: @unchecked Sendable {
     func increment() { lock.lock(); n += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
+
+/// The store renders incrementally (per-family fragments, per-family gzip pieces): the bodies
+/// must still be exactly what a whole render gives, and the gzip body a valid gzip of it.
+@Suite("Incremental rendering in the metrics store")
+struct IncrementalRenderTests {
+    func status(_ name: String, _ families: [MetricFamily]) -> CollectorStatus {
+        CollectorStatus(name: name, families: families, success: true, error: nil, duration: .milliseconds(1), lastSuccess: nil,
+                        lastRound: Date(timeIntervalSince1970: 1_700_000_000), runs: 1, failures: 0)
+    }
+
+    func gunzip(_ bytes: [UInt8]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).gz").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try runCommand("/bin/gzip", ["-dc", path])
+        #expect(result.status == 0, "gzip -dc: \(result.error)")
+        return result.output
+    }
+
+    @Test(arguments: [ExpositionFormat.text, .openMetrics])
+    func bodiesEqualAWholeRenderAcrossPublishes(format: ExpositionFormat) throws {
+        let store = MetricsStore(apiStats: nil)
+        let many = MetricFamily.gauge("docker_container_state", help: "State.", (0..<500).map { ([Label("name", "c\($0)")], Double($0 % 7)) })
+        for round in 0..<4 {
+            let small = MetricFamily.gauge("docker_daemon_up", help: "Up.", value: Double(round % 2))
+            store.publish(status("containers", [many]))
+            store.publish(status("daemon", [small]))
+            let plain = store.render(format: format, gzip: false)
+            #expect(!plain.gzipped)
+            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init()), format: format)
+            #expect(plain.body == whole, "round \(round)")
+            let zipped = store.render(format: format, gzip: true)
+            #expect(zipped.gzipped)
+            #expect(zipped.body.count < plain.body.count / 3)
+            #expect(try gunzip(zipped.body) == String(decoding: whole, as: UTF8.self), "round \(round)")
+            #expect(String(decoding: plain.body, as: UTF8.self).contains("docker_daemon_up \(round % 2)"))
+        }
+    }
+}

@@ -297,10 +297,31 @@ private struct Reader {
         throw fail("expected Int64: \(text) does not fit")
     }
 
+    /// Moves `i` to the next byte that may end or escape a string (a quote, a backslash or a
+    /// control character), eight bytes at a time: strings are most of the list's bytes (64-digit
+    /// IDs, labels, commands), and a byte-by-byte loop over them was the scanner's main cost.
+    @inline(__always) mutating func skipPlainStringBytes() {
+        let raw = UnsafeRawBufferPointer(bytes)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= bytes.count {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = w ^ (ones &* UInt64(quote)), b = w ^ (ones &* UInt64(backslash))
+            // A byte of `x` is flagged when it is zero (for q and b) or below 0x20 (for w); only
+            // the lowest flag is exact, which is the one used.
+            let flags = ((q &- ones) & ~q | (b &- ones) & ~b | (w &- ones &* 0x20) & ~w) & highs
+            if flags != 0 {
+                i += flags.trailingZeroBitCount >> 3
+                return
+            }
+            i += 8
+        }
+    }
+
     /// A JSON string at `i` (which is a quote), unescaped.
     mutating func string() throws(ModelDecodingError) -> String {
         i += 1
         let start = i
+        skipPlainStringBytes()
         while i < bytes.count {
             let c = bytes[i]
             if c == quote {
@@ -398,6 +419,7 @@ private struct Reader {
             case quote:
                 i += 1
                 while true {
+                    skipPlainStringBytes()
                     guard i < bytes.count else { throw fail("malformed: unterminated string") }
                     let s = bytes[i]
                     if s == quote { i += 1; break }

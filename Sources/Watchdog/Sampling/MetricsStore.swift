@@ -30,13 +30,25 @@ public struct RenderedMetrics: Sendable {
 ///
 /// Collectors publish; scrapes only read. Rendering happens at most once per format and encoding
 /// for each published generation, so a scrape costs a dictionary lookup and a copy, whatever the
-/// daemon is doing.
+/// daemon is doing. And that render is incremental: each metric family's rendered lines (and, for
+/// gzip, its compressed piece) are kept and reused while the family is unchanged, so the first
+/// scrape after a new sample renders and compresses only the families that changed (a few small
+/// ones, usually) and concatenates the rest.
 public final class MetricsStore: Sendable {
     private struct State {
         var statuses: [String: CollectorStatus] = [:]
         var apiCounts = DockerRequestStats.Counts()
         var generation: UInt64 = 0
         var cache: [CacheKey: RenderedMetrics] = [:]
+        /// Per format (key: OpenMetrics or not): every family's last rendered lines.
+        var fragments: [Bool: RenderFragmentCache] = [:]
+        /// Per format: every family's last compressed piece and the lines it compresses.
+        var pieces: [Bool: [String: PieceEntry]] = [:]
+    }
+
+    private struct PieceEntry {
+        var bytes: [UInt8]
+        var piece: Gzip.Piece
     }
 
     private struct CacheKey: Hashable {
@@ -71,19 +83,48 @@ public final class MetricsStore: Sendable {
 
     /// The body for a scrape in `format`, gzip-compressed when `gzip` is true.
     public func render(format: ExpositionFormat, gzip: Bool) -> RenderedMetrics {
-        let key = CacheKey(openMetrics: format == .openMetrics, gzip: gzip)
-        let (generation, cached, statuses, counts) = state.withLock { s in
-            (s.generation, s.cache[key], s.statuses, s.apiCounts)
+        let om = format == .openMetrics
+        let key = CacheKey(openMetrics: om, gzip: gzip)
+        let (generation, cached, statuses, counts, fragmentCache, pieceCache) = state.withLock { s in
+            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:])
         }
         if let cached { return cached }
-        var body = ExpositionRenderer.render(families(statuses: statuses, counts: counts), format: format)
+        var fragmentsKept = fragmentCache
+        let fragments = ExpositionRenderer.renderFragments(families(statuses: statuses, counts: counts), format: format, cache: &fragmentsKept)
+        var body: [UInt8] = []
         var compressed = false
-        if gzip, let packed = Gzip.compress(body) {
-            body = packed
-            compressed = true
+        var piecesKept: [String: PieceEntry]?
+        if gzip {
+            var fresh: [String: PieceEntry] = [:]
+            var pieces: [Gzip.Piece] = []
+            for fragment in fragments {
+                if let known = pieceCache[fragment.name], known.bytes == fragment.bytes {
+                    pieces.append(known.piece)
+                    fresh[fragment.name] = known
+                } else if let piece = Gzip.piece(fragment.bytes) {
+                    pieces.append(piece)
+                    fresh[fragment.name] = PieceEntry(bytes: fragment.bytes, piece: piece)
+                } else {
+                    pieces = []  // zlib failed: send the body uncompressed
+                    break
+                }
+            }
+            if pieces.count == fragments.count {
+                body = Gzip.assemble(pieces)
+                compressed = true
+                piecesKept = fresh
+            }
+        }
+        if !compressed {
+            body.reserveCapacity(fragments.reduce(0) { $0 + $1.bytes.count })
+            for fragment in fragments { body.append(contentsOf: fragment.bytes) }
         }
         let rendered = RenderedMetrics(body: body, contentType: format.contentType, gzipped: compressed)
         state.withLock { s in
+            // The fragment caches are valid whatever was published meanwhile (entries are keyed
+            // by content); the body only for the generation it was rendered from.
+            s.fragments[om] = fragmentsKept
+            if let piecesKept { s.pieces[om] = piecesKept }
             if s.generation == generation { s.cache[key] = rendered }
         }
         return rendered
