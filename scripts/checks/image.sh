@@ -5,7 +5,8 @@
 #   1. a Debian base made here: `debootstrap --variant=minbase --include=<runtime packages>` from the
 #      apt mirror this machine uses, tarred (cached under $WATCHDOG_CI_CACHE, keyed by suite,
 #      mirror, packages and debootstrap version) and `docker import`ed into the private daemon;
-#   2. a release binary with the Swift runtime linked statically (own scratch path, reused);
+#   2. a release binary with the Swift runtime linked statically (own scratch path; the binary is
+#      cached too, keyed by the committed git trees of Sources and Package.swift and the toolchain);
 #   3. the Dockerfile's runtime-prebuilt target built FROM that base with --network none;
 #   4. the container run against the private daemon with the Docker socket as its only host mount,
 #      as the image's non-root user in the socket's group, read-only, no capabilities, no network;
@@ -103,11 +104,28 @@ if [[ -n "${WATCHDOG_IMAGE_BINARY:-}" ]]; then
     BIN="$WATCHDOG_IMAGE_BINARY"
     say "binary: $BIN (WATCHDOG_IMAGE_BINARY)"
 else
-    say "binary: swift build -c release --static-swift-stdlib --scratch-path ${SCRATCH#"$REPO_ROOT"/}"
-    ( cd "$REPO_ROOT" && "$SWIFT" build -c release --static-swift-stdlib --product docker-watchdog \
-        --scratch-path "$SCRATCH" ) >"$TMP/swift-build.log" 2>&1 \
-        || { tail -n 30 "$TMP/swift-build.log" >&2; die "release build failed"; }
-    BIN="$SCRATCH/release/docker-watchdog"
+    # A fresh clone builds from nothing (the expensive part of this check), so the binary is also
+    # kept in the cache under the git tree of what it is built from, when that is committed.
+    src_key=""
+    if [[ -z "$(git -C "$REPO_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null || echo dirty)" ]]; then
+        src_key="$( { git -C "$REPO_ROOT" rev-parse HEAD:Sources HEAD:Package.swift; "$SWIFT" --version 2>/dev/null; } \
+            | sha256sum | cut -c1-16)"
+    fi
+    if [[ -n "$src_key" && -x "$CACHE/docker-watchdog-$src_key" ]]; then
+        BIN="$CACHE/docker-watchdog-$src_key"
+        say "binary: cached $BIN (same sources and toolchain)"
+    else
+        say "binary: swift build -c release --static-swift-stdlib --scratch-path ${SCRATCH#"$REPO_ROOT"/}"
+        ( cd "$REPO_ROOT" && "$SWIFT" build -c release --static-swift-stdlib --product docker-watchdog \
+            --scratch-path "$SCRATCH" ) >"$TMP/swift-build.log" 2>&1 \
+            || { tail -n 30 "$TMP/swift-build.log" >&2; die "release build failed"; }
+        BIN="$SCRATCH/release/docker-watchdog"
+        if [[ -n "$src_key" ]]; then
+            mkdir -p "$CACHE"
+            rm -f "$CACHE"/docker-watchdog-*
+            cp "$BIN" "$CACHE/docker-watchdog-$src_key.partial" && mv "$CACHE/docker-watchdog-$src_key.partial" "$CACHE/docker-watchdog-$src_key"
+        fi
+    fi
 fi
 [[ -x "$BIN" ]] || die "no binary at $BIN"
 # The runtime stage carries no Swift libraries: the binary must not need any.
