@@ -201,7 +201,15 @@ public final class CurlSession: @unchecked Sendable {
         if sink.stopped { return .failure(.cancelled) }
         let message = String(cString: curl_easy_strerror(code))
         switch code {
-        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_COULDNT_CONNECT:
+            // libcurl's own text ("Couldn't connect to server") hides why: a socket the watchdog may
+            // not open (EACCES) needs a different fix than a daemon that is not there (ENOENT,
+            // ECONNREFUSED), so the connect's errno is named too.
+            var osErrno = 0
+            _ = cwd_curl_getinfo_long(curl, CURLINFO_OS_ERRNO, &osErrno)
+            let reason = osErrno > 0 ? " (\(String(cString: strerror(Int32(osErrno)))))" : ""
+            return .failure(.unreachable("\(endpoint): \(message)\(reason)"))
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return .failure(.unreachable("\(endpoint): \(message)"))
         case CURLE_OPERATION_TIMEDOUT:
             return .failure(.timedOut("\(request.method) \(request.target) on \(endpoint): \(message)"))
