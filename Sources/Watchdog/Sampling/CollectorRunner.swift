@@ -91,27 +91,20 @@ public final class CollectorRunner: Sendable {
 }
 
 /// A stop flag that a sleeping loop can be woken by.
+///
+/// The sleep runs on the monotonic clock (see `MonotonicWait`): a wall-clock step must not stall a
+/// sampling loop. `stop()` is noticed within `MonotonicWait.maxSlice`.
 final class StopSignal: Sendable {
-    private let condition = NSCondition()
     private let stopped = Mutex(false)
 
     var isStopped: Bool { stopped.withLock { $0 } }
 
     func stop() {
-        condition.lock()
         stopped.withLock { $0 = true }
-        condition.broadcast()
-        condition.unlock()
     }
 
     /// Sleeps until `deadline` or until `stop()`.
     func wait(until deadline: ContinuousClock.Instant) {
-        condition.lock()
-        defer { condition.unlock() }
-        while !isStopped {
-            let remaining = deadline - ContinuousClock.now
-            if remaining <= .zero { return }
-            _ = condition.wait(until: Date().addingTimeInterval(seconds(remaining)))
-        }
+        _ = MonotonicWait.until(deadline) { isStopped }
     }
 }

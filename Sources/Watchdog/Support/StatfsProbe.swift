@@ -56,18 +56,17 @@ public final class StatfsProbe: Sendable {
         }
         if busy { return .failure(.stillHung(path: path)) }
         let outcome = Mutex<Result<FilesystemStats, StatfsError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
         let call = statvfsCall
+        let deadline = ContinuousClock.now + timeout
         let thread = Thread { [self] in
             let result = call(path)
             outcome.withLock { $0 = result }
             self.inFlight.withLock { $0 = false }
-            done.signal()
         }
         thread.name = "statvfs"
         thread.start()
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        if done.wait(timeout: .now() + seconds) == .timedOut {
+        // Waited for on the monotonic clock (a semaphore's timeout is wall-clock time on Linux).
+        guard MonotonicWait.until(deadline, { outcome.withLock { $0 != nil } }) else {
             return .failure(.timedOut(path: path))
         }
         return outcome.withLock { $0 } ?? .failure(.timedOut(path: path))
