@@ -53,9 +53,14 @@ public final class AuditLog: Sendable {
                 return .failure(WriteError(description: "cannot open audit log \(path): \(String(cString: strerror(errno)))"))
             }
             defer { close(fd) }
+            let end = lseek(fd, 0, SEEK_END)
             let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard written == line.count else {
-                return .failure(WriteError(description: "cannot write audit log \(path): \(written < 0 ? String(cString: strerror(errno)) : "short write")"))
+                let reason = written < 0 ? String(cString: strerror(errno)) : "short write (\(written) of \(line.count) bytes; disk full?)"
+                // On a full disk the last page may take part of a line: cut it off again, or the next
+                // record would be glued to half of this one and the log would no longer parse.
+                if written > 0 && end >= 0 { _ = ftruncate(fd, end) }
+                return .failure(WriteError(description: "cannot write audit log \(path): \(reason)"))
             }
             guard fsync(fd) == 0 else {
                 return .failure(WriteError(description: "cannot sync audit log \(path): \(String(cString: strerror(errno)))"))
