@@ -41,6 +41,8 @@ public final class FakeDockerEngine: Sendable {
     private let log = Mutex<[RecordedRequest]>([])
     private let counters = Mutex<[String: Int]>([:])
     private let hangGate = HangGate()
+    private let override = Mutex<Behaviour?>(nil)
+    private let latency = Mutex<Duration>(.zero)
 
     /// Starts the fake on a fresh unix socket in a temporary directory.
     public init(apiVersion: String = "1.41", socketPath: String? = nil) throws {
@@ -66,11 +68,26 @@ public final class FakeDockerEngine: Sendable {
         routes.withLock { $0[path] = behaviour }
     }
 
+    /// Answers every request with `behaviour` whatever its route (a daemon answering only 500s,
+    /// say) until called again with nil, which restores the routes.
+    public func overrideAll(_ behaviour: Behaviour?) {
+        override.withLock { $0 = behaviour }
+    }
+
+    /// Delays every answer by `delay` before its route's behaviour (a slow daemon); `.zero` ends it.
+    public func setLatency(_ delay: Duration) {
+        latency.withLock { $0 = delay }
+    }
+
     /// Every request so far, oldest first.
     public var requests: [RecordedRequest] { log.withLock { $0 } }
 
     /// Lets every hung request finish with a 503.
     public func releaseHungRequests() { hangGate.open() }
+
+    /// Ends the requests hung or streams held open right now (a daemon cutting its connections);
+    /// requests that arrive later hang or stay open again.
+    public func releaseCurrentRequests() { hangGate.releaseCurrent() }
 
     /// Stops the server; hung requests are released first so the server threads can be joined.
     public func stop() {
@@ -94,6 +111,11 @@ public final class FakeDockerEngine: Sendable {
             defer { c[path, default: 0] += 1 }
             return c[path, default: 0]
         }
+        let delay = latency.withLock { $0 }
+        if delay > .zero {
+            Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+        }
+        if let forced = override.withLock({ $0 }) { return respond(forced, index: index) }
         guard let behaviour = routes.withLock({ $0[path] }) else {
             return respond(.error(status: 404, message: "page not found"), index: index)
         }
@@ -176,14 +198,19 @@ public final class FakeDockerEngine: Sendable {
 
 /// Blocks hung requests until the fake is told to let them go.
 private final class HangGate: Sendable {
-    private let opened = Mutex(false)
+    private let state = Mutex((opened: false, generation: 0))
 
-    func open() { opened.withLock { $0 = true } }
+    /// Lets every waiting and future request go.
+    func open() { state.withLock { $0.opened = true } }
+
+    /// Lets the requests waiting now go; later ones wait again.
+    func releaseCurrent() { state.withLock { $0.generation += 1 } }
 
     func wait(upTo seconds: Double) {
+        let generation = state.withLock { $0.generation }
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if opened.withLock({ $0 }) { return }
+            if state.withLock({ $0.opened || $0.generation != generation }) { return }
             Thread.sleep(forTimeInterval: 0.02)
         }
     }

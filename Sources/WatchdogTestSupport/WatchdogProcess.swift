@@ -43,12 +43,15 @@ public final class WatchdogProcess: @unchecked Sendable {
     }
 
     /// Starts the watchdog and waits until it listens.
-    public init(arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+    ///
+    /// `launcher` runs the binary through another program that execs it (e.g. `setpriv --reuid=…`
+    /// to run it as an unprivileged user); the pid stays the watchdog's.
+    public init(arguments: [String], launcher: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binaryPath)
         // Remediation off unless a test turns it on (a later flag wins), and the audit log in a
         // temporary file: a test watchdog must never act on a daemon behind another test's back.
         auditLogPath = FileManager.default.temporaryDirectory.appendingPathComponent("wd-audit-\(UUID().uuidString).jsonl").path
-        process.arguments = [
+        process.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [Self.binaryPath]) + [
             "--web.listen-address", "127.0.0.1:0", "--log.level", "debug", "--remediation.disk.enabled=false",
             "--remediation.audit-log", auditLogPath,
         ] + arguments
