@@ -40,8 +40,8 @@ public final class WatchdogService: Sendable {
         func client() -> DockerClient {
             DockerClient(
                 endpoint: endpoint, connectTimeout: configuration.docker.connectTimeout,
-                requestTimeout: configuration.docker.requestTimeout, pinnedVersion: pinned, versionCache: versions,
-                stats: stats)
+                requestTimeout: configuration.docker.requestTimeout, pinnedVersion: pinned,
+                readOnly: configuration.docker.readOnly, versionCache: versions, stats: stats)
         }
         let host = HostStatus()
         let store = MetricsStore(apiStats: stats)
@@ -91,7 +91,14 @@ public final class WatchdogService: Sendable {
     static func makeRemediation(
         _ configuration: WatchdogConfiguration, client: DockerClient, host: HostStatus, tracker: ContainerTracker? = nil, logger: Logger
     ) -> RemediationEngine {
-        let r = configuration.remediation
+        // Read-only: every policy off (the configuration refuses an explicit `enabled: true` next to
+        // it), and the clients refuse non-GET requests anyway, as a second wall.
+        var r = configuration.remediation
+        if configuration.docker.readOnly {
+            r.disk.enabled = false
+            r.daemon.enabled = false
+            r.autoheal.enabled = false
+        }
         let ledger = ActionLedger(
             audit: AuditLog(path: r.auditLog), logger: logger, webhook: Webhook(url: r.webhookURL, logger: logger))
         let docker = DockerRemediationClient(client: client)
@@ -118,7 +125,7 @@ public final class WatchdogService: Sendable {
         // The verification pings get a client of their own (same endpoint, deadlines and stats).
         let pinger = DockerClient(
             endpoint: client.endpoint, connectTimeout: client.connectTimeout, requestTimeout: client.requestTimeout,
-            pinnedVersion: client.pinnedVersion, versionCache: client.versionCache, stats: client.stats)
+            pinnedVersion: client.pinnedVersion, readOnly: client.readOnly, versionCache: client.versionCache, stats: client.stats)
         let daemon = DaemonRestartPolicy(
             settings: .init(
                 enabled: dm.enabled, dryRun: r.dryRun || dm.dryRun, failures: dm.failures, minSpan: dm.minSpan,
@@ -163,6 +170,7 @@ public final class WatchdogService: Sendable {
         logger.info("docker-watchdog started", metadata: [
             "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
             "docker_host": "\(configuration.docker.host)",
+            "read_only": "\(configuration.docker.readOnly)",
             "tls": "\(guardian.tls == nil ? "off" : guardian.tls?.clientCAPEM == nil ? "on" : "client-cert")",
             "basic_auth_users": "\(guardian.authenticator.userNames.count)",
             "version": "\(BuildInfo.current.version)",

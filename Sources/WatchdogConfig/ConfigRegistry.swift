@@ -99,6 +99,9 @@ enum ConfigRegistry {
             "docker.api_version", \.docker.apiVersion, .apiVersion,
             "Pin an Engine API version (e.g. 1.43) instead of negotiating it from /version; empty negotiates. Pin only to work around a daemon that misreports its version."),
         ConfigKey(
+            "docker.read_only", \.docker.readOnly, .bool,
+            "Least privilege: the Docker client refuses every request that is not a GET (nothing on the host can be changed, whatever else is configured) and every remediation policy is off. Pair it with a socket proxy that allows only the GET endpoints listed in the README."),
+        ConfigKey(
             "docker.connect_timeout", \.docker.connectTimeout, .duration(positive: true),
             "Deadline for connecting to the Engine. Short on purpose: a socket that does not accept within seconds means a hung daemon, which is what the watchdog must report. Must not exceed docker.request_timeout."),
         ConfigKey(
@@ -333,6 +336,21 @@ enum ConfigRegistry {
     /// into an error about another. Timeouts longer than their interval are allowed everywhere,
     /// because every collector is single-flight (an overrun delays the next run, nothing piles up).
     static let crossChecks: [CrossCheck] = [
+        CrossCheck(
+            doc: "docker.read_only turns every remediation policy off: enabling one explicitly as well is a contradiction, refused rather than silently ignored.",
+            check: { config, origin in
+                guard config.docker.readOnly else { return nil }
+                let r = config.remediation
+                for (key, enabled) in [
+                    ("remediation.disk.enabled", r.disk.enabled), ("remediation.daemon.enabled", r.daemon.enabled),
+                    ("remediation.autoheal.enabled", r.autoheal.enabled),
+                ] where enabled && origin(key).layer > .defaults {
+                    return ConfigError(
+                        key: key, source: origin(key).source,
+                        reason: "cannot be true with docker.read_only (\(origin("docker.read_only").source)): a read-only watchdog changes nothing on the host")
+                }
+                return nil
+            }),
         CrossCheck(
             doc: "remediation.disk.target_ratio must be above remediation.disk.act_below_ratio, or the watchdog would stop as soon as it starts and start again at once.",
             check: { config, origin in

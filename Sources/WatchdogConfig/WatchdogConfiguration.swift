@@ -26,6 +26,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
     public struct Docker: Sendable, Equatable {
         /// `docker.host`: where the Engine listens.
         public var host: DockerHost = .unix(path: "/var/run/docker.sock")
+        /// `docker.read_only`: send nothing but GET requests; every remediation is off.
+        public var readOnly: Bool = false
         /// `docker.api_version`: empty means "negotiate with `/version`"; otherwise a pinned `1.NN`.
         public var apiVersion: String = ""
         /// `docker.connect_timeout`: deadline for establishing the connection (unix or TCP).

@@ -52,7 +52,7 @@ import Testing
         // differs from the defaults and agrees across sources: proves every registry entry is wired
         // to its own field and reachable under its derived names.
         let samples: [String: String] = [
-            "docker.host": "tcp://h:1", "docker.api_version": "1.41", "web.listen_address": ":1",
+            "docker.host": "tcp://h:1", "docker.api_version": "1.41", "docker.read_only": "true", "web.listen_address": ":1",
             "web.telemetry_path": "/x", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h",
             "log.level": "error", "log.format": "json", "web.max_connections": "7",
             "web.max_connections_per_ip": "7", "web.config_file": "/etc/w.yml",
