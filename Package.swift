@@ -66,10 +66,19 @@ let package = Package(
             dependencies: ["Watchdog", "DockerEngine", "Exposition", "FakeDockerEngine", "MicroHTTPServer"]
         ),
         .target(name: "WatchdogTestSupport", dependencies: ["CurlTransport"]),
+        // Fuzz targets (scripts/checks/fuzz.sh builds them with libFuzzer; a plain build replays a corpus).
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["DockerEngine", "WatchdogConfig", "Watchdog", "Exposition", "MicroHTTPServer", "WatchdogTestSupport"]
+        ),
+        .executableTarget(name: "fuzz-docker-json", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "fuzz-http", dependencies: ["FuzzTargets"]),
 
         // MARK: tests
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
         .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig"]),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",
             dependencies: ["DockerEngine", "FakeDockerEngine"],

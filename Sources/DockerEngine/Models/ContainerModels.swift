@@ -205,7 +205,12 @@ public struct DockerEvent: Decodable, Sendable, Equatable {
         if let nano = try c.decodeIfPresent(Int64.self, forKey: .timeNano) {
             timeNano = nano
         } else {
-            timeNano = (try c.decodeIfPresent(Int64.self, forKey: .time) ?? 0) * 1_000_000_000
+            // A `time` past the year 2262 does not fit in nanoseconds: a typed error, not a trap.
+            let (nano, overflow) = (try c.decodeIfPresent(Int64.self, forKey: .time) ?? 0).multipliedReportingOverflow(by: 1_000_000_000)
+            guard !overflow else {
+                throw DecodingError.dataCorruptedError(forKey: .time, in: c, debugDescription: "time out of range")
+            }
+            timeNano = nano
         }
     }
 

@@ -324,7 +324,7 @@ extension DiskUsageCategory {
                 if image.containers > 0 {
                     active += 1
                 } else if image.containers == 0 && image.size != -1 && image.sharedSize != -1 {
-                    reclaimable += image.size - image.sharedSize
+                    reclaimable = reclaimable.clampedAdding(image.size.clampedSubtracting(image.sharedSize))
                 }
                 // containers < 0: no information; neither active nor reclaimable.
             }
@@ -335,10 +335,10 @@ extension DiskUsageCategory {
                 if image.containers != 0 {
                     let size = image.virtualSize ?? image.size
                     if size == -1 || image.sharedSize == -1 { continue }
-                    used += size - image.sharedSize
+                    used = used.clampedAdding(size.clampedSubtracting(image.sharedSize))
                 }
             }
-            reclaimable = layersSize - used
+            reclaimable = layersSize.clampedSubtracting(used)
         }
         return DiskUsageCategory(totalCount: items.count, activeCount: active, sizeBytes: layersSize,
                                  reclaimableBytes: reclaimable)
@@ -350,8 +350,8 @@ extension DiskUsageCategory {
         var size: Int64 = 0
         var reclaimable: Int64 = 0
         for container in items {
-            size += container.sizeRw
-            if container.isActive { active += 1 } else { reclaimable += container.sizeRw }
+            size = size.clampedAdding(container.sizeRw)
+            if container.isActive { active += 1 } else { reclaimable = reclaimable.clampedAdding(container.sizeRw) }
         }
         return DiskUsageCategory(totalCount: items.count, activeCount: active, sizeBytes: size, reclaimableBytes: reclaimable)
     }
@@ -374,17 +374,17 @@ extension DiskUsageCategory {
             switch rules {
             case .current:
                 if usage.size > 0 {
-                    size += usage.size
-                    if usage.refCount > 0 { used += usage.size }
+                    size = size.clampedAdding(usage.size)
+                    if usage.refCount > 0 { used = used.clampedAdding(usage.size) }
                 }
             case .cli20_10:
                 if usage.size != -1 {
-                    size += usage.size
-                    if usage.refCount == 0 { unreferenced += usage.size }
+                    size = size.clampedAdding(usage.size)
+                    if usage.refCount == 0 { unreferenced = unreferenced.clampedAdding(usage.size) }
                 }
             }
         }
-        let reclaimable = rules == .current ? size - used : unreferenced
+        let reclaimable = rules == .current ? size.clampedSubtracting(used) : unreferenced
         return DiskUsageCategory(totalCount: items.count, activeCount: active, sizeBytes: size, reclaimableBytes: reclaimable)
     }
 
@@ -394,13 +394,13 @@ extension DiskUsageCategory {
         var size: Int64 = 0
         var used: Int64 = 0
         for record in records {
-            if !record.shared { size += record.size }
+            if !record.shared { size = size.clampedAdding(record.size) }
             if record.inUse {
                 active += 1
-                if !record.shared { used += record.size }
+                if !record.shared { used = used.clampedAdding(record.size) }
             }
         }
-        return DiskUsageCategory(totalCount: records.count, activeCount: active, sizeBytes: size, reclaimableBytes: size - used)
+        return DiskUsageCategory(totalCount: records.count, activeCount: active, sizeBytes: size, reclaimableBytes: size.clampedSubtracting(used))
     }
 }
 
@@ -479,5 +479,19 @@ struct DiskUsageWire: Decodable {
             if let buildCache { result.buildCache = .buildCache(buildCache) }
         }
         return result
+    }
+}
+
+extension Int64 {
+    /// Sums of sizes a daemon reported saturate instead of trapping: a corrupt or hostile answer
+    /// (`"Size": 9223372036854775807` twice) must give a wrong number, never a crashed watchdog.
+    func clampedAdding(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    func clampedSubtracting(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : difference
     }
 }
