@@ -48,6 +48,7 @@ SUITE=bookworm
 # the stage installs nothing and builds without network.
 PACKAGES="ca-certificates,libcurl4,libmicrohttpd12"
 CACHE="${WATCHDOG_CI_CACHE:-/var/cache/docker-watchdog-ci}"
+# shellcheck disable=SC2016  # apt's own $(FIELD) placeholders
 MIRROR="${WATCHDOG_DEBIAN_MIRROR:-$(apt-get indextargets --format '$(RELEASE) $(ORIGIN) $(REPO_URI)' 2>/dev/null \
     | awk -v s="$SUITE" '$1 == s && $2 == "Debian" { print $3; exit }')}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian/}"
@@ -169,7 +170,6 @@ fast=(--collector.daemon.interval 1s --collector.containers.interval 1s --collec
       --collector.system-df.interval 5s --remediation.dry-run=true)
 hardened=(--network none --read-only --cap-drop ALL --security-opt no-new-privileges
           --group-add "$SOCK_GID" --tmpfs "/var/lib/docker-watchdog:mode=0750,uid=${user%%:*},gid=${user%%:*}")
-# shellcheck disable=SC2016
 run_watchdog() { # NAME [docker run options…] -- [watchdog flags…]
     local n="$1"; shift
     local opts=()
@@ -187,8 +187,8 @@ value() { # METRICS-FILE SERIES → value of the exact series (name{labels} as e
     awk -v s="$2" 'index($0, s " ") == 1 { print $NF; exit }' "$1"
 }
 wait_metrics() { # NAME FILE: until the daemon is up and the containers collector has counted
-    local i
-    for i in $(seq 1 60); do
+    local _
+    for _ in $(seq 1 60); do
         if scrape "$1" >"$2" 2>/dev/null && [[ "$(value "$2" docker_daemon_up)" == 1 ]] \
             && [[ "$(value "$2" 'docker_watchdog_collector_success{collector="containers"}')" == 1 ]] \
             && grep -q '^docker_watchdog_collector_success{collector="disk"}' "$2"; then
