@@ -50,11 +50,17 @@ public enum Entrypoint {
                 FileHandle.standardError.write(Data("docker-watchdog: \(error.description)\n".utf8))
                 return configErrorStatus
             }
-            return run(configuration, webSecurity: webSecurity)
+            return run(configuration, webSecurity: webSecurity, reload: { () throws(ConfigError) -> ConfigCommand in
+                try ConfigLoader.load(arguments: arguments, environment: environment, readFile: { path in
+                    try ConfigLoader.readFile(path)
+                })
+            })
         }
     }
 
-    static func run(_ configuration: WatchdogConfiguration, webSecurity: WebSecurity) -> Int32 {
+    static func run(
+        _ configuration: WatchdogConfiguration, webSecurity: WebSecurity, reload: () throws(ConfigError) -> ConfigCommand
+    ) -> Int32 {
         let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
         let format: StructuredLogHandler.Format = configuration.log.format == .json ? .json : .logfmt
         LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
@@ -66,6 +72,7 @@ public enum Entrypoint {
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
 
@@ -77,10 +84,43 @@ public enum Entrypoint {
             return 1
         }
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while true {
+            sigwait(&signals, &received)
+            guard received == SIGHUP else { break }
+            reloadConfiguration(service: service, read: reload, logger: logger)
+        }
         logger.info("stopping", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
         service.stop()
         LogSink.standardError.flush()
         return 0
+    }
+
+    /// SIGHUP: reads the configuration again (same flags and environment, the files anew). Scrapes
+    /// are never interrupted: the server keeps running throughout.
+    ///
+    /// Applied at once: the basic-auth users of the web config file. Every other change is
+    /// validated, named in the log and flagged by `docker_watchdog_config_restart_required`,
+    /// and applies after a restart: re-creating the sampling and remediation machinery in place
+    /// would reset the remediation cool-downs and caps, which a reload must never do. An invalid
+    /// file is logged with the key and line and `docker_watchdog_config_last_reload_successful`
+    /// goes to 0; the running configuration stays.
+    static func reloadConfiguration(service: WatchdogService, read: () throws(ConfigError) -> ConfigCommand, logger: Logger) {
+        let store = service.store
+        var status = store.reloadStatus
+        do {
+            guard case .run(let fresh) = try read() else { return }
+            var pending = ConfigDiff.changedKeys(service.configuration, fresh)
+            let users = try service.webSecurity?.reload()
+            if users?.tlsChangeNeedsRestart == true { pending.append("web.config_file (tls_server_config)") }
+            status = .init(successful: true, lastSuccess: Date(), restartRequired: !pending.isEmpty)
+            logger.info("configuration reloaded", metadata: [
+                "basic_auth_users": "\(users?.users.count ?? 0)",
+                "restart_required_for": "\(pending.isEmpty ? "nothing" : pending.joined(separator: ","))",
+            ])
+        } catch {
+            status.successful = false
+            logger.error("configuration reload failed; the running configuration stays", metadata: ["error": "\(error.description)"])
+        }
+        store.setReloadStatus(status)
     }
 }

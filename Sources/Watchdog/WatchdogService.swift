@@ -184,15 +184,37 @@ public final class WatchdogService: Sendable {
     /// The TCP port the server is bound to (useful with port 0).
     public var port: Int? { server.withLock { $0?.port } }
 
-    /// Stops the server first (no new scrapes), then the sampling loops.
-    public func stop() {
+    /// Stops the server first (no new scrapes), then every sampling loop at once, waiting at most
+    /// `limit` in all for rounds in progress (a remediation action among them) to finish.
+    ///
+    /// Bounded so that SIGTERM ends the process in time (Docker sends SIGKILL 10 s after SIGTERM by
+    /// default) even when a round is stuck on a hung daemon: such a round has its own deadlines and
+    /// changes nothing when the process exits under it. Returns false if some round was still
+    /// running at the limit.
+    @discardableResult
+    public func stop(within limit: Duration = .seconds(8)) -> Bool {
         let running = server.withLock { s -> HTTPServer? in
             defer { s = nil }
             return s
         }
         running?.stop()
-        streamer?.stop()
-        for runner in runners { runner.stop(timeout: .seconds(2)) }
-        logger.info("docker-watchdog stopped")
+        let group = DispatchGroup()
+        let unfinished = Mutex<[String]>([])
+        for runner in runners {
+            DispatchQueue.global().async(group: group) {
+                if !runner.stop(timeout: limit) { unfinished.withLock { $0.append(runner.collector.name) } }
+            }
+        }
+        if let streamer {
+            DispatchQueue.global().async(group: group) { streamer.stop(timeout: limit) }
+        }
+        let inTime = group.wait(timeout: .now() + seconds(limit) + 0.5) == .success
+        let stuck = unfinished.withLock { $0 }.sorted()
+        if stuck.isEmpty && inTime {
+            logger.info("docker-watchdog stopped")
+        } else {
+            logger.warning("docker-watchdog stopped with rounds still running", metadata: ["collectors": "\(stuck.joined(separator: ","))"])
+        }
+        return stuck.isEmpty && inTime
     }
 }

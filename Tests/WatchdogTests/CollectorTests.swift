@@ -192,7 +192,7 @@ struct IncrementalRenderTests {
             store.publish(status("daemon", [small]))
             let plain = store.render(format: format, gzip: false)
             #expect(!plain.gzipped)
-            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init()), format: format)
+            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init(), reload: store.reloadStatus), format: format)
             #expect(plain.body == whole, "round \(round)")
             let zipped = store.render(format: format, gzip: true)
             #expect(zipped.gzipped)

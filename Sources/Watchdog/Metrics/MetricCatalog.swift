@@ -211,7 +211,7 @@ public enum MetricCatalog {
         buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorLastRound, collectorInterval,
         collectorRuns, collectorFailures,
         apiRequests, apiErrors,
-    ] + containerMetrics + remediationMetrics + buildCacheMetrics
+    ] + containerMetrics + remediationMetrics + buildCacheMetrics + reloadMetrics
 
     /// The README's metrics reference table, generated from the catalog.
     public static func markdownTable() -> String {

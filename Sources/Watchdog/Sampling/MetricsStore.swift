@@ -39,6 +39,7 @@ public final class MetricsStore: Sendable {
         var statuses: [String: CollectorStatus] = [:]
         var apiCounts = DockerRequestStats.Counts()
         var generation: UInt64 = 0
+        var reload = ReloadStatus(successful: true, lastSuccess: Date(), restartRequired: false)
         var cache: [CacheKey: RenderedMetrics] = [:]
         /// Per format (key: OpenMetrics or not): every family's last rendered lines.
         var fragments: [Bool: RenderFragmentCache] = [:]
@@ -81,16 +82,40 @@ public final class MetricsStore: Sendable {
 
     public var statuses: [String: CollectorStatus] { state.withLock { $0.statuses } }
 
+    /// The outcome of the last configuration (re)load, exported with the watchdog's own metrics.
+    public struct ReloadStatus: Sendable, Equatable {
+        public var successful: Bool
+        public var lastSuccess: Date
+        public var restartRequired: Bool
+        public init(successful: Bool, lastSuccess: Date, restartRequired: Bool) {
+            self.successful = successful
+            self.lastSuccess = lastSuccess
+            self.restartRequired = restartRequired
+        }
+    }
+
+    public var reloadStatus: ReloadStatus { state.withLock { $0.reload } }
+
+    /// Records a reload (SIGHUP) and invalidates the rendered bodies.
+    public func setReloadStatus(_ status: ReloadStatus) {
+        state.withLock { s in
+            s.reload = status
+            s.generation &+= 1
+            s.cache.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// The body for a scrape in `format`, gzip-compressed when `gzip` is true.
     public func render(format: ExpositionFormat, gzip: Bool) -> RenderedMetrics {
         let om = format == .openMetrics
         let key = CacheKey(openMetrics: om, gzip: gzip)
-        let (generation, cached, statuses, counts, fragmentCache, pieceCache) = state.withLock { s in
-            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:])
+        let (generation, cached, statuses, counts, reload, fragmentCache, pieceCache) = state.withLock { s in
+            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:])
         }
         if let cached { return cached }
         var fragmentsKept = fragmentCache
-        let fragments = ExpositionRenderer.renderFragments(families(statuses: statuses, counts: counts), format: format, cache: &fragmentsKept)
+        let fragments = ExpositionRenderer.renderFragments(
+            families(statuses: statuses, counts: counts, reload: reload), format: format, cache: &fragmentsKept)
         var body: [UInt8] = []
         var compressed = false
         var piecesKept: [String: PieceEntry]?
@@ -131,8 +156,13 @@ public final class MetricsStore: Sendable {
     }
 
     /// Every family to serve: the collectors' own plus the bookkeeping about them.
-    func families(statuses: [String: CollectorStatus], counts: DockerRequestStats.Counts) -> [MetricFamily] {
+    func families(statuses: [String: CollectorStatus], counts: DockerRequestStats.Counts, reload: ReloadStatus? = nil) -> [MetricFamily] {
         var result = [buildInfo]
+        if let reload {
+            result.append(MetricCatalog.configReloadSuccessful.family(value: reload.successful ? 1 : 0))
+            result.append(MetricCatalog.configReloadSuccessTime.family(value: reload.lastSuccess.timeIntervalSince1970))
+            result.append(MetricCatalog.configRestartRequired.family(value: reload.restartRequired ? 1 : 0))
+        }
         let ordered = statuses.values.sorted { $0.name < $1.name }
         for status in ordered { result.append(contentsOf: status.families) }
         func series(_ value: (CollectorStatus) -> Double) -> [([Label], Double)] {

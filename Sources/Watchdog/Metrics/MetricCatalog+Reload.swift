@@ -1,0 +1,20 @@
+import Exposition
+
+extension MetricCatalog {
+    // MARK: configuration reload (SIGHUP)
+
+    public static let configReloadSuccessful = MetricDescriptor(
+        name: "docker_watchdog_config_last_reload_successful", type: .gauge,
+        help: "1 if the last configuration reload (SIGHUP) succeeded, 0 if the files were invalid and the running configuration was kept.",
+        labels: [], collector: "core")
+    public static let configReloadSuccessTime = MetricDescriptor(
+        name: "docker_watchdog_config_last_reload_success_timestamp_seconds", type: .gauge,
+        help: "Unix time of the last successful configuration load (the start, or a SIGHUP).",
+        labels: [], collector: "core")
+    public static let configRestartRequired = MetricDescriptor(
+        name: "docker_watchdog_config_restart_required", type: .gauge,
+        help: "1 if the configuration on disk differs from the running one in keys that only apply after a restart (see the log of the reload for which).",
+        labels: [], collector: "core")
+
+    static let reloadMetrics: [MetricDescriptor] = [configReloadSuccessful, configReloadSuccessTime, configRestartRequired]
+}
