@@ -145,7 +145,7 @@ public enum MetricCatalog {
         labels: ["path"], collector: "disk")
     public static let fsReadOnly = MetricDescriptor(
         name: "docker_root_filesystem_readonly", type: .gauge,
-        help: "1 if the filesystem holding the Docker root directory is mounted read-only.",
+        help: "1 if the filesystem holding the Docker root directory is read-only (its superblock, as after an I/O error remount; a read-only bind mount that only the watchdog sees does not count).",
         labels: ["path"], collector: "disk")
     public static let statfsHung = MetricDescriptor(
         name: "docker_root_filesystem_statfs_hung", type: .gauge,

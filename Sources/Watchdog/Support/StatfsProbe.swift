@@ -12,6 +12,8 @@ public struct FilesystemStats: Sendable, Equatable {
     public var availableBytes: UInt64
     public var files: UInt64
     public var filesFree: UInt64
+    /// The filesystem itself is read-only, not merely the watchdog's view of it
+    /// (see `StatfsProbe.filesystemReadOnly`).
     public var readOnly: Bool
 }
 
@@ -72,9 +74,14 @@ public final class StatfsProbe: Sendable {
         return outcome.withLock { $0 } ?? .failure(.timedOut(path: path))
     }
 
+    /// statvfs plus, when it reports read-only, a look at the superblock in mountinfo (see
+    /// `filesystemReadOnly`). Both run here, inside the timed call, so nothing new can block sampling.
     public static let systemStatvfs: @Sendable (String) -> Result<FilesystemStats, StatfsError> = { path in
         var buffer = statvfs()
         guard statvfs(path, &buffer) == 0 else { return .failure(.failed(path: path, errno: errno)) }
+        let mountFlagReadOnly = (buffer.f_flag & UInt(ST_RDONLY)) != 0
+        let readOnly = mountFlagReadOnly
+            && filesystemReadOnly(resolvedPath: resolved(path), mountinfo: MountInfo.readSystem())
         let fragment = UInt64(buffer.f_frsize)
         return .success(FilesystemStats(
             sizeBytes: UInt64(buffer.f_blocks) * fragment,
@@ -82,6 +89,25 @@ public final class StatfsProbe: Sendable {
             availableBytes: UInt64(buffer.f_bavail) * fragment,
             files: UInt64(buffer.f_files),
             filesFree: UInt64(buffer.f_ffree),
-            readOnly: (buffer.f_flag & UInt(ST_RDONLY)) != 0))
+            readOnly: readOnly))
+    }
+
+    /// Whether a path that statvfs calls read-only is on a read-only filesystem.
+    ///
+    /// statvfs's `ST_RDONLY` is set when the mount *or* the superblock is read-only (the kernel ORs
+    /// both), so a writable answer needs no second look. A read-only one may only be the watchdog's
+    /// own view: a read-only bind mount (systemd `ProtectSystem=strict`, a container's
+    /// `-v /:/host:ro`) of a filesystem Docker writes to. Then the superblock options in mountinfo
+    /// decide; when mountinfo is unreadable or says nothing for the path, the statvfs answer stands.
+    public static func filesystemReadOnly(resolvedPath: String, mountinfo: String?) -> Bool {
+        guard let mountinfo, let superblock = MountInfo.superblockReadOnly(mountinfo: mountinfo, path: resolvedPath) else {
+            return true
+        }
+        return superblock
+    }
+
+    /// The absolute path without symlinks or `..`, as mountinfo names mount points.
+    static func resolved(_ path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 }
