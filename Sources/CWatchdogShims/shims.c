@@ -1,6 +1,7 @@
 #include "CWatchdogShims.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -239,6 +240,16 @@ int cwd_random_bytes(uint8_t *out, size_t len) {
     return gnutls_rnd(GNUTLS_RND_KEY, out, len) == 0 ? 0 : -1;
 }
 
+/* One notification callback serves both the client-certificate demand and the connection watch. */
+static void cwd_notify_watched(void *cls, struct MHD_Connection *connection, void **socket_context,
+                               enum MHD_ConnectionNotificationCode code) {
+    struct cwd_mhd_watch *watch = cls;
+    if (watch->require_client_certificate) cwd_require_client_certificate(NULL, connection, socket_context, code);
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    watch->callback(watch->context, connection, info != NULL ? (int)info->connect_fd : -1,
+                    code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : 0);
+}
+
 struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  int listen_fd,
                                  MHD_AccessHandlerCallback handler,
@@ -251,6 +262,24 @@ struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  unsigned int thread_pool_size,
                                  size_t connection_memory_limit,
                                  const struct cwd_mhd_tls *tls) {
+    return cwd_mhd_start_watched(flags, listen_fd, handler, handler_context, completed, completed_context,
+                                 connection_limit, per_ip_limit, connection_timeout_seconds, thread_pool_size,
+                                 connection_memory_limit, tls, NULL);
+}
+
+struct MHD_Daemon *cwd_mhd_start_watched(unsigned int flags,
+                                         int listen_fd,
+                                         MHD_AccessHandlerCallback handler,
+                                         void *handler_context,
+                                         MHD_RequestCompletedCallback completed,
+                                         void *completed_context,
+                                         unsigned int connection_limit,
+                                         unsigned int per_ip_limit,
+                                         unsigned int connection_timeout_seconds,
+                                         unsigned int thread_pool_size,
+                                         size_t connection_memory_limit,
+                                         const struct cwd_mhd_tls *tls,
+                                         struct cwd_mhd_watch *watch) {
     struct MHD_OptionItem options[16];
     int n = 0;
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL };
@@ -274,9 +303,16 @@ struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
         }
         if (tls->trust_pem != NULL) {
             options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)tls->trust_pem };
-            options[n++] = (struct MHD_OptionItem){
-                MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)cwd_require_client_certificate, NULL };
+            if (watch != NULL) {
+                watch->require_client_certificate = 1;  /* cwd_notify_watched calls it */
+            } else {
+                options[n++] = (struct MHD_OptionItem){
+                    MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)cwd_require_client_certificate, NULL };
+            }
         }
+    }
+    if (watch != NULL) {
+        options[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)cwd_notify_watched, watch };
     }
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     /* Port 0 plus MHD_OPTION_LISTEN_SOCKET: MHD uses the given socket and never binds itself. */
@@ -333,3 +369,12 @@ int cwd_deflate_piece(const uint8_t *input, size_t input_len, int level, uint8_t
 uint32_t cwd_crc32_combine(uint32_t crc_a, uint32_t crc_b, size_t length_b) {
     return (uint32_t)crc32_combine(crc_a, crc_b, (z_off_t)length_b);
 }
+
+int cwd_tune_allocator(int arena_max, size_t mmap_threshold) {
+    int ok = 1;
+    if (arena_max > 0) ok &= mallopt(M_ARENA_MAX, arena_max);
+    if (mmap_threshold > 0) ok &= mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
+    return ok ? 0 : -1;
+}
+
+int cwd_release_free_heap(void) { return malloc_trim(0); }

@@ -129,12 +129,19 @@ public struct HTTPServerOptions: Sendable {
     public var maxRequestBodyBytes: Int
     /// nil serves plain HTTP.
     public var tls: HTTPTLSOptions?
+    /// A whole request must arrive within this long of the connection opening (or of the previous
+    /// answer on a kept-alive connection), however steadily it trickles in; nil uses
+    /// `connectionTimeoutSeconds`. See `RequestDeadlines`: `connectionTimeoutSeconds` alone only
+    /// cuts *idle* connections.
+    public var requestTimeoutSeconds: Int?
 
     public init(
         threading: Threading = .pool(threads: 2), maxConnections: Int = 64, maxConnectionsPerIP: Int = 16,
-        connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20, tls: HTTPTLSOptions? = nil
+        connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20, tls: HTTPTLSOptions? = nil,
+        requestTimeoutSeconds: Int? = nil
     ) {
         self.tls = tls
+        self.requestTimeoutSeconds = requestTimeoutSeconds
         self.threading = threading
         self.maxConnections = maxConnections
         self.maxConnectionsPerIP = maxConnectionsPerIP
@@ -188,26 +195,36 @@ public final class HTTPServer: Sendable {
         case .threadPerConnection:
             flags |= UInt32(MHD_USE_THREAD_PER_CONNECTION.rawValue) | UInt32(MHD_USE_POLL.rawValue)
         }
+        let deadlines = RequestDeadlines(limit: .seconds(max(1, options.requestTimeoutSeconds ?? options.connectionTimeoutSeconds)))
         let context = HandlerContext(
             handler: handler, maxBodyBytes: options.maxRequestBodyBytes,
-            requireClientCertificate: options.tls?.clientCAPEM != nil)
+            requireClientCertificate: options.tls?.clientCAPEM != nil, deadlines: deadlines)
         let unmanaged = Unmanaged.passRetained(context)
         // libmicrohttpd keeps these pointers rather than copying: they live until after MHD_stop_daemon.
         let tlsStrings = TLSStrings(options.tls)
+        let watch = UnsafeMutablePointer<cwd_mhd_watch>.allocate(capacity: 1)
+        watch.initialize(to: cwd_mhd_watch(callback: mhdConnectionEvent, context: unmanaged.toOpaque(), require_client_certificate: 0))
         let daemon = tlsStrings.withTLS { tls in
-            cwd_mhd_start(
-                flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, nil,
+            cwd_mhd_start_watched(
+                flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, unmanaged.toOpaque(),
                 UInt32(options.maxConnections), UInt32(perIP), UInt32(options.connectionTimeoutSeconds),
-                poolSize, 0, tls
+                poolSize, 0, tls, watch
             )
         }
         guard let daemon else {
             unmanaged.release()
+            watch.deallocate()
             tlsStrings.free()
             close(fd)
             throw HTTPServerError(description: "libmicrohttpd refused to start on \(target)\(options.tls == nil ? "" : " (TLS)")")
         }
-        state = Mutex(RunningDaemon(daemon: daemon, context: unmanaged, tlsStrings: tlsStrings))
+        deadlines.startSweeping()
+        state = Mutex(RunningDaemon(daemon: daemon, context: unmanaged, tlsStrings: tlsStrings, watch: watch))
+    }
+
+    /// Connections cut so far because their request did not arrive in time (slow clients).
+    public var slowConnectionsCut: Int {
+        state.withLock { $0?.context.takeUnretainedValue().deadlines.cut } ?? 0
     }
 
     /// Stops accepting, ends open connections and joins the server's threads. Safe to call twice.
@@ -218,7 +235,9 @@ public final class HTTPServer: Sendable {
             return value
         }
         guard let running else { return }
+        running.context.takeUnretainedValue().deadlines.stopSweeping()
         MHD_stop_daemon(running.daemon)
+        running.watch.deallocate()
         // Released only after MHD_stop_daemon has joined every thread that could still call the handler.
         running.context.release()
         running.tlsStrings.free()
@@ -232,6 +251,7 @@ private struct RunningDaemon: @unchecked Sendable {
     let daemon: OpaquePointer
     let context: Unmanaged<HandlerContext>
     let tlsStrings: TLSStrings
+    let watch: UnsafeMutablePointer<cwd_mhd_watch>
 }
 
 /// C copies of the TLS material, owned by the running daemon.
@@ -263,13 +283,15 @@ private struct TLSStrings {
     }
 }
 
-private final class HandlerContext: Sendable {
+final class HandlerContext: Sendable {
     let handler: HTTPHandler
     let maxBodyBytes: Int
     /// Checked again per request: the handshake already demands a verified certificate, but a request
     /// must never be answered on a connection whose certificate did not verify.
     let requireClientCertificate: Bool
-    init(handler: @escaping HTTPHandler, maxBodyBytes: Int, requireClientCertificate: Bool) {
+    let deadlines: RequestDeadlines
+    init(handler: @escaping HTTPHandler, maxBodyBytes: Int, requireClientCertificate: Bool, deadlines: RequestDeadlines) {
+        self.deadlines = deadlines
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
         self.requireClientCertificate = requireClientCertificate
@@ -334,6 +356,8 @@ private func mhdAccessHandler(
         uploadSize.pointee = 0
         return .YES
     }
+    // The request is fully read: from here on the time is the handler's, not the client's.
+    context.deadlines.answering(connection)
     let response: HTTPResponse
     if request.tooLarge {
         response = .text(413, "request body too large\n")
@@ -406,6 +430,7 @@ private func mhdRequestCompleted(
     _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
     _ conCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ code: MHD_RequestTerminationCode
 ) {
+    if let cls { Unmanaged<HandlerContext>.fromOpaque(cls).takeUnretainedValue().deadlines.requestEnded(connection) }
     guard let conCls, let state = conCls.pointee else { return }
     Unmanaged<RequestState>.fromOpaque(state).release()
     conCls.pointee = nil

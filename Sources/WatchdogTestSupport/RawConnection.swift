@@ -16,9 +16,30 @@ public final class RawConnection: @unchecked Sendable {
     private var fd: Int32
 
     /// Connects to 127.0.0.1:`port` (blocking connect: loopback answers at once or refuses).
-    public init(port: Int) throws {
+    ///
+    /// - Parameter source: a loopback address to connect from (`127.0.0.2`, ...), so that tests can
+    ///   act as several clients despite the server's per-address connection limit.
+    public init(port: Int, from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, source, &local.sin_addr) == 1 else {
+                Glibc.close(fd)
+                fd = -1
+                throw Failure(description: "not an IPv4 address: \(source)")
+            }
+            let rc = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else {
+                let reason = String(cString: strerror(errno))
+                Glibc.close(fd)
+                fd = -1
+                throw Failure(description: "bind \(source): \(reason)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

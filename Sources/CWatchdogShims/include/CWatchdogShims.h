@@ -65,6 +65,34 @@ struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
                                  size_t connection_memory_limit,
                                  const struct cwd_mhd_tls *tls);
 
+/* Connection start/close events, for deadlines libmicrohttpd does not have (its
+ * MHD_OPTION_CONNECTION_TIMEOUT is an inactivity timeout: a client sending one byte a second is never
+ * cut). fd is the connection's socket, valid until the close event has returned: libmicrohttpd closes
+ * it only afterwards, so shutdown(2) on it from another thread is safe while the caller keeps its
+ * record under a lock that the close event also takes. */
+typedef void (*cwd_mhd_connection_event)(void *context, struct MHD_Connection *connection, int fd, int started);
+struct cwd_mhd_watch {
+    cwd_mhd_connection_event callback;
+    void *context;
+    int require_client_certificate; /* set by cwd_mhd_start_watched */
+};
+
+/* cwd_mhd_start plus connection events (watch may be NULL). watch must stay valid until
+ * MHD_stop_daemon has returned. */
+struct MHD_Daemon *cwd_mhd_start_watched(unsigned int flags,
+                                         int listen_fd,
+                                         MHD_AccessHandlerCallback handler,
+                                         void *handler_context,
+                                         MHD_RequestCompletedCallback completed,
+                                         void *completed_context,
+                                         unsigned int connection_limit,
+                                         unsigned int per_ip_limit,
+                                         unsigned int connection_timeout_seconds,
+                                         unsigned int thread_pool_size,
+                                         size_t connection_memory_limit,
+                                         const struct cwd_mhd_tls *tls,
+                                         struct cwd_mhd_watch *watch);
+
 /* 1 if the connection is TLS and its peer presented a certificate that verifies against the
  * daemon's trust_pem; 0 otherwise (plain connection, no certificate, or verification failed). */
 int cwd_mhd_peer_certificate_verified(struct MHD_Connection *connection);
@@ -100,5 +128,14 @@ int cwd_deflate_piece(const uint8_t *input, size_t input_len, int level, uint8_t
                       uint32_t *crc);
 /* zlib's crc32_combine: the CRC-32 of A followed by B from crc(A), crc(B) and len(B). */
 uint32_t cwd_crc32_combine(uint32_t crc_a, uint32_t crc_b, size_t length_b);
+
+/* MARK: allocator (glibc malloc) */
+
+/* At most `arena_max` malloc arenas, and allocations of at least `mmap_threshold` bytes always
+ * mmapped (so freeing a large transient buffer returns it to the kernel at once). 0 leaves a
+ * setting alone. Returns 0 on success, -1 if glibc refused a setting. */
+int cwd_tune_allocator(int arena_max, size_t mmap_threshold);
+/* Returns free heap pages to the kernel (malloc_trim(0)); 1 if memory was released. */
+int cwd_release_free_heap(void);
 
 #endif
