@@ -15,7 +15,9 @@ final class AutohealFakeDocker: RemediationDocker, @unchecked Sendable {
         var health = "unhealthy"
         var state = "running"
         var failing = true
-        var restartedAt: Date?
+        /// When it was last restarted, on the monotonic clock (a wall-clock step must not change how
+        /// long a restart takes).
+        var restartedAt: ContinuousClock.Instant?
         var restarts = 0
     }
 
@@ -33,7 +35,7 @@ final class AutohealFakeDocker: RemediationDocker, @unchecked Sendable {
     var restartedIDs: [String] { lock.lock(); defer { lock.unlock() }; return restartCalls.map(\.id) }
 
     private func health(_ box: Box) -> String {
-        if let at = box.restartedAt, box.failing, clock.now.timeIntervalSince(at) < 2 { return "starting" }
+        if let at = box.restartedAt, box.failing, clock.instant - at < .seconds(2) { return "starting" }
         return box.health
     }
 
@@ -69,7 +71,7 @@ final class AutohealFakeDocker: RemediationDocker, @unchecked Sendable {
         defer { lock.unlock() }
         restartCalls.append((id, clock.now))
         if let restartError { throw restartError }
-        boxes[id]?.restartedAt = clock.now
+        boxes[id]?.restartedAt = clock.instant
         boxes[id]?.restarts += 1
     }
 
@@ -106,7 +108,7 @@ struct AutohealPolicyTests {
             let clock = self.clock
             policy = AutohealPolicy(
                 settings: settings, containers: { tracker.containers }, docker: docker, ledger: ledger,
-                logger: PolicyTestSupport.logger, now: { clock.now })
+                logger: PolicyTestSupport.logger, clock: clock.policyClock)
         }
 
         /// One round: the tracker learns the current list, the policy evaluates.

@@ -8,12 +8,19 @@ import WatchdogTestSupport
 @testable import Watchdog
 
 /// A clock the tests move by hand; `sleep` on it advances it (verification waits, stack-dump grace).
+/// `advance` moves the wall and the monotonic clock together (time passes); `stepWall` moves only
+/// the wall clock (someone sets the date).
 final class RemediationTestClock: @unchecked Sendable {
     private let lock = NSLock()
     private var current = Date(timeIntervalSince1970: 1_900_000_000)
+    private let origin = ContinuousClock.now
+    private var elapsed = Duration.zero
     var now: Date { lock.lock(); defer { lock.unlock() }; return current }
-    func advance(_ seconds: Double) { lock.lock(); current += seconds; lock.unlock() }
+    var instant: ContinuousClock.Instant { lock.lock(); defer { lock.unlock() }; return origin + elapsed }
+    func advance(_ seconds: Double) { lock.lock(); current += seconds; elapsed += .seconds(seconds); lock.unlock() }
+    func stepWall(_ seconds: Double) { lock.lock(); current += seconds; lock.unlock() }
     func sleep(_ d: Duration) { advance(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+    var policyClock: PolicyClock { PolicyClock(wall: { self.now }, monotonic: { self.instant }) }
 }
 
 /// Records what the policy does to "the host": signals, commands, pings.
@@ -98,7 +105,7 @@ struct DaemonRestartPolicyTests {
                     pidFile: pidFile, verifyTimeout: .seconds(120), cooldown: .seconds(900), maxRestarts: maxRestarts,
                     window: .seconds(6 * 3600)),
                 status: { host.daemon }, control: control, ledger: ledger, logger: PolicyTestSupport.logger,
-                now: { clock.now }, sleep: { clock.sleep($0) })
+                clock: clock.policyClock, sleep: { clock.sleep($0) })
             host.updateDaemon { d in
                 d.up = true
                 d.everAnswered = true
@@ -108,12 +115,13 @@ struct DaemonRestartPolicyTests {
 
         /// The daemon fails `count` probes, `spacing` seconds apart, starting now.
         func fail(_ count: Int, spacing: Double = 10) {
-            let start = clock.now
+            let (start, startInstant) = (clock.now, clock.instant)
             for i in 1...count {
                 host.updateDaemon { d in
                     d.up = false
                     d.consecutiveFailures = i
                     d.failingSince = start
+                    d.failingSinceInstant = startInstant
                     d.lastError = "ping: timeout"
                 }
                 if i < count { clock.advance(spacing) }
@@ -126,6 +134,7 @@ struct DaemonRestartPolicyTests {
                 d.up = true
                 d.consecutiveFailures = 0
                 d.failingSince = nil
+                d.failingSinceInstant = nil
             }
             control.resetDaemon()
         }
@@ -325,19 +334,24 @@ struct DaemonRestartPolicyTests {
         _ = collector.collect()
         #expect(host.daemon.up && host.daemon.failingSince == nil)
         fake.set("/_ping", .hang)
-        let before = Date()
+        let (before, beforeInstant) = (Date(), ContinuousClock.now)
         _ = collector.collect()
         let since = try #require(host.daemon.failingSince)
         #expect(since >= before.addingTimeInterval(-0.001) && since <= Date())
+        // The same moment on the monotonic clock (what the restart policy measures the span with).
+        let sinceInstant = try #require(host.daemon.failingSinceInstant)
+        #expect(sinceInstant >= beforeInstant && sinceInstant <= ContinuousClock.now)
         _ = collector.collect()
         _ = collector.collect()
         // The streak keeps its start; the span grows with every failed probe.
         #expect(host.daemon.failingSince == since)
+        #expect(host.daemon.failingSinceInstant == sinceInstant)
         #expect(host.daemon.consecutiveFailures == 3)
         #expect(Date().timeIntervalSince(since) >= 0.5)
         fake.set("/_ping", FakeDockerEngine.defaultRoutes(apiVersion: "1.41")["/_ping"]!)
         _ = collector.collect()
         #expect(host.daemon.failingSince == nil)
+        #expect(host.daemon.failingSinceInstant == nil)
         #expect(host.daemon.consecutiveFailures == 0)
     }
 

@@ -95,11 +95,18 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
     func imageLastTagTime(_ id: String) throws -> Date? { lock.lock(); defer { lock.unlock() }; return tagTimes[id] }
 }
 
+/// `advance` moves the wall and the monotonic clock together (time passes); `stepWall` moves only
+/// the wall clock (someone sets the date).
 final class FakeClock: @unchecked Sendable {
     private let lock = NSLock()
     private var current = Date(timeIntervalSince1970: 1_800_000_000)
+    private let origin = ContinuousClock.now
+    private var elapsed = Duration.zero
     var now: Date { lock.lock(); defer { lock.unlock() }; return current }
-    func advance(_ seconds: Double) { lock.lock(); current += seconds; lock.unlock() }
+    var instant: ContinuousClock.Instant { lock.lock(); defer { lock.unlock() }; return origin + elapsed }
+    func advance(_ seconds: Double) { lock.lock(); current += seconds; elapsed += .seconds(seconds); lock.unlock() }
+    func stepWall(_ seconds: Double) { lock.lock(); current += seconds; lock.unlock() }
+    var policyClock: PolicyClock { PolicyClock(wall: { self.now }, monotonic: { self.instant }) }
 }
 
 @Suite("Disk remediation (fake host, fake clock)")
@@ -113,7 +120,7 @@ struct DiskRemediationTests {
         let ledger = ActionLedger(audit: AuditLog(path: path), logger: logger)
         let disk = DiskRemediation(
             settings: .init(dryRun: dryRun, thresholds: thresholds, steps: steps, minAge: minAge, keepPattern: "^keep/", cooldown: .seconds(600)),
-            docker: host, measure: { host.stats() }, ledger: ledger, now: { clock.now })
+            docker: host, measure: { host.stats() }, ledger: ledger, clock: clock.policyClock)
         return (disk, ledger, path)
     }
 

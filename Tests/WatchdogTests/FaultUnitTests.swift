@@ -93,12 +93,12 @@ struct FaultUnitTests {
         #expect(ContinuousClock.now - start < .milliseconds(600))
     }
 
-    /// Remediation cool-downs, backoffs and windows are still measured on the wall clock (the
-    /// policies take `now: () -> Date` and keep `Date`s: DiskRemediation.coolingUntil,
-    /// DaemonRestartPolicy.lastRestart/restarts, AutohealPolicy's lastAttempt). A step of the wall
-    /// clock therefore stretches or cuts them. Recorded as a known issue, so this test starts
-    /// failing — and is to be turned into a plain one — when the policies move to a monotonic clock.
-    @Test func wallClockStepsMoveTheDiskCoolDown() {
+    /// Remediation cool-downs, backoffs, windows and the spans the watchdog measures itself run on
+    /// the monotonic clock (`PolicyClock`); the wall clock only stamps records and is compared with
+    /// Docker's times. A step of the wall clock (`stepWall`, while `advance` is time passing) must
+    /// therefore neither stretch nor cut them. Disk: the 600 s cool-down after an episode that did
+    /// not reach the target.
+    @Test func wallClockStepsMoveNeitherTheDiskCoolDown() {
         func rig() -> (DiskRemediation, FakeHost, FakeClock) {
             let host = FakeHost()
             host.images = [.init(id: "big", tags: ["big:1"], created: 0, size: 950)]
@@ -108,23 +108,116 @@ struct FaultUnitTests {
             disk.evaluate()  // an episode that cannot reach the target: a 600 s cool-down begins
             return (disk, host, clock)
         }
-        // Set back by an hour, then the 600 s cool-down really passes: it should act again.
+        // Set back by an hour: the cool-down ends after 600 s all the same.
         let (back, backHost, backClock) = rig()
         let first = backHost.calls.count
         #expect(first > 0)
-        backClock.advance(-3600 + 601)
+        backClock.stepWall(-3600)
+        backClock.advance(599)
         back.evaluate()
-        withKnownIssue("the disk cool-down is a wall-clock Date: setting the clock back stretches it") {
-            #expect(backHost.calls.count > first)
-        }
-        // Set forward by an hour a second after the episode: it should still hold back.
+        #expect(backHost.calls.count == first, "acted inside the cool-down")
+        backClock.advance(2)
+        back.evaluate()
+        #expect(backHost.calls.count > first, "setting the clock back stretched the cool-down")
+        // Set forward by an hour a second after the episode: it still holds back for the rest of the 600 s.
         let (ahead, aheadHost, aheadClock) = rig()
         let before = aheadHost.calls.count
-        aheadClock.advance(1 + 3600)
+        aheadClock.advance(1)
+        aheadClock.stepWall(3600)
         ahead.evaluate()
-        withKnownIssue("the disk cool-down is a wall-clock Date: setting the clock forward cuts it short") {
-            #expect(aheadHost.calls.count == before)
-        }
+        #expect(aheadHost.calls.count == before, "setting the clock forward cut the cool-down short")
+        aheadClock.advance(598)
+        ahead.evaluate()
+        #expect(aheadHost.calls.count == before)
+        aheadClock.advance(2)
+        ahead.evaluate()
+        #expect(aheadHost.calls.count > before)
+    }
+
+    /// Daemon restart: the 900 s cool-down between restarts, the failure span before the first, and
+    /// the restart-cap window. A step forward must never allow a second restart early.
+    @Test func wallClockStepsMoveNeitherTheDaemonRestartCoolDownNorItsSpanOrWindow() {
+        let runs = { (rig: DaemonRestartPolicyTests.Rig) in rig.control.actions.filter { $0.hasPrefix("run") }.count }
+        // Three failures 10 s apart span 20 s (30 s needed): an hour's step forward does not make it longer.
+        let span = DaemonRestartPolicyTests.Rig()
+        span.fail(3)
+        span.clock.stepWall(3600)
+        span.policy.evaluate()
+        #expect(runs(span) == 0, "a wall step made a 20 s outage look long enough")
+        span.clock.advance(10)
+        span.policy.evaluate()
+        #expect(runs(span) == 1)
+
+        // Forward: a minute after the restart the clock jumps an hour; the cool-down still holds.
+        let ahead = DaemonRestartPolicyTests.Rig()
+        ahead.fail(4)
+        ahead.policy.evaluate()
+        #expect(runs(ahead) == 1)
+        ahead.control.resetDaemon()  // still down
+        ahead.clock.advance(60)
+        ahead.clock.stepWall(3600)
+        ahead.policy.evaluate()
+        #expect(runs(ahead) == 1, "setting the clock forward allowed a second restart inside the cool-down")
+        #expect(ahead.ledger.suppression("daemon")?.hasPrefix("cool-down until") == true)
+        // The cool-down counts from the start of the restart; the stack-dump grace took 2 s of it.
+        ahead.clock.advance(836)
+        ahead.policy.evaluate()
+        #expect(runs(ahead) == 1)
+        ahead.clock.advance(3)
+        ahead.policy.evaluate()
+        #expect(runs(ahead) == 2)
+
+        // Back: an hour back right after the restart; the second restart comes 900 s later all the same.
+        let back = DaemonRestartPolicyTests.Rig()
+        back.fail(4)
+        back.policy.evaluate()
+        back.control.resetDaemon()
+        back.clock.stepWall(-3600)
+        back.clock.advance(901)
+        back.policy.evaluate()
+        #expect(runs(back) == 2, "setting the clock back stretched the cool-down")
+
+        // The cap window (one restart in 6 h): a 7 h step forward does not empty it.
+        let capped = DaemonRestartPolicyTests.Rig(maxRestarts: 1)
+        capped.fail(4)
+        capped.policy.evaluate()
+        capped.recover()
+        capped.clock.advance(1000)
+        capped.clock.stepWall(7 * 3600)
+        capped.fail(4)
+        capped.policy.evaluate()
+        #expect(runs(capped) == 1, "a wall step emptied the restart-cap window")
+        #expect(capped.ledger.suppression("daemon")?.contains("restart cap reached") == true)
+    }
+
+    /// Autoheal: the backoff after a restart (30 s, then 60 s) and `min_unhealthy` (10 s) from the
+    /// moment the policy learned that the container turned unhealthy.
+    @Test func wallClockStepsMoveNeitherTheAutohealBackoffNorMinUnhealthy() {
+        let rig = AutohealPolicyTests.Rig(.init(minUnhealthy: .seconds(10), backoff: .seconds(30), maxBackoff: .seconds(240)))
+        rig.docker.add("c1", .init(name: "flaky", labels: AutohealPolicyTests.optIn))
+        rig.round()
+        // Unhealthy for 5 s, then the clock jumps an hour forward: min_unhealthy is not cut short.
+        rig.run(5)
+        rig.clock.stepWall(3600)
+        rig.run(4)
+        #expect(rig.docker.restartedIDs.isEmpty, "a wall step forward cut min_unhealthy short")
+        rig.run(1)
+        #expect(rig.docker.restartedIDs == ["c1"])
+        // Five seconds after the first restart the clock goes back an hour: the second restart still
+        // comes 30 s after the first.
+        rig.run(5)
+        rig.clock.stepWall(-3600)
+        rig.run(24)
+        #expect(rig.docker.restartedIDs.count == 1)
+        rig.run(1)
+        #expect(rig.docker.restartedIDs.count == 2, "setting the clock back stretched the backoff")
+        // Then forward by an hour: the third waits its 60 s all the same.
+        rig.run(5)
+        rig.clock.stepWall(3600)
+        rig.run(54)
+        #expect(rig.docker.restartedIDs.count == 2, "setting the clock forward cut the backoff short")
+        rig.run(1)
+        #expect(rig.docker.restartedIDs.count == 3)
     }
 
     final class SlowTicker: Collector, @unchecked Sendable {

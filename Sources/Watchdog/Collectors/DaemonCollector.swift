@@ -26,6 +26,7 @@ public final class DaemonCollector: Collector {
         var failures: [String: UInt64] = [:]
         var consecutiveFailures = 0
         var failingSince: Date?
+        var failingSinceInstant: ContinuousClock.Instant?
         var lastSuccess: Date?
         var lastInfoRefresh: ContinuousClock.Instant?
         var wasUp = false
@@ -52,6 +53,7 @@ public final class DaemonCollector: Collector {
         var pingSeconds: Double?
         var failure: DockerError?
         let probeStarted = Date()
+        let probeStartedInstant = ContinuousClock.now
         do {
             let result = try client.ping(timeout: timeout)
             pingSeconds = seconds(result.duration)
@@ -65,11 +67,15 @@ public final class DaemonCollector: Collector {
                 s.histogram.observe(pingSeconds)
                 s.consecutiveFailures = 0
                 s.failingSince = nil
+                s.failingSinceInstant = nil
                 s.lastSuccess = Date()
             } else if let failure {
                 s.failures[failure.kind, default: 0] += 1
                 s.consecutiveFailures += 1
-                if s.failingSince == nil { s.failingSince = probeStarted }
+                if s.failingSince == nil {
+                    s.failingSince = probeStarted
+                    s.failingSinceInstant = probeStartedInstant
+                }
             }
             let up = pingSeconds != nil
             let cameBack = up && !s.wasUp
@@ -102,7 +108,9 @@ public final class DaemonCollector: Collector {
 
     /// Copies what this round learned to the shared host status (landing page, disk collector).
     private func updateHostStatus(up: Bool, pingSeconds: Double?, error: String?) {
-        let (info, version, consecutive, failingSince) = state.withLock { ($0.info, $0.version, $0.consecutiveFailures, $0.failingSince) }
+        let (info, version, consecutive, failingSince, failingSinceInstant) = state.withLock {
+            ($0.info, $0.version, $0.consecutiveFailures, $0.failingSince, $0.failingSinceInstant)
+        }
         let negotiated = client.versionCache.current
         host.updateDaemon { d in
             d.up = up
@@ -110,6 +118,7 @@ public final class DaemonCollector: Collector {
             if let pingSeconds { d.lastPingSeconds = pingSeconds }
             d.consecutiveFailures = consecutive
             d.failingSince = failingSince
+            d.failingSinceInstant = failingSinceInstant
             d.lastError = error
             if let info {
                 d.serverVersion = info.serverVersion

@@ -14,6 +14,11 @@ import Synchronization
 /// With `stack`, the other unhealthy members of a restarted container's compose project are
 /// restarted with it. Container health comes from the container tracker (the containers
 /// collector); without it the policy sees nothing and does nothing.
+///
+/// Waits are elapsed time on the monotonic clock (see `PolicyClock`): the backoff after an attempt,
+/// and `minUnhealthy`, counted from the moment the container turned unhealthy as the tracker
+/// reports it (an event time from Docker, or when a list first showed it), turned into a monotonic
+/// instant when the policy first sees it. A wall-clock step then neither stretches nor cuts them.
 public final class AutohealPolicy: RemediationPolicy {
     public struct Settings: Sendable {
         public var enabled: Bool
@@ -57,13 +62,19 @@ public final class AutohealPolicy: RemediationPolicy {
     struct Heal {
         /// Restarts that did not (yet) make the container healthy.
         var restarts = 0
-        /// The last attempt (run, failed, or planned in a dry run).
+        /// The last attempt (run, failed, or planned in a dry run), as a date: compared with the
+        /// tracker's `lastHealthy` (a Docker event time, or a list's time) to see a recovery.
         var lastAttempt: Date?
+        /// The same moment on the monotonic clock: the backoff is counted from it.
+        var lastAttemptInstant: ContinuousClock.Instant?
         var capLogged = false
     }
 
     struct State {
         var heals: [String: Heal] = [:]
+        /// Per unhealthy container: the tracker's `unhealthySince` and its monotonic instant, taken
+        /// when the policy first saw that value (so later wall-clock steps do not move it).
+        var unhealthyAnchors: [String: (since: Date, instant: ContinuousClock.Instant)] = [:]
         var lastPlan: [String] = ["not evaluated yet"]
     }
 
@@ -73,19 +84,19 @@ public final class AutohealPolicy: RemediationPolicy {
     private let docker: any RemediationDocker
     private let ledger: ActionLedger
     private let logger: Logger
-    private let now: @Sendable () -> Date
+    private let clock: PolicyClock
     private let state = Mutex(State())
 
     public init(
         settings: Settings, containers: @escaping @Sendable () -> [TrackedContainer]?, docker: any RemediationDocker,
-        ledger: ActionLedger, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        ledger: ActionLedger, logger: Logger, clock: PolicyClock = .system
     ) {
         self.settings = settings
         self.containers = containers
         self.docker = docker
         self.ledger = ledger
         self.logger = logger
-        self.now = now
+        self.clock = clock
     }
 
     public var enabled: Bool { settings.enabled }
@@ -118,9 +129,9 @@ public final class AutohealPolicy: RemediationPolicy {
             ledger.setSuppressed(name, reason: nil)
             return
         }
-        let t = now()
+        let (t, m) = clock.now()
         forgetRecovered(list)
-        let heals = state.withLock { $0.heals }
+        let (heals, anchors) = anchorUnhealthy(list, now: (t, m))
 
         var plan: [String] = []
         var due: [TrackedContainer] = []
@@ -143,13 +154,13 @@ public final class AutohealPolicy: RemediationPolicy {
                 plan.append("\(c.name): left alone after \(heal.restarts) restarts that did not make it healthy, until it turns healthy again")
                 continue
             }
-            let readyAt = readyTime(c, heal, now: t)
-            if t >= readyAt {
+            let readyAt = readyTime(anchors[c.id] ?? m, heal)
+            if m >= readyAt {
                 due.append(c)
                 plan.append("\(c.name): restart \(heal.restarts + 1) of at most \(settings.maxRestarts) (unhealthy since \(iso(c.unhealthySince ?? t)))")
             } else {
                 let why = heal.lastAttempt == nil ? "remediation.autoheal.min_unhealthy" : "backoff after \(heal.restarts) restart(s)"
-                plan.append("\(c.name): unhealthy; restart not before \(iso(readyAt)) (\(why))")
+                plan.append("\(c.name): unhealthy; restart not before \(iso(t.addingTimeInterval(seconds(readyAt - m)))) (\(why))")
             }
         }
         if plan.isEmpty {
@@ -175,17 +186,38 @@ public final class AutohealPolicy: RemediationPolicy {
         }
     }
 
-    /// The earliest time the container may be restarted: unhealthy for `minUnhealthy` (counted from
-    /// the last attempt too, when the tracker missed the short healthy spell after it), and the
-    /// backoff since the last attempt.
-    private func readyTime(_ c: TrackedContainer, _ heal: Heal, now t: Date) -> Date {
-        var since = c.unhealthySince ?? t
-        if let last = heal.lastAttempt, last > since { since = last }
-        var ready = since.addingTimeInterval(seconds(settings.minUnhealthy))
-        if let last = heal.lastAttempt {
-            ready = max(ready, last.addingTimeInterval(settings.delay(afterRestarts: heal.restarts)))
+    /// The earliest instant the container may be restarted: unhealthy for `minUnhealthy` (counted
+    /// from the last attempt too, when the tracker missed the short healthy spell after it), and the
+    /// backoff since the last attempt. All monotonic.
+    private func readyTime(_ unhealthySince: ContinuousClock.Instant, _ heal: Heal) -> ContinuousClock.Instant {
+        var since = unhealthySince
+        if let last = heal.lastAttemptInstant, last > since { since = last }
+        var ready = since + settings.minUnhealthy
+        if let last = heal.lastAttemptInstant {
+            ready = max(ready, last + .seconds(settings.delay(afterRestarts: heal.restarts)))
         }
         return ready
+    }
+
+    /// Turns each unhealthy container's `unhealthySince` into a monotonic instant the first time the
+    /// policy sees that value, and forgets the others. (A container without one counts from the
+    /// current evaluation, every time, as before.) Returns the heals and the instants by container ID.
+    private func anchorUnhealthy(
+        _ list: [TrackedContainer], now: (wall: Date, monotonic: ContinuousClock.Instant)
+    ) -> ([String: Heal], [String: ContinuousClock.Instant]) {
+        state.withLock { s in
+            var anchors: [String: (since: Date, instant: ContinuousClock.Instant)] = [:]
+            for c in list where c.health == "unhealthy" {
+                let since = c.unhealthySince ?? now.wall
+                if let known = s.unhealthyAnchors[c.id], known.since == since {
+                    anchors[c.id] = known
+                } else {
+                    anchors[c.id] = (since, PolicyClock.instant(of: since, at: now))
+                }
+            }
+            s.unhealthyAnchors = anchors
+            return (s.heals, anchors.mapValues(\.instant))
+        }
     }
 
     /// A container that turned healthy after its last restart starts afresh; vanished ones are forgotten.
@@ -246,7 +278,7 @@ public final class AutohealPolicy: RemediationPolicy {
             return
         }
         let record = ledger.perform(
-            policy: name, action: "restart_container", targets: [c.name], reason: reason, dryRun: settings.dryRun, now: now()
+            policy: name, action: "restart_container", targets: [c.name], reason: reason, dryRun: settings.dryRun, now: clock.wall()
         ) {
             try docker.restartContainer(c.id)
             return ActionOutcome(removed: [c.name])
@@ -256,7 +288,7 @@ public final class AutohealPolicy: RemediationPolicy {
             var heal = s.heals[c.id] ?? Heal()
             // An action the audit log refused never ran: it waits like a retry but is no restart.
             if !notRun { heal.restarts += 1 }
-            heal.lastAttempt = now()
+            (heal.lastAttempt, heal.lastAttemptInstant) = clock.now()
             s.heals[c.id] = heal
         }
     }

@@ -12,7 +12,9 @@ import Synchronization
 /// does not answer `/_ping` within `verifyTimeout` afterwards is a failed restart). Between two
 /// restarts at least `cooldown` passes; at most `maxRestarts` happen in any `window`. Past the cap
 /// the policy stops and reports itself suppressed until a human intervenes: it acts again only
-/// after the daemon has answered once and the window has room again.
+/// after the daemon has answered once and the window has room again. The failure span, cool-down,
+/// window and verification deadline are elapsed time on the monotonic clock (see `PolicyClock`):
+/// a wall-clock step forward cannot allow a second restart inside the cool-down.
 public final class DaemonRestartPolicy: RemediationPolicy {
     public struct Settings: Sendable {
         public var enabled: Bool
@@ -52,10 +54,11 @@ public final class DaemonRestartPolicy: RemediationPolicy {
     }
 
     struct State {
-        /// Restarts attempted (run, whether they worked or not) inside the window.
-        var restarts: [Date] = []
-        /// The last restart, or planned restart in a dry run: the start of the cool-down.
-        var lastRestart: Date?
+        /// Restarts attempted (run, whether they worked or not) inside the window (monotonic).
+        var restarts: [ContinuousClock.Instant] = []
+        /// The last restart, or planned restart in a dry run: the start of the cool-down (monotonic),
+        /// and the same moment as a date for messages.
+        var lastRestart: (instant: ContinuousClock.Instant, date: Date)?
         /// The cap was reached while the daemon was down: wait for a human.
         var capped = false
         var lastPlan: [String] = ["not evaluated yet"]
@@ -69,13 +72,13 @@ public final class DaemonRestartPolicy: RemediationPolicy {
     private let control: any DaemonControl
     private let ledger: ActionLedger
     private let logger: Logger
-    private let now: @Sendable () -> Date
+    private let clock: PolicyClock
     private let sleep: @Sendable (Duration) -> Void
     private let state = Mutex(State())
 
     public init(
         settings: Settings, status: @escaping @Sendable () -> HostStatus.Daemon, control: any DaemonControl, ledger: ActionLedger,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger, clock: PolicyClock = .system,
         sleep: @escaping @Sendable (Duration) -> Void = { d in
             Thread.sleep(forTimeInterval: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
         }
@@ -85,7 +88,7 @@ public final class DaemonRestartPolicy: RemediationPolicy {
         self.control = control
         self.ledger = ledger
         self.logger = logger
-        self.now = now
+        self.clock = clock
         self.sleep = sleep
     }
 
@@ -98,12 +101,11 @@ public final class DaemonRestartPolicy: RemediationPolicy {
 
     public func evaluate() {
         guard settings.enabled else { return }
-        let t = now()
+        let (t, m) = clock.now()
         let d = status()
         warnAboutLiveRestore(d.liveRestore)
-        let windowStart = t.addingTimeInterval(-seconds(settings.window))
-        let (used, lastRestart, wasCapped) = state.withLock { s -> (Int, Date?, Bool) in
-            s.restarts.removeAll { $0 < windowStart }
+        let (used, lastRestart, wasCapped) = state.withLock { s -> (Int, (instant: ContinuousClock.Instant, date: Date)?, Bool) in
+            s.restarts.removeAll { m - $0 > settings.window }
             if d.up && s.restarts.count < settings.maxRestarts { s.capped = false }
             return (s.restarts.count, s.lastRestart, s.capped)
         }
@@ -111,8 +113,9 @@ public final class DaemonRestartPolicy: RemediationPolicy {
         if d.liveRestore == false { plan.append("live-restore is off: a daemon restart stops every container on this host") }
         plan.append("restarts in the last \(formattedDuration(settings.window)): \(used) of \(settings.maxRestarts)")
 
-        let span = d.failingSince.map { t.timeIntervalSince($0) } ?? 0
-        let failing = !d.up && d.consecutiveFailures >= settings.failures && d.failingSince != nil && span >= seconds(settings.minSpan)
+        // The span of the failure streak, measured by the watchdog itself: monotonic.
+        let span = d.failingSinceInstant.map { seconds(m - $0) } ?? 0
+        let failing = !d.up && d.consecutiveFailures >= settings.failures && d.failingSinceInstant != nil && span >= seconds(settings.minSpan)
         guard failing else {
             if d.up {
                 plan.insert("the daemon answers: nothing to do", at: 0)
@@ -138,10 +141,11 @@ public final class DaemonRestartPolicy: RemediationPolicy {
             finish(plan, suppression: capReason(used))
             return
         }
-        if let lastRestart, t < lastRestart.addingTimeInterval(seconds(settings.cooldown)) {
-            let until = lastRestart.addingTimeInterval(seconds(settings.cooldown))
-            plan.insert("the daemon is down; no restart before \(iso(until)) (cool-down after the restart at \(iso(lastRestart)))", at: 0)
-            finish(plan, suppression: "cool-down until \(iso(until)) after the restart at \(iso(lastRestart))")
+        if let lastRestart, m - lastRestart.instant < settings.cooldown {
+            // The dates are for people; the decision above is elapsed time.
+            let until = lastRestart.date.addingTimeInterval(seconds(settings.cooldown))
+            plan.insert("the daemon is down; no restart before \(iso(until)) (cool-down after the restart at \(iso(lastRestart.date)))", at: 0)
+            finish(plan, suppression: "cool-down until \(iso(until)) after the restart at \(iso(lastRestart.date))")
             return
         }
         let pid = settings.pidFile.isEmpty ? nil : control.daemonPID(pidFile: settings.pidFile)
@@ -155,13 +159,14 @@ public final class DaemonRestartPolicy: RemediationPolicy {
         steps.append("wait up to \(formattedDuration(settings.verifyTimeout)) for /_ping")
         plan.insert("restart the daemon (\(reason)): " + steps.joined(separator: ", then "), at: 0)
         finish(plan, suppression: nil)
-        restart(pid: pid, reason: reason, at: t)
+        restart(pid: pid, reason: reason, at: (t, m))
     }
 
-    private func restart(pid: Int32?, reason: String, at t: Date) {
+    private func restart(pid: Int32?, reason: String, at now: (wall: Date, monotonic: ContinuousClock.Instant)) {
+        let t = now.wall
         state.withLock { s in
-            s.lastRestart = t
-            if !settings.dryRun { s.restarts.append(t) }
+            s.lastRestart = (now.monotonic, t)
+            if !settings.dryRun { s.restarts.append(now.monotonic) }
         }
         var dumpDirectory: String?
         if let pid {
@@ -183,7 +188,7 @@ public final class DaemonRestartPolicy: RemediationPolicy {
             logger.warning("dockerd's pid is unknown: restarting without a stack dump", metadata: ["pid_file": "\(settings.pidFile)"])
         }
         let command = settings.restartCommand
-        let record = ledger.perform(policy: name, action: "restart_daemon", targets: [command], reason: reason, dryRun: settings.dryRun, now: now()) {
+        let record = ledger.perform(policy: name, action: "restart_daemon", targets: [command], reason: reason, dryRun: settings.dryRun, now: clock.wall()) {
             let result = control.run(command, timeout: settings.verifyTimeout)
             let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
             if result.timedOut {
@@ -209,11 +214,11 @@ public final class DaemonRestartPolicy: RemediationPolicy {
         }
     }
 
-    /// Pings until the daemon answers or `verifyTimeout` passes.
+    /// Pings until the daemon answers or `verifyTimeout` (elapsed time) passes.
     private func verify() throws {
-        let deadline = now().addingTimeInterval(seconds(settings.verifyTimeout))
+        let deadline = clock.monotonic() + settings.verifyTimeout
         while true {
-            let remaining = deadline.timeIntervalSince(now())
+            let remaining = seconds(deadline - clock.monotonic())
             if remaining <= 0 { break }
             if control.ping(timeout: .milliseconds(Int64(min(remaining, 5) * 1000))) { return }
             sleep(settings.verifyPollInterval)

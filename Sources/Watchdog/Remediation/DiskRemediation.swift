@@ -25,6 +25,7 @@ public final class DiskRemediation: Sendable {
         public var keepPattern: String
         /// `key=value` that makes a *named* volume removable; empty: named volumes are never removed.
         public var namedVolumeLabel: String
+        /// The wait after an episode that did not reach the target, in elapsed (monotonic) time.
         public var cooldown: Duration
 
         public init(
@@ -55,7 +56,10 @@ public final class DiskRemediation: Sendable {
     struct State {
         var active = false
         var reason: String?
-        var coolingUntil: Date?
+        /// The end of the cool-down after an episode that did not reach the target (monotonic, so a
+        /// wall-clock step neither stretches nor cuts it), and the same moment as a date for messages.
+        var coolingUntil: ContinuousClock.Instant?
+        var coolingUntilDate: Date?
         var lastPlan: [String] = []
     }
 
@@ -63,19 +67,19 @@ public final class DiskRemediation: Sendable {
     private let docker: any RemediationDocker
     private let measure: @Sendable () -> FilesystemStats?
     private let ledger: ActionLedger
-    private let now: @Sendable () -> Date
+    private let clock: PolicyClock
     private let keep: NSRegularExpression?
     private let state = Mutex(State())
 
     public init(
         settings: Settings, docker: any RemediationDocker, measure: @escaping @Sendable () -> FilesystemStats?,
-        ledger: ActionLedger, now: @escaping @Sendable () -> Date = { Date() }
+        ledger: ActionLedger, clock: PolicyClock = .system
     ) {
         self.settings = settings
         self.docker = docker
         self.measure = measure
         self.ledger = ledger
-        self.now = now
+        self.clock = clock
         self.keep = settings.keepPattern.isEmpty ? nil : try? NSRegularExpression(pattern: settings.keepPattern)
     }
 
@@ -91,11 +95,11 @@ public final class DiskRemediation: Sendable {
             state.withLock { $0.lastPlan = ["cannot measure the Docker root's filesystem"] }
             return
         }
-        let current = now()
-        let (active, cooling) = state.withLock { s -> (Bool, Date?) in
+        let current = clock.monotonic()
+        let (active, cooling, coolingDate) = state.withLock { s -> (Bool, ContinuousClock.Instant?, Date?) in
             s.active = settings.thresholds.nextState(active: s.active, fs)
             s.reason = s.active ? (settings.thresholds.pressure(fs) ?? "below target") : nil
-            return (s.active, s.coolingUntil)
+            return (s.active, s.coolingUntil, s.coolingUntilDate)
         }
         guard active else {
             state.withLock { $0.lastPlan = ["nothing to do: free space is above the thresholds"] }
@@ -103,7 +107,8 @@ public final class DiskRemediation: Sendable {
             return
         }
         if let cooling, current < cooling {
-            ledger.setSuppressed("disk", reason: "cool-down until \(ISO8601DateFormatter().string(from: cooling)) after an episode that did not reach the target")
+            let until = coolingDate.map { ISO8601DateFormatter().string(from: $0) } ?? "later"
+            ledger.setSuppressed("disk", reason: "cool-down until \(until) after an episode that did not reach the target")
             return
         }
         ledger.setSuppressed("disk", reason: nil)
@@ -130,7 +135,7 @@ public final class DiskRemediation: Sendable {
                 do {
                     candidates = try self.candidates(step)
                 } catch {
-                    ledger.perform(policy: "disk", action: step.rawValue, targets: [], reason: reason, dryRun: false, now: now()) {
+                    ledger.perform(policy: "disk", action: step.rawValue, targets: [], reason: reason, dryRun: false, now: clock.wall()) {
                         throw error
                     }
                     continue
@@ -155,9 +160,12 @@ public final class DiskRemediation: Sendable {
             if recovered {
                 s.active = false
                 s.coolingUntil = nil
+                s.coolingUntilDate = nil
             } else {
                 // Dry runs and episodes that ran out of steps wait before trying again.
-                s.coolingUntil = now().addingTimeInterval(Double(settings.cooldown.components.seconds))
+                let (wall, monotonic) = clock.now()
+                s.coolingUntil = monotonic + settings.cooldown
+                s.coolingUntilDate = wall.addingTimeInterval(seconds(settings.cooldown))
             }
         }
         if !recovered && !settings.dryRun {
@@ -168,7 +176,7 @@ public final class DiskRemediation: Sendable {
     /// Runs one audited action; returns true when the target is reached afterwards.
     private func act(_ step: DiskStep, targets: [String], reason: String, _ body: () throws -> [String]) -> Bool {
         let before = measure()
-        let record = ledger.perform(policy: "disk", action: step.rawValue, targets: targets, reason: reason, dryRun: settings.dryRun, now: now()) {
+        let record = ledger.perform(policy: "disk", action: step.rawValue, targets: targets, reason: reason, dryRun: settings.dryRun, now: clock.wall()) {
             let removed = try body()
             let after = measure()
             var gained: Int64?
@@ -195,8 +203,10 @@ public final class DiskRemediation: Sendable {
     }
 
     /// The items a per-item step may remove, in the order it removes them.
+    ///
+    /// Ages compare Docker's own timestamps (finished, created, tagged) with the wall clock.
     public func candidates(_ step: DiskStep) throws -> [Candidate] {
-        let t = now()
+        let t = clock.wall()
         let minAge = Double(settings.minAge.components.seconds)
         switch step {
         case .stoppedContainers:

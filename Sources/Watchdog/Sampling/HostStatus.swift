@@ -17,6 +17,9 @@ public final class HostStatus: Sendable {
         public var consecutiveFailures = 0
         /// When the first failed probe of the current streak began; nil while the daemon answers.
         public var failingSince: Date?
+        /// The same moment on the monotonic clock: the restart policy measures the streak's span with
+        /// it, so a wall-clock step cannot make a short outage look long (or a long one short).
+        public var failingSinceInstant: ContinuousClock.Instant?
         public var lastError: String?
     }
 
