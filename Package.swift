@@ -52,6 +52,8 @@ let package = Package(
             name: "Watchdog",
             dependencies: [
                 "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer",
+                // Only for the allocator settings (Support/Allocator.swift): plain calls, no pointers.
+                "CWatchdogShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -63,6 +63,7 @@ public enum Entrypoint {
     ) -> Int32 {
         let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
         let format: StructuredLogHandler.Format = configuration.log.format == .json ? .json : .logfmt
+        Allocator.tune()
         LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
         let logger = Logger(label: "docker-watchdog")
 
@@ -81,6 +82,7 @@ public enum Entrypoint {
             try service.start(webSecurity: webSecurity)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
+            LogSink.standardError.flush()  // the writer is queued: without this the reason is lost
             return 1
         }
         var received: Int32 = 0

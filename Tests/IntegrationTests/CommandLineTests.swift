@@ -61,6 +61,17 @@ struct CommandLineTests {
         #expect(help.stdout.contains("--web.telemetry-path"))
     }
 
+    /// The reason must reach stderr even though the logger writes through a queue.
+    @Test func aPortInUseFailsToStartAndSaysWhy() throws {
+        let first = try WatchdogProcess(arguments: ["--docker.host", "unix:///nonexistent.sock"])
+        defer { first.stop() }
+        for _ in 0..<3 {
+            let r = try WatchdogProcess.runToExit(["--web.listen-address", "127.0.0.1:\(first.port)", "--docker.host", "unix:///nonexistent.sock"])
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("cannot start"), "stderr: \(r.stderr)")
+        }
+    }
+
     @Test func unbindableAddressFailsToStart() throws {
         let r = try WatchdogProcess.runToExit(["--web.listen-address", "203.0.113.1:9734", "--docker.host", "unix:///nonexistent.sock"])
         #expect(r.status != 0)
