@@ -257,6 +257,10 @@ check "disk collector with /host" "$(value "$M" 'docker_watchdog_collector_succe
 check "docker_root_filesystem_size_bytes = statvfs of $DATA_ROOT" \
     "$(awk '/^docker_root_filesystem_size_bytes\{/ { printf "%.0f", $NF; exit }' "$M")" \
     "$(stat -f -c '%S %b' "$DATA_ROOT" | awk '{ printf "%.0f", $1 * $2 }')"
+# /host is a read-only bind of a writable filesystem: statvfs's mount flag says read-only, the
+# superblock (what the metric follows) does not.
+check "docker_root_filesystem_readonly under a read-only /host" \
+    "$(awk '/^docker_root_filesystem_readonly\{/ { print $NF; exit }' "$M")" 0
 dk rm -f "$NAME-host" >/dev/null
 
 (( fails == 0 )) || die "$fails check(s) failed (metrics of the last run: see above)"
