@@ -22,7 +22,7 @@ import WatchdogTestSupport
 // | socket permission denied       | `socketPermissionDenied` (watchdog run as uid 65534)      |
 // | statvfs hanging                | WatchdogTests/FaultUnitTests.hungStatvfsStallsNeitherTheRunnerNorTheOtherCollectors (unit: no FUSE here) |
 // | audit log disk full, read-only | `auditLogDiskFullThenReadOnly` (a 64 KiB tmpfs)           |
-// | clock jumps                    | WatchdogTests/FaultUnitTests (unit: the host clock is not ours to set): sampling waits are monotonic; remediation cool-downs are still wall-clock (a known issue, recorded there) |
+// | clock jumps                    | WatchdogTests/FaultUnitTests (unit: the host clock is not ours to set): sampling waits, remediation cool-downs, backoffs and windows are monotonic; a wall step neither stretches nor cuts them |
 
 /// Drives one watchdog through fault cycles, timing every scrape.
 final class FaultDrill {
