@@ -1,7 +1,6 @@
 import CMicroHTTPD
 import CWatchdogShims
 import Foundation
-import Synchronization
 
 /// Cuts connections that take too long to deliver a request: the slow-client (slowloris) defence
 /// libmicrohttpd lacks.
@@ -17,7 +16,11 @@ import Synchronization
 /// The socket is only touched under the lock that the close notification also takes, and
 /// libmicrohttpd closes a descriptor only after that notification returns: a descriptor number is
 /// never shut down after it could have been reused.
-final class RequestDeadlines: Sendable {
+///
+/// The state is guarded by an `NSLock` (a pthread mutex) rather than `Synchronization.Mutex`: the
+/// callers are libmicrohttpd's C threads, and ThreadSanitizer on Linux does not see `Mutex` (futex
+/// based, in the uninstrumented standard library), so it reported this class's accesses as races.
+final class RequestDeadlines: @unchecked Sendable {
     private struct Entry {
         let fd: Int32
         /// When the current wait for a complete request began; nil while a request is being answered.
@@ -26,9 +29,10 @@ final class RequestDeadlines: Sendable {
     }
 
     let limit: Duration
-    private let connections = Mutex<[UInt: Entry]>([:])
-    private let cutCount = Mutex(0)
-    private let stopping = Mutex(false)
+    private let lock = NSLock()
+    private var connections: [UInt: Entry] = [:]
+    private var cutCount = 0
+    private var stopping = false
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -37,49 +41,48 @@ final class RequestDeadlines: Sendable {
     }
 
     /// How many connections were cut for being too slow.
-    var cut: Int { cutCount.withLock { $0 } }
+    var cut: Int { lock.withLock { cutCount } }
 
     private static func key(_ connection: OpaquePointer?) -> UInt { UInt(bitPattern: connection.map { Int(bitPattern: $0) } ?? 0) }
 
     func opened(_ connection: OpaquePointer?, fd: Int32) {
         guard fd >= 0 else { return }
-        connections.withLock { $0[Self.key(connection)] = Entry(fd: fd, waitingSince: .now) }
+        lock.withLock { connections[Self.key(connection)] = Entry(fd: fd, waitingSince: .now) }
     }
 
     func closed(_ connection: OpaquePointer?) {
-        _ = connections.withLock { $0.removeValue(forKey: Self.key(connection)) }
+        _ = lock.withLock { connections.removeValue(forKey: Self.key(connection)) }
     }
 
     /// A complete request is being answered: no deadline until it ends.
     func answering(_ connection: OpaquePointer?) {
-        connections.withLock { $0[Self.key(connection)]?.waitingSince = nil }
+        lock.withLock { connections[Self.key(connection)]?.waitingSince = nil }
     }
 
     /// The request ended; on a kept-alive connection the next one must arrive in time.
     func requestEnded(_ connection: OpaquePointer?) {
-        connections.withLock { $0[Self.key(connection)]?.waitingSince = .now }
+        lock.withLock { connections[Self.key(connection)]?.waitingSince = .now }
     }
 
     /// Shuts down every socket past its deadline; returns how many.
     @discardableResult
     func sweep(now: ContinuousClock.Instant = .now) -> Int {
-        let count = connections.withLock { entries -> Int in
+        lock.withLock {
             var count = 0
-            for (key, entry) in entries {
+            for (key, entry) in connections {
                 guard !entry.cut, let since = entry.waitingSince, now - since > limit else { continue }
                 shutdown(entry.fd, Int32(SHUT_RDWR))
-                entries[key]?.cut = true
+                connections[key]?.cut = true
                 count += 1
             }
+            cutCount += count
             return count
         }
-        if count > 0 { cutCount.withLock { $0 += count } }
-        return count
     }
 
     func startSweeping() {
         let thread = Thread { [self] in
-            while !stopping.withLock({ $0 }) {
+            while !lock.withLock({ stopping }) {
                 _ = wake.wait(timeout: .now() + .milliseconds(250))
                 sweep()
             }
@@ -91,7 +94,7 @@ final class RequestDeadlines: Sendable {
 
     /// Stops and joins the sweeper (call before `MHD_stop_daemon`).
     func stopSweeping() {
-        stopping.withLock { $0 = true }
+        lock.withLock { stopping = true }
         wake.signal()
         finished.wait()
     }
