@@ -19,11 +19,21 @@ public struct CollectorStatus: Sendable {
     public var interval: Duration = .zero
 }
 
-/// A rendered `/metrics` body, ready to send.
+/// A rendered `/metrics` body, ready to send: every scrape of one generation sends the same
+/// buffer, without copying it.
 public struct RenderedMetrics: Sendable {
-    public var body: [UInt8]
+    public var shared: SharedBytes
     public var contentType: String
     public var gzipped: Bool
+
+    public init(body: [UInt8], contentType: String, gzipped: Bool) {
+        self.shared = SharedBytes(body)
+        self.contentType = contentType
+        self.gzipped = gzipped
+    }
+
+    /// A copy of the body (for tests and tools; the server sends `shared`).
+    public var body: [UInt8] { shared.bytes }
 }
 
 /// Holds the latest sample of every collector and renders it for scrapes.
