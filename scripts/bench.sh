@@ -3,7 +3,7 @@
 # budget (issue 7) checked as pass/fail. One command:
 #
 #   scripts/bench.sh                 full run (about 12 minutes with the default 10-minute churn run)
-#   scripts/bench.sh --quick         the ratio checks only (about 100 s once built; scripts/bench/quick-check.sh)
+#   scripts/bench.sh --quick         the ratio checks only (about 100 s once built; CI runs it as scripts/checks/bench-quick.sh)
 #
 # Options:
 #   --churn-minutes M       length of the churn run (default 10; 0 skips it)

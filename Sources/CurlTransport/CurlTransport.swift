@@ -279,6 +279,10 @@ private func curlHeaderCallback(
         let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
         sink.headers[name] = value
+        // Size the body once instead of doubling it through a multi-megabyte container list.
+        if name == "content-length", sink.onData == nil, let length = Int(value), length > 0, length <= sink.maxBodyBytes {
+            sink.body.reserveCapacity(length)
+        }
     }
     return length
 }
