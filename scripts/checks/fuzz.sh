@@ -8,7 +8,8 @@
 #
 # Each target is built with AddressSanitizer and coverage instrumentation (-DWATCHDOG_FUZZING and
 # libFuzzer's fuzzer_no_main runtime, see Sources/FuzzTargets/FuzzDriver.swift for why not
-# -sanitize=fuzzer), then fuzzed for FUZZ_SECONDS starting from fuzz/corpus/<target>. A crash,
+# -sanitize=fuzzer), then fuzzed for FUZZ_SECONDS starting from fuzz/corpus/<target> with the
+# dictionary fuzz/dict/<target>.dict (member names, header names, config keys, extreme numbers). A crash,
 # a sanitizer report, a violated property, an input slower than 10 s or an RSS above 2 GB fails the
 # check; the crashing input is printed (base64) and kept under the temporary directory.
 #
@@ -72,7 +73,9 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$work/new-$t" "$work/artifacts"
     start=$(date +%s)
     rc=0
-    "$bin/fuzz-$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    dict=()
+    [[ -f "fuzz/dict/$t.dict" ]] && dict=(-dict="fuzz/dict/$t.dict")
+    "$bin/fuzz-$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
         -artifact_prefix="$work/artifacts/$t-" "$work/new-$t" "fuzz/corpus/$t" >"$work/$t.log" 2>&1 || rc=$?
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")"
     added="$(sed -n 's/^stat::new_units_added: *//p' "$work/$t.log")"
