@@ -11,6 +11,9 @@
 # (DockerEngineTests, collector and tracker tests), the collectors' runner threads, remediation
 # policies, config and exposition. IntegrationTests mostly drive the separately built binary
 # through real daemons; sanitizing the test process there would check little and cost minutes.
+# Instead the sanitized `docker-watchdog` binary itself gets a short smoke run (about 10 s): started
+# against a missing Docker socket, scraped (text, OpenMetrics, gzip), probed with non-GET methods and
+# a slow client, then stopped with SIGTERM; its sanitizer log must stay empty.
 #
 # Fails on a failed test or on any sanitizer report, with one exception: ThreadSanitizer's "Swift
 # access race" reports are listed but not fatal unless SANITIZER_STRICT=1, because on Linux TSan does
@@ -46,6 +49,54 @@ export TSAN_OPTIONS="halt_on_error=0:exitcode=0:second_deadlock_stack=1:suppress
 export ASAN_OPTIONS="halt_on_error=1:detect_stack_use_after_return=0:detect_leaks=1"
 export LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0"
 
+# Runs the sanitized binary for a few seconds of scrapes and abuse; returns the number of reports.
+smoke() {
+    local san="$1" bin="$2" port="" pid i n=0
+    local out="$logs/smoke-$san"
+    TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$out" ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$out" \
+        "$bin" --web.listen-address 127.0.0.1:0 --docker.host unix:///nonexistent/docker-watchdog-smoke.sock \
+        --web.connection-timeout 1s --remediation.audit-log "$logs/audit-$san.jsonl" 2>"$out.stderr" &
+    pid=$!
+    for i in $(seq 1 150); do
+        port="$(sed -n 's/.*listen=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$out.stderr" | head -n 1)"
+        [[ -n "$port" ]] && break
+        sleep 0.1
+    done
+    if [[ -z "$port" ]]; then
+        say "smoke $san: the binary did not start listening"; tail -n 20 "$out.stderr"; kill -KILL "$pid" 2>/dev/null || true
+        return 1
+    fi
+    # A slow client holding a connection while the scrapes run (cut after the 1 s request deadline).
+    { printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n'; for i in 1 2 3 4; do sleep 0.5; printf 'X'; done; } \
+        | timeout 5 curl -s -o /dev/null telnet://127.0.0.1:"$port" 2>/dev/null &
+    for i in $(seq 1 20); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/metrics" || true
+        curl -s -o /dev/null -H 'Accept: application/openmetrics-text;version=1.0.0' -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/metrics" || true
+        curl -s "http://127.0.0.1:$port/" "http://127.0.0.1:$port/healthz" "http://127.0.0.1:$port/api/v1/history" >/dev/null || true
+        curl -s -o /dev/null -X POST -d x "http://127.0.0.1:$port/api/v1/plan" || true
+        sleep 0.2
+    done
+    kill -TERM "$pid"
+    for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+    for f in "$out".[0-9]*; do
+        [[ -f "$f" ]] || continue
+        local c
+        c="$(grep -cE "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$f" || true)"
+        if [[ "${SANITIZER_STRICT:-0}" != 1 ]]; then
+            c=$((c - $(grep -c "WARNING: ThreadSanitizer: Swift access race" "$f" || true)))
+        fi
+        if (( c > 0 )); then
+            say "smoke $san: $c report(s) from the binary:"
+            head -n 80 "$f"
+            n=$((n + c))
+        fi
+    done
+    return "$n"
+}
+
 for san in "${SANS[@]}"; do
     case "$san" in
         thread) scratch="${PREFIX}tsan" ;;
@@ -75,8 +126,11 @@ for san in "${SANS[@]}"; do
         say "note  $san: $access_races Swift access race report(s) (Mutex blind spot, see header); top frames:"
         grep -A2 "WARNING: ThreadSanitizer: Swift access race" "$logs/test-$san.log" | grep -E "#0 " | sed -E 's/ \(.*//; s/^ +/      /' | sort -u | head -n 10
     fi
+    smoke_reports=0
+    smoke "$san" "$scratch/debug/docker-watchdog" || smoke_reports=$?
+    reports=$((reports + smoke_reports))
     if (( rc == 0 && reports == 0 )); then
-        say "ok    $san: build $((built - start)) s, tests $((done_at - built)) s; ${summary#* }"
+        say "ok    $san: build $((built - start)) s, tests $((done_at - built)) s; ${summary#* }; binary smoke run clean"
     else
         failed+=("$san")
         say "FAIL  $san (exit $rc, $reports sanitizer reports): build $((built - start)) s, tests $((done_at - built)) s"
