@@ -250,23 +250,6 @@ static void cwd_notify_watched(void *cls, struct MHD_Connection *connection, voi
                     code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : 0);
 }
 
-struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
-                                 int listen_fd,
-                                 MHD_AccessHandlerCallback handler,
-                                 void *handler_context,
-                                 MHD_RequestCompletedCallback completed,
-                                 void *completed_context,
-                                 unsigned int connection_limit,
-                                 unsigned int per_ip_limit,
-                                 unsigned int connection_timeout_seconds,
-                                 unsigned int thread_pool_size,
-                                 size_t connection_memory_limit,
-                                 const struct cwd_mhd_tls *tls) {
-    return cwd_mhd_start_watched(flags, listen_fd, handler, handler_context, completed, completed_context,
-                                 connection_limit, per_ip_limit, connection_timeout_seconds, thread_pool_size,
-                                 connection_memory_limit, tls, NULL);
-}
-
 struct MHD_Daemon *cwd_mhd_start_watched(unsigned int flags,
                                          int listen_fd,
                                          MHD_AccessHandlerCallback handler,

@@ -993,7 +993,7 @@ def report(results, quick, command, elapsed):
     mi = results["machine"]
     L.append(f"Machine: {mi['nproc']} cores, {mi['cpu']}, {mi['memory']} RAM, {mi['os']}, kernel {mi['kernel']}.  ")
     L.append(f"Command: `{command}` ({'quick' if quick else 'full'} mode), {results['date']}, {elapsed / 60:.1f} min.  ")
-    L.append(f"Watchdog {results.get('watchdog_version', '?')}, release build; load: wrk, 1 thread, {results['connections']} connections, "
+    L.append(f"Watchdog {results.get('watchdog_version', '?')}, release build (Swift runtime linked statically); load: wrk, 1 thread, {results['connections']} connections, "
              f"{results['load_seconds']} s per figure (watchdog vs. static: 3 alternating runs each, medians). Host load average during the run (1-min, sampled every 5 s): "
              f"mean {fmt(results.get('load', {}).get('mean'))}, max {fmt(results.get('load', {}).get('max'))}"
              f".")

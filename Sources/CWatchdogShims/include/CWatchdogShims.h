@@ -39,7 +39,7 @@ int cwd_socket_local_port(int fd);
 
 /* MARK: libmicrohttpd */
 
-/* TLS material for cwd_mhd_start. The strings must stay valid until MHD_stop_daemon has returned
+/* TLS material for cwd_mhd_start_watched. The strings must stay valid until MHD_stop_daemon has returned
  * (libmicrohttpd keeps the pointers). */
 struct cwd_mhd_tls {
     const char *cert_pem;    /* server certificate chain, PEM */
@@ -47,23 +47,6 @@ struct cwd_mhd_tls {
     const char *trust_pem;   /* CA certificates for client certificates, PEM; NULL = no client certificates */
     const char *priorities;  /* GnuTLS priority string, e.g. "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" */
 };
-
-/* Starts a daemon on an already listening socket. thread_pool_size 0 = no pool.
- * per_ip_limit 0 = no per-IP limit (use it for unix sockets). tls NULL serves plain HTTP; with
- * tls->trust_pem set, a client certificate that chains to it is required in the TLS handshake
- * (a client without one, or with an untrusted one, fails the handshake). */
-struct MHD_Daemon *cwd_mhd_start(unsigned int flags,
-                                 int listen_fd,
-                                 MHD_AccessHandlerCallback handler,
-                                 void *handler_context,
-                                 MHD_RequestCompletedCallback completed,
-                                 void *completed_context,
-                                 unsigned int connection_limit,
-                                 unsigned int per_ip_limit,
-                                 unsigned int connection_timeout_seconds,
-                                 unsigned int thread_pool_size,
-                                 size_t connection_memory_limit,
-                                 const struct cwd_mhd_tls *tls);
 
 /* Connection start/close events, for deadlines libmicrohttpd does not have (its
  * MHD_OPTION_CONNECTION_TIMEOUT is an inactivity timeout: a client sending one byte a second is never
@@ -77,8 +60,11 @@ struct cwd_mhd_watch {
     int require_client_certificate; /* set by cwd_mhd_start_watched */
 };
 
-/* cwd_mhd_start plus connection events (watch may be NULL). watch must stay valid until
- * MHD_stop_daemon has returned. */
+/* Starts a daemon on an already listening socket, with connection events (watch may be NULL;
+ * it must stay valid until MHD_stop_daemon has returned). thread_pool_size 0 = no pool.
+ * per_ip_limit 0 = no per-IP limit (use it for unix sockets). tls NULL serves plain HTTP; with
+ * tls->trust_pem set, a client certificate that chains to it is required in the TLS handshake
+ * (a client without one, or with an untrusted one, fails the handshake). */
 struct MHD_Daemon *cwd_mhd_start_watched(unsigned int flags,
                                          int listen_fd,
                                          MHD_AccessHandlerCallback handler,
