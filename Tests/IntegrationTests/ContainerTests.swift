@@ -83,7 +83,7 @@ struct ContainerTests {
         try daemon.docker(Self.run + ["--name", "hog", "--memory", "16m", "--memory-swap", "16m", "busybox:latest",
                                       "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"])
         try daemon.docker(Self.run + ["--name", "crasher", "--restart", "on-failure:3", "busybox:latest", "sh", "-c", "exit 1"])
-        let s = try w.waitFor("OOM kill and three restarts", timeout: 60) { s in
+        let s = try w.waitFor("OOM kill and three restarts", timeout: 120) { s in
             s.value("docker_container_oom_killed", ["name": "hog"]) == 1
                 && s.value("docker_container_policy_restarts", ["name": "crasher"]) == 3
                 && s.value("docker_container_state", ["name": "crasher"]) == 5

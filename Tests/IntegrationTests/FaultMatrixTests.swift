@@ -106,7 +106,14 @@ final class FaultDrill {
             try waitFor("recovery (cycle \(cycle))", timeout: 30, healthy)
             footprints.append(try steadyFootprint())
         }
-        let first = footprints[0], last = footprints[footprints.count - 1]
+        let first = footprints[0]
+        var last = footprints[footprints.count - 1]
+        if last.fds > first.fds || last.threads > first.threads {
+            // A connection or thread in flight at the reading (a reconnect, a slow round on a loaded
+            // machine) is not a leak: a leak is still there after a longer look.
+            last = try steadyFootprint(settle: 8)
+            footprints.append(last)
+        }
         #expect(last.fds <= first.fds, "descriptors grew over \(cycles) cycles: \(footprints)", sourceLocation: sourceLocation)
         #expect(last.threads <= first.threads, "threads grew over \(cycles) cycles: \(footprints)", sourceLocation: sourceLocation)
         #expect(watchdog.process.isRunning)
