@@ -39,19 +39,21 @@ let package = Package(
 
         // MARK: thin wrappers (the only modules with unsafe code)
         .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims"]),
-        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims"]),
+        // Locks ThreadSanitizer can see (Synchronization.Mutex's futex is invisible to it on Linux).
+        .target(name: "Locking"),
+        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims", "Locking"]),
 
         // MARK: plain Swift
         .target(name: "Exposition"),
         .target(name: "WatchdogConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "DockerEngine",
-            dependencies: ["CurlTransport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlTransport", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Watchdog",
             dependencies: [
-                "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer",
+                "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer", "Locking",
                 // Only for the allocator settings (Support/Allocator.swift): plain calls, no pointers.
                 "CWatchdogShims",
                 .product(name: "Logging", package: "swift-log"),
@@ -60,7 +62,7 @@ let package = Package(
         .executableTarget(name: "docker-watchdog", dependencies: ["Watchdog"]),
 
         // MARK: test support
-        .target(name: "FakeDockerEngine", dependencies: ["MicroHTTPServer"]),
+        .target(name: "FakeDockerEngine", dependencies: ["MicroHTTPServer", "Locking"]),
         // Benchmark servers and profile (scripts/bench.sh): not part of the watchdog.
         .executableTarget(name: "fake-docker-engine", dependencies: ["FakeDockerEngine", "MicroHTTPServer"]),
         .executableTarget(
@@ -86,7 +88,7 @@ let package = Package(
             dependencies: ["DockerEngine", "FakeDockerEngine"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport", "FakeDockerEngine", "MicroHTTPServer"]),
+        .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport", "Locking"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport", "FakeDockerEngine", "MicroHTTPServer", "Locking"]),
     ]
 )

@@ -1,6 +1,6 @@
 import CurlTransport
 import Foundation
-import Synchronization
+import Locking
 
 /// Why a Docker Engine API call failed.
 public enum DockerError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Foundation
 import MicroHTTPServer
-import Synchronization
+import Locking
 
 /// An in-process stand-in for the Docker Engine API on a unix socket, for the faults a real
 /// daemon cannot be made to show on demand: slow or hung answers, 500s, malformed or truncated JSON.

@@ -1,6 +1,6 @@
 import Foundation
 import MicroHTTPServer
-import Synchronization
+import Locking
 
 /// A synthetic Docker host of any size, for benchmarks: N containers with the JSON shapes a Debian
 /// 20.10 engine sends (compose labels, health in the `Status` string, networks, mounts), served on a

@@ -1,7 +1,7 @@
 import CMicroHTTPD
 import CWatchdogShims
 import Foundation
-import Synchronization
+import Locking
 
 /// A request as the handler sees it, fully read.
 public struct HTTPRequest: Sendable {

@@ -3,7 +3,7 @@ import DockerEngine
 import Foundation
 import Logging
 import MicroHTTPServer
-import Synchronization
+import Locking
 import WatchdogConfig
 
 /// The whole watchdog: collectors on their own threads, the metrics store, and the HTTP server.

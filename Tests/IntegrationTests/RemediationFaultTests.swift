@@ -1,7 +1,7 @@
 import FakeDockerEngine
 import Foundation
 import MicroHTTPServer
-import Synchronization
+import Locking
 import Testing
 import WatchdogTestSupport
 

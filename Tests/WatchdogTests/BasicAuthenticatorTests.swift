@@ -1,6 +1,6 @@
 import Foundation
 import MicroHTTPServer
-import Synchronization
+import Locking
 import Testing
 @testable import Watchdog
 

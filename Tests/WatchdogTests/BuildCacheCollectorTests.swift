@@ -3,7 +3,7 @@ import Exposition
 import FakeDockerEngine
 import Foundation
 import Logging
-import Synchronization
+import Locking
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog

@@ -2,7 +2,7 @@ import DockerEngine
 import Exposition
 import Foundation
 import Logging
-import Synchronization
+import Locking
 import Testing
 @testable import Watchdog
 

@@ -19,7 +19,8 @@
 # access race" reports are listed but not fatal unless SANITIZER_STRICT=1, because on Linux TSan does
 # not see `Synchronization.Mutex` (futex-based, in the uninstrumented standard library) and reports
 # accesses made under the lock as races (scripts/checks/sanitizers/mutex-tsan-repro.swift shows it;
-# NSLock is seen). Plain data races, use-after-free, lock-order inversions and every ASan/LSan report
+# NSLock is seen). The project's own code therefore uses `Locking.Mutex` (NSLock-based, same call
+# shape), and no such report is left; the exception stays for third-party code. Plain data races, use-after-free, lock-order inversions and every ASan/LSan report
 # are always fatal. Suppressions (scripts/checks/sanitizers/*.supp) are only for documented
 # third-party false positives, one commented entry each.
 #

@@ -2,7 +2,7 @@ import DockerEngine
 import Exposition
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// BuildKit's build cache: its size and shape per record type, and hit and miss counters measured
 /// from successive samples of its records (see ``BuildCacheAnalyzer`` for what is counted).

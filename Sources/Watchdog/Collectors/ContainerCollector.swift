@@ -2,7 +2,7 @@ import DockerEngine
 import Exposition
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Per-container state and health, host-level counts, compose stacks, and the event counters.
 ///

@@ -2,7 +2,7 @@ import DockerEngine
 import Exposition
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Probes the Docker daemon's liveness with `/_ping` and refreshes what it says about itself.
 ///

@@ -1,7 +1,7 @@
 import DockerEngine
 import Exposition
 import Foundation
-import Synchronization
+import Locking
 
 /// Docker's own disk usage per category (images, containers, volumes, build cache) from
 /// `/system/df`, as `docker system df` shows it.

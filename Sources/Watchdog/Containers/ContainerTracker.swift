@@ -1,6 +1,6 @@
 import DockerEngine
 import Foundation
-import Synchronization
+import Locking
 
 /// One health transition, as kept in the history ring and served at `/api/v1/history`.
 public struct HealthTransition: Sendable, Equatable, Codable {

@@ -1,7 +1,7 @@
 import DockerEngine
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Follows the daemon's container events on a dedicated thread and feeds them to the tracker.
 ///

@@ -1,7 +1,7 @@
 import Exposition
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// What one action achieved, as the code that ran it reports it.
 public struct ActionOutcome: Sendable {

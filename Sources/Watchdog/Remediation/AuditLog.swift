@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// One line of the audit log, and one entry of `/api/v1/actions`.
 public struct AuditRecord: Sendable, Equatable, Codable {

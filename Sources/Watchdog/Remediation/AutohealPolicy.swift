@@ -1,7 +1,7 @@
 import DockerEngine
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Restarts containers that stay unhealthy: opt-in, patient, and bounded.
 ///

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Restarts a Docker daemon that stopped answering, carefully.
 ///

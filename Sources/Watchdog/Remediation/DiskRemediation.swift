@@ -1,7 +1,7 @@
 import DockerEngine
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Frees space on the Docker root when it runs low: the escalation ladder with hysteresis.
 ///

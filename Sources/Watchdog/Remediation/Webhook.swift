@@ -1,7 +1,7 @@
 import CurlTransport
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Posts every action record as JSON to a URL, off the remediation thread.
 ///

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Runs one collector on a dedicated thread at its interval and publishes each round.
 ///

@@ -1,6 +1,6 @@
 import DockerEngine
 import Foundation
-import Synchronization
+import Locking
 
 /// What the collectors last learned about the host, in human terms: the landing page shows it and
 /// collectors share facts through it (the disk collector needs the daemon's root directory).

@@ -1,8 +1,8 @@
 import DockerEngine
 import Exposition
 import Foundation
+import Locking
 import MicroHTTPServer
-import Synchronization
 
 /// The latest sample of one collector, with the bookkeeping that makes staleness visible.
 public struct CollectorStatus: Sendable {

@@ -1,6 +1,6 @@
 import CWatchdogShims
 import Foundation
-import Synchronization
+import Locking
 
 /// glibc malloc settings for a long-running sampler, and handing freed heap back to the kernel.
 ///

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
-import Synchronization
+import Locking
 
 /// A swift-log handler that writes one logfmt or JSON line per message to standard error.
 ///

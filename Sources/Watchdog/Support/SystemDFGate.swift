@@ -1,6 +1,6 @@
 import DockerEngine
 import Foundation
-import Synchronization
+import Locking
 
 /// Keeps `/system/df` single-flight across the collectors that call it, and keeps the latest answer
 /// so one collector can use another's recent answer instead of walking the daemon's data again.

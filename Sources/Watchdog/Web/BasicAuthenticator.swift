@@ -1,6 +1,6 @@
 import Foundation
 import MicroHTTPServer
-import Synchronization
+import Locking
 
 /// Basic-auth policy for the HTTP endpoint: bcrypt hashes from the web config file, checked so that
 /// neither timing nor answers reveal which users exist, with verified credentials cached.

@@ -1,6 +1,6 @@
 import Foundation
 import MicroHTTPServer
-import Synchronization
+import Locking
 import WatchdogConfig
 
 /// The HTTP endpoint's protection, from the web config file (`web.config_file`): the TLS options the
