@@ -11,8 +11,9 @@
 //             fetch + decode + apply + building the families (what the harness measures from outside)
 //   render    ExpositionRenderer.render of the round's families (text) and Gzip.compress of that
 //
-//   bench-profile [--containers 0,100,1000,10000] [--iterations 7]
-// Prints one JSON object per N on standard output.
+//   bench-profile [--containers 0,100,1000,10000] [--iterations 7] [--rounds-only 1]
+// Prints one JSON object per N on standard output. `--rounds-only 1` times only the rounds (for
+// `perf record`, so the profile shows nothing else).
 import DockerEngine
 import Exposition
 import FakeDockerEngine
@@ -23,6 +24,7 @@ import Watchdog
 
 var counts = [0, 100, 1000, 10000]
 var iterations = 7
+var roundsOnly = false
 var args = CommandLine.arguments.dropFirst()
 while let flag = args.first {
     args = args.dropFirst()
@@ -31,6 +33,7 @@ while let flag = args.first {
     switch flag {
     case "--containers": counts = value.split(separator: ",").compactMap { Int($0) }
     case "--iterations": iterations = max(1, Int(value) ?? 7)
+    case "--rounds-only": roundsOnly = value == "1"
     default:
         FileHandle.standardError.write(Data("bench-profile: unknown flag \(flag)\n".utf8))
         exit(2)
@@ -64,6 +67,11 @@ for n in counts {
         client: client, tracker: tracker, streamer: nil,
         settings: .init(interval: .seconds(15), resyncInterval: .zero, inspectTimeout: .seconds(2), maxInspectsPerRound: 1, maxSeries: 2000))
     _ = collector.collect()  // warm up: the tracker knows every container from here on
+    if roundsOnly {
+        let rounds = (0..<iterations).map { _ in time { _ = collector.collect() } }
+        print("{\"containers\":\(n),\"round_ms\":\(String(format: "%.3f", median(rounds)))}")
+        continue
+    }
     for _ in 0..<iterations {
         var body: [UInt8] = []
         fetch.append(try time { body = try client.get("/containers/json", query: [("all", "1")], endpointName: "containers_list") })

@@ -134,6 +134,15 @@ extension [ParsedSample] {
         return values.isEmpty ? nil : values.reduce(0, +)
     }
 
+    /// Every collector's last round succeeded. A footprint read before a collector's first round
+    /// after an outage misses the connection that round opens again (its failed round closed the
+    /// old one), so the next reading looks like a leak of one descriptor; readings taken when this
+    /// holds compare like with like.
+    var everyCollectorSucceeded: Bool {
+        let rounds = filter { $0.name == "docker_watchdog_collector_success" }
+        return !rounds.isEmpty && rounds.allSatisfy { $0.value == 1 }
+    }
+
     /// Sum of a family's samples with the given `kind` label.
     func total(_ name: String, kind: String) -> Double {
         filter { $0.name == name && $0.labels["kind"] == kind }.map(\.value).reduce(0, +)

@@ -15,7 +15,7 @@ struct HungDaemonTests {
             "--collector.disk.interval", "1s", "--collector.system-df.interval", "2s", "--docker.request-timeout", "1s", "--docker.connect-timeout", "500ms",
         ])
         defer { watchdog.stop() }
-        try watchdog.waitFor("daemon up") { $0.value("docker_daemon_up") == 1 }
+        try watchdog.waitFor("daemon up") { $0.value("docker_daemon_up") == 1 && $0.everyCollectorSucceeded }
 
         let steady = try FaultDrill(watchdog).steadyFootprint()
         let mark = watchdog.log.count
@@ -50,7 +50,7 @@ struct HungDaemonTests {
 
         kill(dockerdPid, SIGCONT)
         let drill = FaultDrill(watchdog)
-        let back = try drill.waitFor("daemon back", timeout: 30) { $0.value("docker_daemon_up") == 1 }
+        let back = try drill.waitFor("daemon back", timeout: 30) { $0.value("docker_daemon_up") == 1 && $0.everyCollectorSucceeded }
         #expect(back.value("docker_daemon_consecutive_probe_failures") == 0)
         #expect(watchdog.process.isRunning)
         // Logged once when it began (timeouts), and the recovery.
@@ -92,7 +92,7 @@ struct HungDaemonTests {
                 let r = try runCommand(PrivateDaemon.script, ["start", "fault"])
                 try #require(r.status == 0, "test-dockerd.sh start fault: \(r.output)\(r.error)")
             },
-            healthy: { $0.value("docker_daemon_up") == 1 && $0.value("docker_watchdog_events_stream_up") == 1 },
+            healthy: { $0.value("docker_daemon_up") == 1 && $0.value("docker_watchdog_events_stream_up") == 1 && $0.everyCollectorSucceeded },
             faultTimeout: 60)
         drill.expectLog(since: 0, ["collector recovered", "docker events stream broke"])
     }

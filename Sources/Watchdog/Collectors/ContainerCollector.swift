@@ -64,6 +64,11 @@ public final class ContainerCollector: Collector {
     /// show: a round in which no container changed reuses them instead of rebuilding thousands of
     /// series.
     private let containerFamilies = Mutex<(version: UInt64, families: [MetricFamily], dropped: Int)?>(nil)
+    /// Each container's series values and labels by the ``TrackedContainer/revision`` they were
+    /// made from, and the order of the selected ones: when one container changes, the families
+    /// are rebuilt from these rows and only that container's row is made again. Reused label
+    /// arrays also let the renderer tell unchanged series apart by identity.
+    private let rows = Mutex(RowCache())
 
     public init(client: DockerClient, tracker: ContainerTracker, streamer: EventStreamer?, settings: Settings) {
         self.client = client
@@ -79,8 +84,10 @@ public final class ContainerCollector: Collector {
         let due = lastResync.withLock { last in last.map { ContinuousClock.now - $0 >= settings.resyncInterval } ?? true }
         if due {
             do {
-                let list = try listCache.withLock { cache throws(DockerError) in try client.listContainers(reusing: &cache) }
-                tracker.applyList(list)
+                let (list, delta) = try listCache.withLock { cache throws(DockerError) in
+                    (try client.listContainers(reusing: &cache), cache.lastDelta)
+                }
+                tracker.applyList(list, delta: delta)
                 lastResync.withLock { $0 = .now }
             } catch let e {
                 error = "list: \(e)"
@@ -102,15 +109,40 @@ public final class ContainerCollector: Collector {
 
     // MARK: - Families
 
-    func selected(_ containers: [TrackedContainer]) -> (kept: [TrackedContainer], dropped: Int) {
-        let matching = containers.filter { c in
-            let range = NSRange(c.name.startIndex..., in: c.name)
-            if let include, include.firstMatch(in: c.name, range: range) == nil { return false }
-            if let exclude, exclude.firstMatch(in: c.name, range: range) != nil { return false }
-            return true
-        }.sorted { $0.name < $1.name }
-        let kept = Array(matching.prefix(settings.maxSeries))
-        return (kept, containers.count - kept.count)
+    /// One container as its series show it.
+    struct Row {
+        var name: String
+        var labels: [Label]
+        var selected: Bool
+        var state: String
+        var health: String
+        var stateCode: Double
+        var healthCode: Double
+        var project: String?
+        var service: String?
+        var streak: Double
+        var restarts: Double
+        var oomKilled: Double
+        var exitCode: Double?
+        var startedAt: Double?
+    }
+
+    struct RowCache {
+        var rows: [String: Row] = [:]
+        /// IDs of the selected rows in series order (by name, then ID), nil when it must be
+        /// worked out again.
+        var order: [String]?
+        /// The host-level and stack families, nil when a change of state, health, compose
+        /// labels or membership means they must be counted again (a streak or restart count
+        /// moving does not).
+        var aggregates: [MetricFamily]?
+    }
+
+    func isSelected(_ name: String) -> Bool {
+        let range = NSRange(name.startIndex..., in: name)
+        if let include, include.firstMatch(in: name, range: range) == nil { return false }
+        if let exclude, exclude.firstMatch(in: name, range: range) != nil { return false }
+        return true
     }
 
     static func labelName(forKey key: String) -> String {
@@ -127,74 +159,154 @@ public final class ContainerCollector: Collector {
         return labels
     }
 
+    func row(for c: TrackedContainer) -> Row {
+        Row(
+            name: c.name, labels: labels(for: c), selected: isSelected(c.name), state: c.state, health: c.health,
+            stateCode: Double(Self.stateCodes[c.state] ?? -1), healthCode: Double(Self.healthCodes[c.health] ?? 0),
+            project: c.project, service: c.service, streak: Double(c.failingStreak), restarts: Double(c.restartCount),
+            oomKilled: c.oomKilled ? 1 : 0, exitCode: c.exitCode.map(Double.init),
+            startedAt: c.startedAt.flatMap { $0.timeIntervalSince1970 > 0 ? $0.timeIntervalSince1970 : nil })
+    }
+
     func families() -> [MetricFamily] {
-        let (version, all) = tracker.versionedContainers
+        let version = tracker.version
         let counters = tracker.counters
         var families: [MetricFamily]
         let dropped: Int
         if let cached = containerFamilies.withLock({ $0 }), cached.version == version {
             (families, dropped) = (cached.families, cached.dropped)
         } else {
-            (families, dropped) = containerFamilies(all)
-            containerFamilies.withLock { [families] in $0 = (version, families, dropped) }
+            let (builtVersion, all, order, aggregates) = currentRows()
+            (families, dropped) = containerFamilies(all, order: order)
+            if let aggregates {
+                families += aggregates
+            } else {
+                let counted = aggregateFamilies(all)
+                families += counted
+                rows.withLock { $0.aggregates = counted }
+            }
+            containerFamilies.withLock { [families] in $0 = (builtVersion, families, dropped) }
         }
         appendCounterFamilies(to: &families, counters: counters, dropped: dropped)
         return families
     }
 
-    /// Families that follow from the containers alone: per container, host-level counts, stacks.
-    private func containerFamilies(_ all: [TrackedContainer]) -> (families: [MetricFamily], dropped: Int) {
-        let (kept, dropped) = selected(all)
-        var families: [MetricFamily] = []
-
-        // Per container.
-        var state: [([Label], Double)] = [], health: [([Label], Double)] = [], streak: [([Label], Double)] = []
-        var restarts: [([Label], Double)] = [], oom: [([Label], Double)] = [], exit: [([Label], Double)] = []
-        var started: [([Label], Double)] = []
-        for c in kept {
-            let l = labels(for: c)
-            state.append((l, Double(Self.stateCodes[c.state] ?? -1)))
-            health.append((l, Double(Self.healthCodes[c.health] ?? 0)))
-            streak.append((l, Double(c.failingStreak)))
-            restarts.append((l, Double(c.restartCount)))
-            oom.append((l, c.oomKilled ? 1 : 0))
-            if let code = c.exitCode { exit.append((l, Double(code))) }
-            if let at = c.startedAt, at.timeIntervalSince1970 > 0 { started.append((l, at.timeIntervalSince1970)) }
+    /// Brings the row cache up to the tracker's containers: rows are made again only for the
+    /// containers the tracker reports as changed (all of them the first time); the order is
+    /// worked out again only when containers came, went or were renamed.
+    private func currentRows() -> (version: UInt64, rows: [String: Row], order: [String], aggregates: [MetricFamily]?) {
+        rows.withLock { cache in
+            let version = tracker.withChanges { version, changed, containers -> UInt64 in
+                if cache.order == nil && cache.rows.isEmpty {
+                    cache.rows.reserveCapacity(containers.count)
+                    for (id, c) in containers { cache.rows[id] = row(for: c) }
+                    cache.aggregates = nil
+                    return version
+                }
+                for id in changed {
+                    guard let c = containers[id] else {
+                        if cache.rows.removeValue(forKey: id) != nil {
+                            cache.order = nil
+                            cache.aggregates = nil
+                        }
+                        continue
+                    }
+                    let fresh = row(for: c)
+                    guard let known = cache.rows.updateValue(fresh, forKey: id) else {
+                        cache.order = nil
+                        cache.aggregates = nil
+                        continue
+                    }
+                    if known.name != fresh.name || known.selected != fresh.selected { cache.order = nil }
+                    if known.state != fresh.state || known.health != fresh.health || known.project != fresh.project
+                        || known.service != fresh.service
+                    {
+                        cache.aggregates = nil
+                    }
+                }
+                return version
+            }
+            let order = cache.order ?? cache.rows.filter(\.value.selected).sorted { ($0.value.name, $0.key) < ($1.value.name, $1.key) }.map(\.key)
+            cache.order = order
+            return (version, cache.rows, order, cache.aggregates)
         }
-        families += [
-            MetricCatalog.containerState.family(state), MetricCatalog.containerHealth.family(health),
-            MetricCatalog.containerFailingStreak.family(streak), MetricCatalog.containerRestartCount.family(restarts),
-            MetricCatalog.containerOOMKilled.family(oom), MetricCatalog.containerExitCode.family(exit),
-            MetricCatalog.containerStartTime.family(started),
-        ]
+    }
 
-        // Host-level counts: every container, whatever the series limit.
+    /// Families that follow from the containers alone: per container, host-level counts, stacks.
+    private func containerFamilies(_ all: [String: Row], order: [String]) -> (families: [MetricFamily], dropped: Int) {
+        let count = min(order.count, settings.maxSeries)
+        let dropped = all.count - count
+
+        // Per container, built as samples directly (no intermediate tuples): a container's label
+        // array is shared by its seven series and kept from round to round.
+        var state: [Sample] = [], health: [Sample] = [], streak: [Sample] = [], restarts: [Sample] = []
+        var oom: [Sample] = [], exit: [Sample] = [], started: [Sample] = []
+        state.reserveCapacity(count)
+        health.reserveCapacity(count)
+        streak.reserveCapacity(count)
+        restarts.reserveCapacity(count)
+        oom.reserveCapacity(count)
+        exit.reserveCapacity(count)
+        started.reserveCapacity(count)
+        for id in order.prefix(count) {
+            guard let c = all[id] else { continue }
+            let l = c.labels
+            state.append(Sample(labels: l, value: c.stateCode))
+            health.append(Sample(labels: l, value: c.healthCode))
+            streak.append(Sample(labels: l, value: c.streak))
+            restarts.append(Sample(labels: l, value: c.restarts))
+            oom.append(Sample(labels: l, value: c.oomKilled))
+            if let code = c.exitCode { exit.append(Sample(labels: l, value: code)) }
+            if let at = c.startedAt { started.append(Sample(labels: l, value: at)) }
+        }
+        let families = [
+            MetricCatalog.containerState.family(samples: state), MetricCatalog.containerHealth.family(samples: health),
+            MetricCatalog.containerFailingStreak.family(samples: streak), MetricCatalog.containerRestartCount.family(samples: restarts),
+            MetricCatalog.containerOOMKilled.family(samples: oom), MetricCatalog.containerExitCode.family(samples: exit),
+            MetricCatalog.containerStartTime.family(samples: started),
+        ]
+        return (families, dropped)
+    }
+
+    /// Host-level counts and compose stacks: every container, whatever the series limit.
+    private func aggregateFamilies(_ all: [String: Row]) -> [MetricFamily] {
+        var families: [MetricFamily] = []
         var byState = Dictionary(uniqueKeysWithValues: Self.stateCodes.keys.map { ($0, 0.0) })
         var byHealth = Dictionary(uniqueKeysWithValues: Self.healthCodes.keys.map { ($0, 0.0) })
-        for c in all {
+        struct Stack {
+            var containers = 0.0, healthy = 0.0
+            var services: Set<String> = []
+            var ok = true
+        }
+        func count(_ c: Row, into stack: inout Stack) {
+            stack.containers += 1
+            if c.health == "healthy" { stack.healthy += 1 }
+            if let service = c.service { stack.services.insert(service) }
+            if !Self.isHealthyStackMember(state: c.state, health: c.health) { stack.ok = false }
+        }
+        var stacks: [String: Stack] = [:]
+        for c in all.values {
             byState[c.state, default: 0] += 1
             byHealth[c.health, default: 0] += 1
+            if let project = c.project { count(c, into: &stacks[project, default: Stack()]) }
         }
         families.append(MetricCatalog.containersByState.family(byState.sorted { $0.key < $1.key }.map { ([Label("state", $0.key)], $0.value) }))
         families.append(MetricCatalog.containersByHealth.family(byHealth.sorted { $0.key < $1.key }.map { ([Label("health", $0.key)], $0.value) }))
 
-        // Compose stacks.
-        var stacks: [String: [TrackedContainer]] = [:]
-        for c in all { if let p = c.project { stacks[p, default: []].append(c) } }
         var sContainers: [([Label], Double)] = [], sServices: [([Label], Double)] = []
         var sHealthy: [([Label], Double)] = [], sOK: [([Label], Double)] = []
-        for (project, members) in stacks.sorted(by: { $0.key < $1.key }) {
+        for (project, stack) in stacks.sorted(by: { $0.key < $1.key }) {
             let l = [Label("compose_project", project)]
-            sContainers.append((l, Double(members.count)))
-            sServices.append((l, Double(Set(members.compactMap(\.service)).count)))
-            sHealthy.append((l, Double(members.filter { $0.health == "healthy" }.count)))
-            sOK.append((l, Self.stackIsHealthy(members) ? 1 : 0))
+            sContainers.append((l, stack.containers))
+            sServices.append((l, Double(stack.services.count)))
+            sHealthy.append((l, stack.healthy))
+            sOK.append((l, stack.ok ? 1 : 0))
         }
         families += [
             MetricCatalog.stackContainers.family(sContainers), MetricCatalog.stackServices.family(sServices),
             MetricCatalog.stackHealthyContainers.family(sHealthy), MetricCatalog.stackHealthy.family(sOK),
         ]
-        return (families, dropped)
+        return families
     }
 
     /// Families that move without any container changing: event counters and bookkeeping.
@@ -225,6 +337,10 @@ public final class ContainerCollector: Collector {
     /// The rule from the field report (`stack auto deploy`): healthy when every container runs and
     /// every container with a health check is healthy.
     public static func stackIsHealthy(_ members: [TrackedContainer]) -> Bool {
-        members.allSatisfy { $0.state == "running" && ($0.health == "none" || $0.health == "healthy") }
+        members.allSatisfy { isHealthyStackMember(state: $0.state, health: $0.health) }
+    }
+
+    static func isHealthyStackMember(state: String, health: String) -> Bool {
+        state == "running" && (health == "none" || health == "healthy")
     }
 }

@@ -78,6 +78,18 @@ public final class ContainerTracker: Sendable {
         /// Bumped whenever anything about a container may have changed, so readers can tell
         /// "nothing changed" without comparing every container.
         var version: UInt64 = 0
+        /// The identity of the last list applied with its ``ContainerListDelta`` (nil after a
+        /// list without one), and the containers events, inspects or removals changed since.
+        var lastListIdentity: UInt64?
+        var touchedSinceList: Set<String> = []
+        /// Containers added, changed or removed since ``ContainerTracker/withChanges(_:)`` last ran.
+        var changedForReader: Set<String> = []
+
+        /// Notes a change of `id` made by an event, an inspect or a removal.
+        mutating func touch(_ id: String) {
+            touchedSinceList.insert(id)
+            changedForReader.insert(id)
+        }
     }
 
     public let historySize: Int
@@ -94,6 +106,19 @@ public final class ContainerTracker: Sendable {
     /// The containers and the version they are at (see ``version``), read together.
     public var versionedContainers: (version: UInt64, containers: [TrackedContainer]) {
         state.withLock { ($0.version, Array($0.containers.values)) }
+    }
+
+    /// Runs `body` on the containers, their version and the IDs of the containers added, changed
+    /// or removed since the previous call, then forgets those IDs: a reader that keeps something
+    /// per container (the containers collector keeps its series) redoes only those. For a single
+    /// reader; runs under the tracker's lock, so keep it short and do not call back in.
+    public func withChanges<R>(
+        _ body: (_ version: UInt64, _ changed: Set<String>, _ containers: [String: TrackedContainer]) -> R
+    ) -> R {
+        state.withLock { s in
+            defer { s.changedForReader.removeAll(keepingCapacity: true) }
+            return body(s.version, s.changedForReader, s.containers)
+        }
     }
 
     /// Changes whenever a container was added, removed or changed; equal versions mean equal
@@ -115,27 +140,69 @@ public final class ContainerTracker: Sendable {
     /// with the number of containers: the fixed `streakLimit` keeps them constant, round-robin.
     public func idsToInspect(limit: Int, streakLimit: Int = .max) -> [String] {
         state.withLock { s in
-            let changed = s.containers.values.filter(\.needsInspect).map(\.id).sorted()
-            let unhealthy = s.containers.values.filter { !$0.needsInspect && $0.health == "unhealthy" }
-                .sorted { ($0.lastInspected ?? .distantPast, $0.id) < ($1.lastInspected ?? .distantPast, $1.id) }
-                .map(\.id)
-            let first = Array(changed.prefix(limit))
-            return first + Array(unhealthy.prefix(max(0, min(streakLimit, limit - first.count))))
+            // One pass over the containers without copying them: this runs every round.
+            var changed: [String] = []
+            var unhealthy: [(at: Date, id: String)] = []
+            for c in s.containers.values {
+                if c.needsInspect {
+                    changed.append(c.id)
+                } else if c.health == "unhealthy" {
+                    unhealthy.append((c.lastInspected ?? .distantPast, c.id))
+                }
+            }
+            let first = Self.smallest(limit, of: changed)
+            let room = max(0, min(streakLimit, limit - first.count))
+            guard room > 0, !unhealthy.isEmpty else { return first }
+            unhealthy.sort { ($0.at, $0.id) < ($1.at, $1.id) }
+            return first + unhealthy.prefix(room).map(\.id)
         }
+    }
+
+    /// The `k` smallest of `values`, sorted, without sorting all of them: after a resync that
+    /// found many new containers, a round picks a few of a thousand.
+    static func smallest(_ k: Int, of values: [String]) -> [String] {
+        guard k > 0 else { return [] }
+        guard values.count > 4 * k else { return Array(values.sorted().prefix(k)) }
+        var kept: [String] = []
+        kept.reserveCapacity(k + 1)
+        for v in values {
+            if kept.count == k, let last = kept.last, v >= last { continue }
+            let at = kept.firstIndex { v < $0 } ?? kept.count
+            kept.insert(v, at: at)
+            if kept.count > k { kept.removeLast() }
+        }
+        return kept
     }
 
     // MARK: - Feeding
 
     /// Applies a full list: adds new containers, drops vanished ones, and corrects state and health
     /// the events stream missed.
-    public func applyList(_ list: [ContainerSummary], now: Date = Date()) {
+    ///
+    /// With `delta` (from the ``ContainerListCache`` that decoded `list`), entries that are byte
+    /// for byte in the previous list are skipped when that list was the last one applied here and
+    /// nothing touched their container since: applying them again would change nothing, because
+    /// the previous application left state, health and name equal to theirs.
+    public func applyList(_ list: [ContainerSummary], delta: ContainerListDelta? = nil, now: Date = Date()) {
         state.withLock { s in
             s.counters.resyncs += 1
             s.lastList = now
             let before = s.containers.count
             var matched = 0
             var changed = false
-            for item in list {
+            let skippable: [Bool]? =
+                if let delta, delta.previous != nil, delta.previous == s.lastListIdentity, delta.unchanged.count == list.count {
+                    delta.unchanged
+                } else {
+                    nil
+                }
+            let touched = s.touchedSinceList
+            for position in list.indices {
+                if let skippable, skippable[position], touched.isEmpty || !touched.contains(list[position].id) {
+                    matched += 1
+                    continue
+                }
+                let item = list[position]
                 if var known = s.containers[item.id] {
                     matched += 1
                     // The common case in a resync: nothing new about this container.
@@ -153,6 +220,7 @@ public final class ContainerTracker: Sendable {
                     }
                     known.name = item.name
                     s.containers[item.id] = known
+                    s.changedForReader.insert(item.id)
                 } else {
                     changed = true
                     var added = TrackedContainer(
@@ -160,6 +228,7 @@ public final class ContainerTracker: Sendable {
                         health: item.health)
                     Self.noteHealth(&added, item.health, at: now)
                     s.containers[item.id] = added
+                    s.changedForReader.insert(item.id)
                 }
             }
             // Every known container was in the list: nothing vanished, no need to build a set.
@@ -167,10 +236,13 @@ public final class ContainerTracker: Sendable {
                 let seen = Set(list.map(\.id))
                 for id in s.containers.keys where !seen.contains(id) {
                     s.containers[id] = nil
+                    s.changedForReader.insert(id)
                     changed = true
                 }
             }
             if changed { s.version &+= 1 }
+            s.lastListIdentity = delta?.current
+            s.touchedSinceList.removeAll(keepingCapacity: true)
         }
     }
 
@@ -203,9 +275,13 @@ public final class ContainerTracker: Sendable {
             c.needsInspect = false
             let previous = s.containers[inspect.id]
             c.lastInspected = previous?.lastInspected
-            if c != previous { s.version &+= 1 }
+            if c != previous {
+                s.version &+= 1
+                s.changedForReader.insert(inspect.id)
+            }
             c.lastInspected = now
             s.containers[inspect.id] = c
+            s.touchedSinceList.insert(inspect.id)
             Self.attachProbeResult(&s, container: c)
         }
     }
@@ -230,6 +306,7 @@ public final class ContainerTracker: Sendable {
     public func remove(id: String) {
         state.withLock { s in
             if s.containers.removeValue(forKey: id) != nil { s.version &+= 1 }
+            s.touch(id)
         }
     }
 
@@ -240,6 +317,7 @@ public final class ContainerTracker: Sendable {
             s.counters.eventsReceived += 1
             s.version &+= 1  // most events change a container; they are rare next to rounds
             let id = event.actorID
+            s.touch(id)
             switch event.verb {
             case "health_status":
                 let to = event.detail ?? "none"

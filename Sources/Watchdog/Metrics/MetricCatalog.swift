@@ -31,6 +31,13 @@ public struct MetricDescriptor: Sendable {
         }
     }
 
+    /// A family from ready samples: a gauge takes them as they are (no copy); other types go
+    /// through ``family(_:)``.
+    public func family(samples: [Sample]) -> MetricFamily {
+        guard type == .gauge else { return family(samples.map { ($0.labels, $0.value) }) }
+        return MetricFamily(name: name, help: help, type: .gauge, samples: samples)
+    }
+
     public func family(value: Double, labels: [Label] = []) -> MetricFamily {
         family([(labels, value)])
     }
