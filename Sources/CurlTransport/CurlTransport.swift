@@ -109,9 +109,23 @@ public final class CurlSession: @unchecked Sendable {
 
     /// Sends a request and collects the whole answer.
     public func perform(_ request: TransportRequest) throws(TransportError) -> TransportResponse {
+        var fresh: [UInt8] = []
+        return try perform(request, receivingInto: &fresh)
+    }
+
+    /// Sends a request and collects the answer into `buffer`'s storage (emptied first; its
+    /// capacity is kept): a caller that fetches a large answer every round (the container list)
+    /// hands the last body back in, so the next one lands in memory that is already mapped
+    /// instead of faulting in fresh pages for every megabyte. The body is returned in the
+    /// response; `buffer` is left empty.
+    public func perform(_ request: TransportRequest, receivingInto buffer: inout [UInt8]) throws(TransportError) -> TransportResponse {
         let sink = ResponseSink(maxBodyBytes: request.maxBodyBytes, onData: nil)
+        buffer.removeAll(keepingCapacity: true)
+        swap(&sink.body, &buffer)
         try run(request, sink: sink)
-        return TransportResponse(status: sink.status, headers: sink.headers, body: sink.body)
+        var body: [UInt8] = []
+        swap(&body, &sink.body)
+        return TransportResponse(status: sink.status, headers: sink.headers, body: body)
     }
 
     /// Sends a request and hands the body to `onData` as it arrives, for streams such as

@@ -215,7 +215,11 @@ public final class DockerClient: Sendable {
     /// `GET /containers/json?all=1`, reusing the entries of `cache` whose bytes did not change
     /// since the list that filled it (see ``ContainerListScanner``); refills `cache`.
     public func listContainers(timeout: Duration? = nil, reusing cache: inout ContainerListCache) throws(DockerError) -> [ContainerSummary] {
-        let body = try get("/containers/json", query: [("all", "1")], endpointName: "containers_list", timeout: timeout)
+        var buffer = cache.takeReceiveBuffer()
+        let body = try exchange(
+            "containers_list", target: try versioned("/containers/json") + "?all=1", timeout: timeout, receivingInto: &buffer
+        ).body
+        defer { cache.keepReceiveBuffer(body) }
         do {
             return try ContainerListScanner.decode(body, cache: &cache)
         } catch {
@@ -325,12 +329,19 @@ public final class DockerClient: Sendable {
     }
 
     private func exchange(_ endpointName: String, method: String = "GET", target: String, timeout: Duration?) throws(DockerError) -> TransportResponse {
+        var buffer: [UInt8] = []
+        return try exchange(endpointName, method: method, target: target, timeout: timeout, receivingInto: &buffer)
+    }
+
+    private func exchange(
+        _ endpointName: String, method: String = "GET", target: String, timeout: Duration?, receivingInto buffer: inout [UInt8]
+    ) throws(DockerError) -> TransportResponse {
         let request = TransportRequest(
             method: method, target: target, headers: [("Accept", "application/json")],
             connectTimeout: connectTimeout, totalTimeout: timeout ?? requestTimeout)
         let response: TransportResponse
         do {
-            response = try session.perform(request)
+            response = try session.perform(request, receivingInto: &buffer)
         } catch {
             let mapped: DockerError
             switch error {

@@ -63,6 +63,15 @@ struct IncrementalContainerTests {
         }
     }
 
+    /// What `idsToInspect` picks, worked out by walking every container (the reference).
+    static func inspectCandidatesByWalking(_ t: ContainerTracker, limit: Int, streakLimit: Int) -> [String] {
+        let all = t.containers
+        let changed = all.filter(\.needsInspect).map(\.id).sorted().prefix(limit)
+        let unhealthy = all.filter { !$0.needsInspect && $0.health == "unhealthy" }
+            .sorted { ($0.lastInspected ?? .distantPast, $0.id) < ($1.lastInspected ?? .distantPast, $1.id) }.map(\.id)
+        return Array(changed) + unhealthy.prefix(max(0, min(streakLimit, limit - changed.count)))
+    }
+
     @Test func skippingUnchangedEntriesAndRebuildingOnlyChangedRowsChangesNothing() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
@@ -127,6 +136,8 @@ struct IncrementalContainerTests {
             #expect(Self.state(fast) == Self.state(plain), "step \(step): tracker state")
             #expect(fast.counters == plain.counters, "step \(step): counters")
             #expect(fast.history == plain.history, "step \(step): history")
+            // The inspect candidates kept up to date as containers change, against a walk over all.
+            #expect(fast.idsToInspect(limit: 3, streakLimit: 2) == Self.inspectCandidatesByWalking(plain, limit: 3, streakLimit: 2), "step \(step): inspect candidates")
 
             // Exported series: the long-lived collector against one built from scratch.
             let fresh = ContainerCollector(client: client, tracker: plain, streamer: nil, settings: settings)

@@ -42,11 +42,25 @@ public struct ContainerListCache: Sendable {
     /// Entries reused by the last decode, for tests and the benchmark's profile.
     public private(set) var reusedLastTime = 0
     /// What the last decode changed against the one before, for ``ContainerListDelta`` readers.
-    public private(set) var lastDelta = ContainerListDelta(previous: nil, current: 0, unchanged: [])
+    public private(set) var lastDelta = ContainerListDelta(previous: nil, current: 0, unchanged: [], repeatsPrevious: false)
+
+    /// The last answer's storage, handed back to the transport for the next one (see
+    /// `CurlSession.perform(_:receivingInto:)`): the list is the one large answer of every round.
+    private var receiveBuffer: [UInt8] = []
 
     public init() {}
 
     public var count: Int { keys.count }
+
+    mutating func takeReceiveBuffer() -> [UInt8] {
+        var buffer: [UInt8] = []
+        swap(&buffer, &receiveBuffer)
+        return buffer
+    }
+
+    mutating func keepReceiveBuffer(_ body: [UInt8]) {
+        receiveBuffer = body
+    }
 
     mutating func replace(keys: [Key], summaries: [ContainerSummary], sameOrder: Bool, unchanged: [Bool], reused: Int) {
         if !sameOrder {
@@ -59,7 +73,9 @@ public struct ContainerListCache: Sendable {
         self.summaries = summaries
         reusedLastTime = reused
         let current = UInt64.random(in: 1...UInt64.max)
-        lastDelta = ContainerListDelta(previous: lastDelta.current == 0 ? nil : lastDelta.current, current: current, unchanged: unchanged)
+        lastDelta = ContainerListDelta(
+            previous: lastDelta.current == 0 ? nil : lastDelta.current, current: current, unchanged: unchanged,
+            repeatsPrevious: sameOrder && lastDelta.current != 0)
     }
 }
 
@@ -73,11 +89,15 @@ public struct ContainerListDelta: Sendable, Equatable {
     public var current: UInt64
     /// Per entry of this list: true when its bytes equal an entry of the previous list.
     public var unchanged: [Bool]
+    /// True when this list is the previous one again, entry for entry in the same order (what
+    /// a quiet host answers round after round).
+    public var repeatsPrevious: Bool
 
-    public init(previous: UInt64?, current: UInt64, unchanged: [Bool]) {
+    public init(previous: UInt64?, current: UInt64, unchanged: [Bool], repeatsPrevious: Bool) {
         self.previous = previous
         self.current = current
         self.unchanged = unchanged
+        self.repeatsPrevious = repeatsPrevious
     }
 }
 

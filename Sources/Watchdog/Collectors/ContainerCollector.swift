@@ -127,15 +127,72 @@ public final class ContainerCollector: Collector {
         var startedAt: Double?
     }
 
+    /// The seven per-container families, one column of the rows each.
+    enum Column: Int, CaseIterable {
+        case state, health, streak, restarts, oomKilled, exitCode, startedAt
+
+        var descriptor: MetricDescriptor {
+            switch self {
+            case .state: MetricCatalog.containerState
+            case .health: MetricCatalog.containerHealth
+            case .streak: MetricCatalog.containerFailingStreak
+            case .restarts: MetricCatalog.containerRestartCount
+            case .oomKilled: MetricCatalog.containerOOMKilled
+            case .exitCode: MetricCatalog.containerExitCode
+            case .startedAt: MetricCatalog.containerStartTime
+            }
+        }
+
+        /// The value of this column for `row`; nil leaves the container out of the family.
+        func value(_ row: Row) -> Double? {
+            switch self {
+            case .state: row.stateCode
+            case .health: row.healthCode
+            case .streak: row.streak
+            case .restarts: row.restarts
+            case .oomKilled: row.oomKilled
+            case .exitCode: row.exitCode
+            case .startedAt: row.startedAt
+            }
+        }
+    }
+
     struct RowCache {
         var rows: [String: Row] = [:]
         /// IDs of the selected rows in series order (by name, then ID), nil when it must be
         /// worked out again.
         var order: [String]?
+        /// The per-container families by column, nil where a row's value in that column changed
+        /// (a streak moving rebuilds one family of a thousand series, not seven).
+        var columns: [MetricFamily?] = Array(repeating: nil, count: Column.allCases.count)
         /// The host-level and stack families, nil when a change of state, health, compose
         /// labels or membership means they must be counted again (a streak or restart count
         /// moving does not).
         var aggregates: [MetricFamily]?
+
+        /// Everything derived from the rows must be made again (containers came, went, were
+        /// renamed or re-selected).
+        mutating func invalidateAll() {
+            order = nil
+            aggregates = nil
+            for k in columns.indices { columns[k] = nil }
+        }
+
+        /// Drops what a changed row invalidates.
+        mutating func invalidate(from known: Row, to fresh: Row) {
+            if known.name != fresh.name || known.selected != fresh.selected || known.labels != fresh.labels {
+                invalidateAll()
+                return
+            }
+            for column in Column.allCases where column.value(known)?.bitPattern != column.value(fresh)?.bitPattern {
+                columns[column.rawValue] = nil
+            }
+            if known.state != fresh.state || known.health != fresh.health || known.project != fresh.project
+                || known.service != fresh.service
+            {
+                aggregates = nil
+            }
+        }
     }
 
     func isSelected(_ name: String) -> Bool {
@@ -159,9 +216,13 @@ public final class ContainerCollector: Collector {
         return labels
     }
 
-    func row(for c: TrackedContainer) -> Row {
-        Row(
-            name: c.name, labels: labels(for: c), selected: isSelected(c.name), state: c.state, health: c.health,
+    /// The row of `c`, sharing the label array of `previous` when the labels did not change (so
+    /// the renderer can tell unchanged series apart by identity).
+    func row(for c: TrackedContainer, previous: Row? = nil) -> Row {
+        var labels = labels(for: c)
+        if let previous, previous.labels == labels { labels = previous.labels }
+        return Row(
+            name: c.name, labels: labels, selected: isSelected(c.name), state: c.state, health: c.health,
             stateCode: Double(Self.stateCodes[c.state] ?? -1), healthCode: Double(Self.healthCodes[c.health] ?? 0),
             project: c.project, service: c.service, streak: Double(c.failingStreak), restarts: Double(c.restartCount),
             oomKilled: c.oomKilled ? 1 : 0, exitCode: c.exitCode.map(Double.init),
@@ -176,96 +237,69 @@ public final class ContainerCollector: Collector {
         if let cached = containerFamilies.withLock({ $0 }), cached.version == version {
             (families, dropped) = (cached.families, cached.dropped)
         } else {
-            let (builtVersion, all, order, aggregates) = currentRows()
-            (families, dropped) = containerFamilies(all, order: order)
-            if let aggregates {
-                families += aggregates
-            } else {
-                let counted = aggregateFamilies(all)
-                families += counted
-                rows.withLock { $0.aggregates = counted }
+            let built = rows.withLock { cache in
+                let version = refreshRows(&cache)
+                let (perContainer, dropped) = containerFamilies(&cache)
+                if cache.aggregates == nil { cache.aggregates = aggregateFamilies(cache.rows) }
+                return (version: version, families: perContainer + (cache.aggregates ?? []), dropped: dropped)
             }
-            containerFamilies.withLock { [families] in $0 = (builtVersion, families, dropped) }
+            (families, dropped) = (built.families, built.dropped)
+            containerFamilies.withLock { $0 = built }
         }
         appendCounterFamilies(to: &families, counters: counters, dropped: dropped)
         return families
     }
 
     /// Brings the row cache up to the tracker's containers: rows are made again only for the
-    /// containers the tracker reports as changed (all of them the first time); the order is
-    /// worked out again only when containers came, went or were renamed.
-    private func currentRows() -> (version: UInt64, rows: [String: Row], order: [String], aggregates: [MetricFamily]?) {
-        rows.withLock { cache in
-            let version = tracker.withChanges { version, changed, containers -> UInt64 in
-                if cache.order == nil && cache.rows.isEmpty {
-                    cache.rows.reserveCapacity(containers.count)
-                    for (id, c) in containers { cache.rows[id] = row(for: c) }
-                    cache.aggregates = nil
-                    return version
-                }
-                for id in changed {
-                    guard let c = containers[id] else {
-                        if cache.rows.removeValue(forKey: id) != nil {
-                            cache.order = nil
-                            cache.aggregates = nil
-                        }
-                        continue
-                    }
-                    let fresh = row(for: c)
-                    guard let known = cache.rows.updateValue(fresh, forKey: id) else {
-                        cache.order = nil
-                        cache.aggregates = nil
-                        continue
-                    }
-                    if known.name != fresh.name || known.selected != fresh.selected { cache.order = nil }
-                    if known.state != fresh.state || known.health != fresh.health || known.project != fresh.project
-                        || known.service != fresh.service
-                    {
-                        cache.aggregates = nil
-                    }
-                }
+    /// containers the tracker reports as changed (all of them the first time), and only what
+    /// those changes touch is dropped.
+    private func refreshRows(_ cache: inout RowCache) -> UInt64 {
+        tracker.withChanges { version, changed, containers -> UInt64 in
+            if cache.order == nil && cache.rows.isEmpty {
+                cache.rows.reserveCapacity(containers.count)
+                for (id, c) in containers { cache.rows[id] = row(for: c) }
+                cache.invalidateAll()
                 return version
             }
-            let order = cache.order ?? cache.rows.filter(\.value.selected).sorted { ($0.value.name, $0.key) < ($1.value.name, $1.key) }.map(\.key)
-            cache.order = order
-            return (version, cache.rows, order, cache.aggregates)
+            for id in changed {
+                guard let c = containers[id] else {
+                    if cache.rows.removeValue(forKey: id) != nil { cache.invalidateAll() }
+                    continue
+                }
+                let known = cache.rows[id]
+                let fresh = row(for: c, previous: known)
+                cache.rows[id] = fresh
+                if let known {
+                    cache.invalidate(from: known, to: fresh)
+                } else {
+                    cache.invalidateAll()
+                }
+            }
+            return version
         }
     }
 
-    /// Families that follow from the containers alone: per container, host-level counts, stacks.
-    private func containerFamilies(_ all: [String: Row], order: [String]) -> (families: [MetricFamily], dropped: Int) {
+    /// The per-container families: cached columns as they are, the others built again from the
+    /// rows in series order.
+    private func containerFamilies(_ cache: inout RowCache) -> (families: [MetricFamily], dropped: Int) {
+        let order = cache.order ?? cache.rows.filter(\.value.selected).sorted { ($0.value.name, $0.key) < ($1.value.name, $1.key) }.map(\.key)
+        cache.order = order
         let count = min(order.count, settings.maxSeries)
-        let dropped = all.count - count
-
-        // Per container, built as samples directly (no intermediate tuples): a container's label
-        // array is shared by its seven series and kept from round to round.
-        var state: [Sample] = [], health: [Sample] = [], streak: [Sample] = [], restarts: [Sample] = []
-        var oom: [Sample] = [], exit: [Sample] = [], started: [Sample] = []
-        state.reserveCapacity(count)
-        health.reserveCapacity(count)
-        streak.reserveCapacity(count)
-        restarts.reserveCapacity(count)
-        oom.reserveCapacity(count)
-        exit.reserveCapacity(count)
-        started.reserveCapacity(count)
-        for id in order.prefix(count) {
-            guard let c = all[id] else { continue }
-            let l = c.labels
-            state.append(Sample(labels: l, value: c.stateCode))
-            health.append(Sample(labels: l, value: c.healthCode))
-            streak.append(Sample(labels: l, value: c.streak))
-            restarts.append(Sample(labels: l, value: c.restarts))
-            oom.append(Sample(labels: l, value: c.oomKilled))
-            if let code = c.exitCode { exit.append(Sample(labels: l, value: code)) }
-            if let at = c.startedAt { started.append(Sample(labels: l, value: at)) }
+        let stale = Column.allCases.filter { cache.columns[$0.rawValue] == nil }
+        if !stale.isEmpty {
+            // Built as samples directly (no intermediate tuples): a container's label array is
+            // shared by its series and kept from round to round.
+            var samples = Array(repeating: [Sample](), count: Column.allCases.count)
+            for column in stale { samples[column.rawValue].reserveCapacity(count) }
+            for id in order.prefix(count) {
+                guard let row = cache.rows[id] else { continue }
+                for column in stale {
+                    if let value = column.value(row) { samples[column.rawValue].append(Sample(labels: row.labels, value: value)) }
+                }
+            }
+            for column in stale { cache.columns[column.rawValue] = column.descriptor.family(samples: samples[column.rawValue]) }
         }
-        let families = [
-            MetricCatalog.containerState.family(samples: state), MetricCatalog.containerHealth.family(samples: health),
-            MetricCatalog.containerFailingStreak.family(samples: streak), MetricCatalog.containerRestartCount.family(samples: restarts),
-            MetricCatalog.containerOOMKilled.family(samples: oom), MetricCatalog.containerExitCode.family(samples: exit),
-            MetricCatalog.containerStartTime.family(samples: started),
-        ]
-        return (families, dropped)
+        return (cache.columns.compactMap { $0 }, cache.rows.count - count)
     }
 
     /// Host-level counts and compose stacks: every container, whatever the series limit.

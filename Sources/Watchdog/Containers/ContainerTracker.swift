@@ -82,13 +82,34 @@ public final class ContainerTracker: Sendable {
         /// list without one), and the containers events, inspects or removals changed since.
         var lastListIdentity: UInt64?
         var touchedSinceList: Set<String> = []
+        /// Where each container sits in the last list applied with a delta, while lists repeat
+        /// it entry for entry (nil when not worked out or no longer true).
+        var lastListPositions: [String: Int]?
         /// Containers added, changed or removed since ``ContainerTracker/withChanges(_:)`` last ran.
         var changedForReader: Set<String> = []
 
-        /// Notes a change of `id` made by an event, an inspect or a removal.
-        mutating func touch(_ id: String) {
-            touchedSinceList.insert(id)
+        /// The containers waiting for an inspect and the unhealthy ones (for their streak), kept
+        /// up to date from `inspectCandidatesStale` so a round does not walk every container.
+        var awaitingInspect: Set<String> = []
+        var unhealthy: Set<String> = []
+        var inspectCandidatesStale: Set<String> = []
+
+        /// Notes that `id` changed (or may have): for the reader, for the inspect candidates and,
+        /// when an event, an inspect or a removal did it (`touched`), for the next list's skips.
+        mutating func noteChange(_ id: String, touched: Bool) {
+            if touched { touchedSinceList.insert(id) }
             changedForReader.insert(id)
+            inspectCandidatesStale.insert(id)
+        }
+
+        /// Brings `awaitingInspect` and `unhealthy` up to date for the containers changed since.
+        mutating func refreshInspectCandidates() {
+            for id in inspectCandidatesStale {
+                let c = containers[id]
+                if c?.needsInspect == true { awaitingInspect.insert(id) } else { awaitingInspect.remove(id) }
+                if let c, !c.needsInspect, c.health == "unhealthy" { unhealthy.insert(id) } else { unhealthy.remove(id) }
+            }
+            inspectCandidatesStale.removeAll(keepingCapacity: true)
         }
     }
 
@@ -140,20 +161,13 @@ public final class ContainerTracker: Sendable {
     /// with the number of containers: the fixed `streakLimit` keeps them constant, round-robin.
     public func idsToInspect(limit: Int, streakLimit: Int = .max) -> [String] {
         state.withLock { s in
-            // One pass over the containers without copying them: this runs every round.
-            var changed: [String] = []
-            var unhealthy: [(at: Date, id: String)] = []
-            for c in s.containers.values {
-                if c.needsInspect {
-                    changed.append(c.id)
-                } else if c.health == "unhealthy" {
-                    unhealthy.append((c.lastInspected ?? .distantPast, c.id))
-                }
-            }
-            let first = Self.smallest(limit, of: changed)
+            // From the candidate sets, not a walk over every container: this runs every round.
+            s.refreshInspectCandidates()
+            let first = Self.smallest(limit, of: Array(s.awaitingInspect))
             let room = max(0, min(streakLimit, limit - first.count))
-            guard room > 0, !unhealthy.isEmpty else { return first }
-            unhealthy.sort { ($0.at, $0.id) < ($1.at, $1.id) }
+            guard room > 0, !s.unhealthy.isEmpty else { return first }
+            let unhealthy = s.unhealthy.map { (at: s.containers[$0]?.lastInspected ?? .distantPast, id: $0) }
+                .sorted { ($0.at, $0.id) < ($1.at, $1.id) }
             return first + unhealthy.prefix(room).map(\.id)
         }
     }
@@ -197,10 +211,30 @@ public final class ContainerTracker: Sendable {
                     nil
                 }
             let touched = s.touchedSinceList
+            // The entries of touched containers are applied even when unchanged. When the list
+            // repeats the previous one, they are found through the positions of that list (kept
+            // from round to round) rather than by hashing every ID of the list.
+            var forced: [Bool]?
+            if skippable != nil, delta?.repeatsPrevious == true {
+                if !touched.isEmpty {
+                    let positions = s.lastListPositions ?? Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { a, _ in a })
+                    if positions.count == list.count {  // no ID twice: each maps to its one entry
+                        var marks = [Bool](repeating: false, count: list.count)
+                        for id in touched { if let p = positions[id] { marks[p] = true } }
+                        forced = marks
+                        s.lastListPositions = positions
+                    }
+                }
+            } else {
+                s.lastListPositions = nil
+            }
             for position in list.indices {
-                if let skippable, skippable[position], touched.isEmpty || !touched.contains(list[position].id) {
-                    matched += 1
-                    continue
+                if let skippable, skippable[position] {
+                    let touchedEntry = touched.isEmpty ? false : forced.map { $0[position] } ?? touched.contains(list[position].id)
+                    if !touchedEntry {
+                        matched += 1
+                        continue
+                    }
                 }
                 let item = list[position]
                 if var known = s.containers[item.id] {
@@ -220,7 +254,7 @@ public final class ContainerTracker: Sendable {
                     }
                     known.name = item.name
                     s.containers[item.id] = known
-                    s.changedForReader.insert(item.id)
+                    s.noteChange(item.id, touched: false)
                 } else {
                     changed = true
                     var added = TrackedContainer(
@@ -228,7 +262,7 @@ public final class ContainerTracker: Sendable {
                         health: item.health)
                     Self.noteHealth(&added, item.health, at: now)
                     s.containers[item.id] = added
-                    s.changedForReader.insert(item.id)
+                    s.noteChange(item.id, touched: false)
                 }
             }
             // Every known container was in the list: nothing vanished, no need to build a set.
@@ -236,7 +270,7 @@ public final class ContainerTracker: Sendable {
                 let seen = Set(list.map(\.id))
                 for id in s.containers.keys where !seen.contains(id) {
                     s.containers[id] = nil
-                    s.changedForReader.insert(id)
+                    s.noteChange(id, touched: false)
                     changed = true
                 }
             }
@@ -275,13 +309,10 @@ public final class ContainerTracker: Sendable {
             c.needsInspect = false
             let previous = s.containers[inspect.id]
             c.lastInspected = previous?.lastInspected
-            if c != previous {
-                s.version &+= 1
-                s.changedForReader.insert(inspect.id)
-            }
+            if c != previous { s.version &+= 1 }
             c.lastInspected = now
             s.containers[inspect.id] = c
-            s.touchedSinceList.insert(inspect.id)
+            s.noteChange(inspect.id, touched: true)
             Self.attachProbeResult(&s, container: c)
         }
     }
@@ -306,7 +337,7 @@ public final class ContainerTracker: Sendable {
     public func remove(id: String) {
         state.withLock { s in
             if s.containers.removeValue(forKey: id) != nil { s.version &+= 1 }
-            s.touch(id)
+            s.noteChange(id, touched: true)
         }
     }
 
@@ -317,7 +348,7 @@ public final class ContainerTracker: Sendable {
             s.counters.eventsReceived += 1
             s.version &+= 1  // most events change a container; they are rare next to rounds
             let id = event.actorID
-            s.touch(id)
+            s.noteChange(id, touched: true)
             switch event.verb {
             case "health_status":
                 let to = event.detail ?? "none"

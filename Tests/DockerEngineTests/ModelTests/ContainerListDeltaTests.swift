@@ -41,6 +41,7 @@ struct ContainerListDeltaTests {
         var nextSerial = 40
         var cache = ContainerListCache()
         var previousText: Set<String> = []
+        var previousOrder: [String]?
         var previousIdentity: UInt64?
         var reusedSomething = false
         for step in 0..<300 {
@@ -70,10 +71,12 @@ struct ContainerListDeltaTests {
             let expected = host.text.map { previousText.contains($0) }
             #expect(delta.unchanged == expected, "step \(step): unchanged flags")
             #expect(delta.previous == previousIdentity, "step \(step): the delta names the list before it")
+            #expect(delta.repeatsPrevious == (host.text == previousOrder), "step \(step): repeats the previous list")
             #expect(delta.current != 0 && delta.current != previousIdentity)
             #expect(cache.reusedLastTime == expected.filter { $0 }.count, "step \(step)")
             reusedSomething = reusedSomething || cache.reusedLastTime > 0
             previousText = Set(host.text)
+            previousOrder = host.text
             previousIdentity = delta.current
         }
         #expect(reusedSomething)
