@@ -21,7 +21,8 @@
 #   WATCHDOG_TEST_DOCKERD_SCRIPT   $REPO/scripts/test-dockerd.sh (to start more daemons, e.g. --loopfs)
 #   WATCHDOG_REPO_ROOT             the repository root
 #
-# Knobs: WATCHDOG_SKIP_SETUP=1 skips setup.sh; SWIFT=/path/to/swift picks the swift binary;
+# Knobs: WATCHDOG_SKIP_SETUP=1 skips setup.sh; WATCHDOG_SKIP_CHECKS=1 runs swift test only (no
+#        scripts/checks/, for a quick subset while developing); SWIFT=/path/to/swift picks the swift binary;
 #        WATCHDOG_TEST_NO_DOCKER=1 runs without daemons (and without WATCHDOG_REQUIRE_DOCKER);
 #        WATCHDOG_TEST_ROOT moves the daemons' state (default /tmp/docker-watchdog-test).
 # Daemon logs of the last run are copied to .build/test-dockerd-logs/.
@@ -126,7 +127,9 @@ if "$SWIFT" test "$@"; then passed+=("swift-test"); else failed+=("swift-test");
 
 # ---- extra checks --------------------------------------------------------------------------------
 shopt -s nullglob
+[[ "${WATCHDOG_SKIP_CHECKS:-0}" == 1 ]] && say "WATCHDOG_SKIP_CHECKS=1: scripts/checks/ not run"
 for check in "$SCRIPT_DIR"/checks/*.sh; do
+    [[ "${WATCHDOG_SKIP_CHECKS:-0}" == 1 ]] && break
     [[ -x "$check" ]] || continue
     name="checks/${check##*/}"
     say "running $name"

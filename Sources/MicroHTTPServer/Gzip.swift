@@ -43,16 +43,27 @@ extension Gzip {
     /// an empty final block, CRC-32 and length. Any gzip reader inflates it to the concatenated
     /// input (this is how pigz compresses in parallel).
     public static func assemble(_ pieces: [Piece]) -> [UInt8] {
-        var out: [UInt8] = [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]
+        var out = memberHeader
         out.reserveCapacity(pieces.reduce(32) { $0 + $1.deflated.count })
+        for piece in pieces { out.append(contentsOf: piece.deflated) }
+        out.append(contentsOf: memberTrailer(pieces))
+        return out
+    }
+
+    /// The gzip member header that goes before the pieces (see ``assemble(_:)``).
+    public static let memberHeader: [UInt8] = [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]
+
+    /// What goes after the pieces: an empty final block, the CRC-32 of all pieces' input and
+    /// its length. Header, pieces and trailer sent back to back are the member ``assemble(_:)``
+    /// joins (the server sends them so, without the joined copy).
+    public static func memberTrailer(_ pieces: [Piece]) -> [UInt8] {
         var crc: UInt32 = 0
         var length = 0
         for piece in pieces {
-            out.append(contentsOf: piece.deflated)
             crc = cwd_crc32_combine(crc, piece.crc, piece.length)
             length &+= piece.length
         }
-        out.append(contentsOf: [0x03, 0x00])  // a final fixed-Huffman block with no data
+        var out: [UInt8] = [0x03, 0x00]  // a final fixed-Huffman block with no data
         for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
         let size = UInt32(truncatingIfNeeded: length)  // ISIZE is the length modulo 2^32
         for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }

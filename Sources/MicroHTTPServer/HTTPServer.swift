@@ -41,18 +41,51 @@ public final class SharedBytes: Sendable {
     nonisolated(unsafe) let pointer: UnsafeMutableRawPointer
     public let count: Int
 
+    /// Kept when the bytes are borrowed from an array rather than copied.
+    private let borrowed: [UInt8]?
+
     public init(_ bytes: [UInt8]) {
-        count = bytes.count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
         bytes.withUnsafeBytes { raw in
-            if let base = raw.baseAddress { pointer.copyMemory(from: base, byteCount: raw.count) }
+            if let base = raw.baseAddress { copy.copyMemory(from: base, byteCount: raw.count) }
+        }
+        count = bytes.count
+        pointer = copy
+        borrowed = nil
+    }
+
+    /// Wraps `bytes` without copying them: the array is held (never mutated) for the lifetime of
+    /// this object, so its contiguous native storage, whose address `withUnsafeBytes` gives,
+    /// neither moves nor goes away while libmicrohttpd may read it. For bodies that are kept
+    /// anyway (the rendered lines of each metric family).
+    public init(borrowing bytes: [UInt8]) {
+        var base: UnsafeMutableRawPointer?
+        bytes.withUnsafeBytes { raw in base = raw.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } }
+        if let base, !bytes.isEmpty {
+            borrowed = bytes
+            pointer = base
+            count = bytes.count
+        } else {
+            borrowed = nil
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16)
+            count = 0
         }
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if borrowed == nil { pointer.deallocate() }
+    }
 
     /// A copy of the bytes.
     public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: pointer, count: count)) }
+
+    /// The bytes of `segments` joined (for tests and tools; the server sends segments as they are).
+    public static func joined(_ segments: [SharedBytes]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(segments.reduce(0) { $0 + $1.count })
+        for segment in segments { out.append(contentsOf: UnsafeRawBufferPointer(start: segment.pointer, count: segment.count)) }
+        return out
+    }
 }
 
 /// The body of a response: a buffer, or a pull-based stream that may block its connection's thread.
@@ -60,6 +93,9 @@ public enum HTTPBody: Sendable {
     case bytes([UInt8])
     /// Sent without a copy (see ``SharedBytes``).
     case shared(SharedBytes)
+    /// Several shared buffers sent back to back as one body, without joining them: a `/metrics`
+    /// body made of per-family pieces that are kept anyway needs no second, joined copy.
+    case segments([SharedBytes])
     /// `declaredLength` sets Content-Length; nil sends the body chunked. `next` is called on the
     /// server's thread until it returns `.end` or `.abort`.
     case stream(declaredLength: UInt64?, next: @Sendable () -> HTTPStreamChunk)
@@ -412,6 +448,15 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer?) -> M
         mhdResponse = MHD_create_response_from_buffer_with_free_callback_cls(
             body.count, body.pointer, mhdSharedBodyFree, retained.toOpaque())
         if mhdResponse == nil { retained.release() }
+    case .segments(let segments):
+        let nonEmpty = segments.filter { $0.count > 0 }
+        let retained = Unmanaged.passRetained(SharedSegments(nonEmpty))
+        var vectors = nonEmpty.map { MHD_IoVec(iov_base: UnsafeRawPointer($0.pointer), iov_len: $0.count) }
+        mhdResponse = vectors.withUnsafeMutableBufferPointer { iov in
+            // libmicrohttpd copies the vector array; the buffers stay alive through `retained`.
+            MHD_create_response_from_iovec(iov.baseAddress, UInt32(iov.count), mhdSegmentsFree, retained.toOpaque())
+        }
+        if mhdResponse == nil { retained.release() }
     case .stream(let declaredLength, let next):
         let state = Unmanaged.passRetained(StreamState(next: next))
         mhdResponse = MHD_create_response_from_callback(
@@ -455,6 +500,17 @@ private func mhdStreamReader(_ cls: UnsafeMutableRawPointer?, _ position: UInt64
 private func mhdSharedBodyFree(_ cls: UnsafeMutableRawPointer?) {
     guard let cls else { return }
     Unmanaged<SharedBytes>.fromOpaque(cls).release()
+}
+
+/// The buffers of a `.segments` body, kept alive until libmicrohttpd destroys the response.
+private final class SharedSegments {
+    let segments: [SharedBytes]
+    init(_ segments: [SharedBytes]) { self.segments = segments }
+}
+
+private func mhdSegmentsFree(_ cls: UnsafeMutableRawPointer?) {
+    guard let cls else { return }
+    Unmanaged<SharedSegments>.fromOpaque(cls).release()
 }
 
 private func mhdStreamFree(_ cls: UnsafeMutableRawPointer?) {

@@ -22,18 +22,20 @@ public struct CollectorStatus: Sendable {
 /// A rendered `/metrics` body, ready to send: every scrape of one generation sends the same
 /// buffer, without copying it.
 public struct RenderedMetrics: Sendable {
-    public var shared: SharedBytes
+    /// The body in pieces, sent back to back: the kept per-family lines (or compressed pieces)
+    /// themselves, so serving a body holds no second, joined copy of it.
+    public var segments: [SharedBytes]
     public var contentType: String
     public var gzipped: Bool
 
-    public init(body: [UInt8], contentType: String, gzipped: Bool) {
-        self.shared = SharedBytes(body)
+    public init(segments: [[UInt8]], contentType: String, gzipped: Bool) {
+        self.segments = segments.map { SharedBytes(borrowing: $0) }
         self.contentType = contentType
         self.gzipped = gzipped
     }
 
-    /// A copy of the body (for tests and tools; the server sends `shared`).
-    public var body: [UInt8] { shared.bytes }
+    /// The body joined (for tests and tools; the server sends `segments`).
+    public var body: [UInt8] { SharedBytes.joined(segments) }
 }
 
 /// Holds the latest sample of every collector and renders it for scrapes.
@@ -126,7 +128,7 @@ public final class MetricsStore: Sendable {
         var fragmentsKept = fragmentCache
         let fragments = ExpositionRenderer.renderFragments(
             families(statuses: statuses, counts: counts, reload: reload), format: format, cache: &fragmentsKept)
-        var body: [UInt8] = []
+        var segments: [[UInt8]] = []
         var compressed = false
         var piecesKept: [String: PieceEntry]?
         if gzip {
@@ -145,16 +147,13 @@ public final class MetricsStore: Sendable {
                 }
             }
             if pieces.count == fragments.count {
-                body = Gzip.assemble(pieces)
+                segments = [Gzip.memberHeader] + pieces.map(\.deflated) + [Gzip.memberTrailer(pieces)]
                 compressed = true
                 piecesKept = fresh
             }
         }
-        if !compressed {
-            body.reserveCapacity(fragments.reduce(0) { $0 + $1.bytes.count })
-            for fragment in fragments { body.append(contentsOf: fragment.bytes) }
-        }
-        let rendered = RenderedMetrics(body: body, contentType: format.contentType, gzipped: compressed)
+        if !compressed { segments = fragments.map(\.bytes) }
+        let rendered = RenderedMetrics(segments: segments, contentType: format.contentType, gzipped: compressed)
         state.withLock { s in
             // The fragment caches are valid whatever was published meanwhile (entries are keyed
             // by content); the body only for the generation it was rendered from.

@@ -83,7 +83,7 @@ public struct WebRouter: Sendable {
         let rendered = store.render(format: format, gzip: gzip)
         var headers = [("Content-Type", rendered.contentType), ("Vary", "Accept, Accept-Encoding")]
         if rendered.gzipped { headers.append(("Content-Encoding", "gzip")) }
-        return HTTPResponse(status: 200, headers: headers, body: .shared(rendered.shared))
+        return HTTPResponse(status: 200, headers: headers, body: .segments(rendered.segments))
     }
 
     /// True when `Accept-Encoding` lists gzip (or `*`) without `q=0`.
