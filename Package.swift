@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",
-            dependencies: ["DockerEngine", "FakeDockerEngine"],
+            dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport", "Locking"]),

@@ -216,12 +216,12 @@ public final class DockerClient: Sendable {
     /// since the list that filled it (see ``ContainerListScanner``); refills `cache`.
     public func listContainers(timeout: Duration? = nil, reusing cache: inout ContainerListCache) throws(DockerError) -> [ContainerSummary] {
         var buffer = cache.takeReceiveBuffer()
-        let body = try exchange(
-            "containers_list", target: try versioned("/containers/json") + "?all=1", timeout: timeout, receivingInto: &buffer
-        ).body
-        defer { cache.keepReceiveBuffer(body) }
+        let response = try exchange(
+            "containers_list", target: try versioned("/containers/json") + "?all=1", timeout: timeout, receivingInto: &buffer,
+            digestBody: true)
+        defer { cache.keepReceiveBuffer(response.body) }
         do {
-            return try ContainerListScanner.decode(body, cache: &cache)
+            return try ContainerListScanner.decode(response.body, cache: &cache, digest: response.bodyDigest)
         } catch {
             let failure = DockerError.undecodable(path: "/containers/json", reason: "\(error)")
             stats.record(endpoint: "containers_list.decode", error: failure)
@@ -334,11 +334,13 @@ public final class DockerClient: Sendable {
     }
 
     private func exchange(
-        _ endpointName: String, method: String = "GET", target: String, timeout: Duration?, receivingInto buffer: inout [UInt8]
+        _ endpointName: String, method: String = "GET", target: String, timeout: Duration?, receivingInto buffer: inout [UInt8],
+        digestBody: Bool = false
     ) throws(DockerError) -> TransportResponse {
-        let request = TransportRequest(
+        var request = TransportRequest(
             method: method, target: target, headers: [("Accept", "application/json")],
             connectTimeout: connectTimeout, totalTimeout: timeout ?? requestTimeout)
+        request.digestBody = digestBody
         let response: TransportResponse
         do {
             response = try session.perform(request, receivingInto: &buffer)

@@ -18,11 +18,21 @@ public enum ContainerListScanner {
 
     /// Decodes `bytes`, reusing entries of `cache` whose bytes did not change, and refills
     /// `cache` with this list's entries.
-    public static func decode(_ bytes: [UInt8], cache: inout ContainerListCache) throws(ModelDecodingError) -> [ContainerSummary] {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(ModelDecodingError) in
+    ///
+    /// `digest` is a hash of all of `bytes` taken while they arrived (`BodyDigest`): when it and
+    /// the length equal the previous answer's, the answer is the previous one again and is not
+    /// scanned at all (a quiet host answers the same list round after round).
+    public static func decode(_ bytes: [UInt8], cache: inout ContainerListCache, digest: UInt64? = nil) throws(ModelDecodingError) -> [ContainerSummary] {
+        if let digest, let last = cache.lastBody, last.digest == digest, last.length == bytes.count {
+            return cache.repeatPrevious()
+        }
+        cache.lastBody = nil
+        let list = try bytes.withUnsafeBufferPointer { (buffer) throws(ModelDecodingError) in
             var reader = Reader(bytes: buffer)
             return try reader.list(cache: &cache)
         }
+        cache.lastBody = digest.map { (digest: $0, length: bytes.count) }
+        return list
     }
 }
 
@@ -44,6 +54,9 @@ public struct ContainerListCache: Sendable {
     /// What the last decode changed against the one before, for ``ContainerListDelta`` readers.
     public private(set) var lastDelta = ContainerListDelta(previous: nil, current: 0, unchanged: [], repeatsPrevious: false)
 
+    /// The digest and length of the last answer, when the caller had one (see `decode`).
+    var lastBody: (digest: UInt64, length: Int)?
+
     /// The last answer's storage, handed back to the transport for the next one (see
     /// `CurlSession.perform(_:receivingInto:)`): the list is the one large answer of every round.
     private var receiveBuffer: [UInt8] = []
@@ -51,6 +64,14 @@ public struct ContainerListCache: Sendable {
     public init() {}
 
     public var count: Int { keys.count }
+
+    /// The previous list again: every entry unchanged, in the same order.
+    mutating func repeatPrevious() -> [ContainerSummary] {
+        replace(
+            keys: keys, summaries: summaries, sameOrder: true, unchanged: [Bool](repeating: true, count: keys.count),
+            reused: keys.count)
+        return summaries
+    }
 
     mutating func takeReceiveBuffer() -> [UInt8] {
         var buffer: [UInt8] = []

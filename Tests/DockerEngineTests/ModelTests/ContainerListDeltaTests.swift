@@ -1,3 +1,4 @@
+import CurlTransport
 import DockerEngine
 import Foundation
 import Testing
@@ -61,7 +62,10 @@ struct ContainerListDeltaTests {
                 }
             }
             let body = host.body
-            let decoded = try ContainerListScanner.decode(body, cache: &cache)
+            // Half the steps pass the digest the transport would have taken (fed in random
+            // pieces): a repeated list then skips the scan, and must still decode the same.
+            let digest: UInt64? = step % 2 == 0 ? Self.digest(body, pieces: 1 + random.next(5), random: &random) : nil
+            let decoded = try ContainerListScanner.decode(body, cache: &cache, digest: digest)
             var empty = ContainerListCache()
             let reference = try ContainerListScanner.decode(body, cache: &empty)
             #expect(decoded == reference, "step \(step)")
@@ -80,6 +84,55 @@ struct ContainerListDeltaTests {
             previousIdentity = delta.current
         }
         #expect(reusedSomething)
+    }
+
+    static func digest(_ bytes: [UInt8], pieces: Int, random: inout Generator) -> UInt64 {
+        var digest = BodyDigest()
+        var start = 0
+        for k in 0..<pieces {
+            let end = k == pieces - 1 ? bytes.count : min(bytes.count, start + random.next(max(1, bytes.count / pieces * 2)))
+            bytes[start..<end].withUnsafeBytes { digest.update($0) }
+            start = end
+        }
+        return digest.value
+    }
+
+    @Test func theDigestIgnoresHowTheBodyWasSplitAndSeesEveryByte() {
+        var random = Generator(seed: 42)
+        var host = Host()
+        for serial in 0..<20 { host.entries.append((serial, 2, "healthy", "running")) }
+        let body = host.body
+        let whole = Self.digest(body, pieces: 1, random: &random)
+        for pieces in 2..<40 { #expect(Self.digest(body, pieces: pieces, random: &random) == whole, "\(pieces) pieces") }
+        var seen: Set<UInt64> = [whole]
+        for _ in 0..<2000 {
+            var changed = body
+            let at = random.next(changed.count)
+            changed[at] = changed[at] &+ UInt8(1 + random.next(255))
+            let d = Self.digest(changed, pieces: 1 + random.next(4), random: &random)
+            #expect(d != whole, "a changed byte at \(at) left the digest unchanged")
+            seen.insert(d)
+        }
+        #expect(seen.count > 1900)
+        // Same bytes shifted by one (a length change) and the empty body.
+        #expect(Self.digest(Array(body.dropLast()), pieces: 1, random: &random) != whole)
+        #expect(Self.digest([], pieces: 1, random: &random) != whole)
+    }
+
+    @Test func aRepeatedAnswerWithTheSameDigestIsNotScannedButADifferentLengthIs() throws {
+        var cache = ContainerListCache()
+        var host = Host()
+        host.entries = [(1, 1, "healthy", "running"), (2, 1, "healthy", "running")]
+        let first = try ContainerListScanner.decode(host.body, cache: &cache, digest: 7)
+        let again = try ContainerListScanner.decode(host.body, cache: &cache, digest: 7)
+        #expect(again == first)
+        #expect(cache.lastDelta.repeatsPrevious && cache.lastDelta.unchanged == [true, true])
+        // A digest that matches but a length that does not: decoded, and a broken answer fails.
+        #expect(throws: ModelDecodingError.self) { try ContainerListScanner.decode(Array(host.body.dropLast(3)), cache: &cache, digest: 7) }
+        // After a failure the digest is forgotten: the same digest with the right bytes is scanned.
+        host.entries[0].health = "unhealthy"
+        let changed = try ContainerListScanner.decode(host.body, cache: &cache, digest: 7)
+        #expect(changed.first?.health == "unhealthy")
     }
 
     /// A warm cache never lets a broken answer through: every mutation of a list decoded just

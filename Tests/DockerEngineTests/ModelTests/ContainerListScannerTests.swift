@@ -50,6 +50,26 @@ import Testing
         #expect(Set(scanned.map(\.health)).isSuperset(of: ["healthy", "none"]))
     }
 
+    /// Through the client: the transport digests the list while it arrives, so the same list
+    /// again is recognised without a scan, and a changed one is scanned.
+    @Test func theClientRecognisesARepeatedListByItsDigest() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-digest-\(getpid()).sock").path
+        let engine = try SyntheticDockerEngine(socketPath: socket, containers: 50)
+        defer { engine.stop() }
+        let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(10), pinnedVersion: APIVersion("1.41"))
+        var cache = ContainerListCache()
+        let first = try client.listContainers(reusing: &cache)
+        #expect(!cache.lastDelta.repeatsPrevious)
+        let second = try client.listContainers(reusing: &cache)
+        #expect(second == first)
+        #expect(cache.lastDelta.repeatsPrevious && cache.reusedLastTime == 50)
+        engine.churn(creates: 1, removes: 0, flaps: 2, restarts: 0)
+        let third = try client.listContainers(reusing: &cache)
+        #expect(third.count == 51)
+        #expect(!cache.lastDelta.repeatsPrevious)
+        #expect(third == (try ContainerSummary.decodeListWithJSONDecoder(Data(try client.get("/containers/json", query: [("all", "1")], endpointName: "t")))))
+    }
+
     @Test func unchangedEntriesAreReusedAndChangedOnesDecoded() throws {
         let data = try fixture(Self.captured)
         var cache = ContainerListCache()
