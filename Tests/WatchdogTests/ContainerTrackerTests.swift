@@ -206,7 +206,12 @@ struct EventStreamerTests {
         streamer.start()
         defer { streamer.stop() }
         let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline && !(streamer.currentStatus.reconnects >= 2 && streamer.currentStatus.connected) {
+        // "Connected" is set after the resync list, just before the events request goes out:
+        // wait for the request too (a loaded machine read the status in between).
+        while Date() < deadline
+            && !(streamer.currentStatus.reconnects >= 2 && streamer.currentStatus.connected
+                && fake.requests.filter({ $0.path == "/events" }).count >= 3)
+        {
             Thread.sleep(forTimeInterval: 0.02)
         }
         let status = streamer.currentStatus
