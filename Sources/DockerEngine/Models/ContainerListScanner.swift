@@ -122,28 +122,81 @@ public struct ContainerListDelta: Sendable, Equatable {
     }
 }
 
-private let quote: UInt8 = 0x22, backslash: UInt8 = 0x5C, colon: UInt8 = 0x3A, comma: UInt8 = 0x2C
-private let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D, openBracket: UInt8 = 0x5B, closeBracket: UInt8 = 0x5D
+let quote: UInt8 = 0x22, backslash: UInt8 = 0x5C, colon: UInt8 = 0x3A, comma: UInt8 = 0x2C
+let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D, openBracket: UInt8 = 0x5B, closeBracket: UInt8 = 0x5D
 
-private struct Reader {
+/// The JSON reading shared by the purpose-built scanners (the container list and inspect): strict
+/// for the values read, structural for the values skipped, errors naming the field.
+struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
+    /// What is being read, for errors (`GET /containers/json`).
+    let what: String
+    /// Whether paths start with the list entry (`[3].Labels`) or not (an inspect's `State.Status`).
+    let indexed: Bool
     /// The entry being read and its field, for error paths like `[3].Labels`.
     var entry = 0
     var field = ""
     /// The closing brackets `skipValue` waits for; kept here so skipping allocates nothing.
     var stack: [UInt8] = []
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, what: String = "GET /containers/json", indexed: Bool = true) {
+        self.bytes = bytes
+        self.what = what
+        self.indexed = indexed
+    }
 
     func fail(_ reason: String, field: String? = nil) -> ModelDecodingError {
         let name = field ?? self.field
-        return ModelDecodingError(
-            what: "GET /containers/json", path: name.isEmpty ? "[\(entry)]" : "[\(entry)].\(name)", reason: reason)
+        let path = indexed ? (name.isEmpty ? "[\(entry)]" : "[\(entry)].\(name)") : name
+        return ModelDecodingError(what: what, path: path, reason: reason)
     }
 
     func failTop(_ reason: String) -> ModelDecodingError {
-        ModelDecodingError(what: "GET /containers/json", path: "", reason: reason)
+        ModelDecodingError(what: what, path: "", reason: reason)
+    }
+
+    /// Consumes `{` (or reports what is there instead, as `expected`); then call
+    /// ``nextMember(_:)`` until it returns nil.
+    mutating func beginObject(expected: String) throws(ModelDecodingError) {
+        guard peek() == openBrace else { throw fail("expected \(expected), found \(kind())") }
+        i += 1
+    }
+
+    /// The next member's name, with `i` at its value; nil (and the `}` consumed) at the end.
+    /// `first` is true until the first member has been read.
+    mutating func nextMember(_ first: inout Bool) throws(ModelDecodingError) -> String? {
+        skipSpace()
+        if peek() == closeBrace {
+            i += 1
+            return nil
+        }
+        if !first {
+            guard peek() == comma else { throw fail(i < bytes.count ? "malformed: expected , or }" : "malformed: the object does not end") }
+            i += 1
+            skipSpace()
+        }
+        first = false
+        guard peek() == quote else { throw fail("malformed: expected a member name") }
+        let name = try string()
+        skipSpace()
+        guard peek() == colon else { throw fail("malformed: expected :") }
+        i += 1
+        skipSpace()
+        return name
+    }
+
+    mutating func optionalBool() throws(ModelDecodingError) -> Bool? {
+        if null() { return nil }
+        if literal("true") { return true }
+        if literal("false") { return false }
+        throw fail("expected Bool, found \(kind())")
+    }
+
+    mutating func optionalInt() throws(ModelDecodingError) -> Int? {
+        guard let v = try optionalInt64() else { return nil }
+        guard let n = Int(exactly: v) else { throw fail("expected Int: \(v) does not fit") }
+        return n
     }
 
     @inline(__always) mutating func skipSpace() {

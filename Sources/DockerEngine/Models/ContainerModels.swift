@@ -87,6 +87,10 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         public var exitCode: Int?
         public var output: String?
         enum CodingKeys: String, CodingKey { case exitCode = "ExitCode", output = "Output" }
+        init(exitCode: Int?, output: String?) {
+            self.exitCode = exitCode
+            self.output = output
+        }
     }
 
     public struct Health: Decodable, Sendable, Equatable {
@@ -94,6 +98,11 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         public var failingStreak: Int
         public var log: [HealthLog]
         enum CodingKeys: String, CodingKey { case status = "Status", failingStreak = "FailingStreak", log = "Log" }
+        init(status: String, failingStreak: Int, log: [HealthLog]) {
+            self.status = status
+            self.failingStreak = failingStreak
+            self.log = log
+        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             status = try c.decodeIfPresent(String.self, forKey: .status) ?? "none"
@@ -113,6 +122,14 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
             case status = "Status", oomKilled = "OOMKilled", exitCode = "ExitCode", startedAt = "StartedAt"
             case finishedAt = "FinishedAt", health = "Health"
         }
+        init(status: String, oomKilled: Bool, exitCode: Int, startedAt: Date?, finishedAt: Date?, health: Health?) {
+            self.status = status
+            self.oomKilled = oomKilled
+            self.exitCode = exitCode
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            self.health = health
+        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
@@ -128,6 +145,10 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         public var image: String
         public var labels: [String: String]
         enum CodingKeys: String, CodingKey { case image = "Image", labels = "Labels" }
+        init(image: String, labels: [String: String]) {
+            self.image = image
+            self.labels = labels
+        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
@@ -151,6 +172,15 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         let RestartPolicy: RestartPolicy?
     }
 
+    init(id: String, name: String, restartCount: Int, state: State, config: Config, restartPolicy: String) {
+        self.id = id
+        self.name = name
+        self.restartCount = restartCount
+        self.state = state
+        self.config = config
+        self.restartPolicy = restartPolicy
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
@@ -162,7 +192,18 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         restartPolicy = (try c.decodeIfPresent(HostConfig.self, forKey: .hostConfig))?.RestartPolicy?.Name ?? ""
     }
 
+    /// Decodes an inspect answer (with ``ContainerInspectScanner``).
     public static func decode(_ data: Data) throws(ModelDecodingError) -> ContainerInspect {
+        try ContainerInspectScanner.decode(Array(data))
+    }
+
+    /// Decodes an inspect answer the same way, from bytes (no copy into `Data`).
+    public static func decode(_ bytes: [UInt8]) throws(ModelDecodingError) -> ContainerInspect {
+        try ContainerInspectScanner.decode(bytes)
+    }
+
+    /// Decodes with `JSONDecoder`: the reference the scanner is tested against.
+    public static func decodeWithJSONDecoder(_ data: Data) throws(ModelDecodingError) -> ContainerInspect {
         try ModelJSON.decode(ContainerInspect.self, from: data, what: "GET /containers/{id}/json")
     }
 }

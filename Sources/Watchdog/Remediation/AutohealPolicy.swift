@@ -137,7 +137,9 @@ public final class AutohealPolicy: RemediationPolicy {
         var due: [TrackedContainer] = []
         var capped: [String] = []
         var optedIn = 0
-        for c in list.sorted(by: { $0.name < $1.name }) where isOptedIn(c.labels) {
+        // Opted-in containers only, then sorted: sorting every container of a large host each
+        // round was most of this evaluation's cost.
+        for c in list.filter({ isOptedIn($0.labels) }).sorted(by: { $0.name < $1.name }) {
             optedIn += 1
             guard c.health == "unhealthy" else { continue }
             if isProtected(c.labels) {
