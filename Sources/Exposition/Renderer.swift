@@ -52,21 +52,42 @@ public enum ExpositionRenderer {
 public struct RenderedFragment: Sendable {
     /// The family name (`# EOF` for the OpenMetrics trailer); unique within one render.
     public var name: String
-    public var bytes: [UInt8]
+    /// The HELP and TYPE lines (their order and names differ between the formats).
+    public var header: [UInt8]
+    /// The sample lines, the same in both formats for gauges: kept apart from the header so the
+    /// two formats can share them.
+    public var samples: [UInt8]
     /// True when the bytes were taken from the cache rather than rendered now.
     public var reused: Bool
+
+    /// Header and samples joined.
+    public var bytes: [UInt8] { header + samples }
 }
 
 /// The families of the previous fragment render and their bytes, for one format.
 public struct RenderFragmentCache: Sendable {
     struct Entry: Sendable {
         var parts: [MetricFamily]
-        var bytes: [UInt8]
+        var header: [UInt8]
+        var samples: [UInt8]
     }
     var entries: [String: Entry] = [:]
     public init() {}
     /// How many families the cache holds.
     public var count: Int { entries.count }
+
+    /// The kept sample lines of family `name`, if any.
+    public func samples(of name: String) -> [UInt8]? { entries[name]?.samples }
+
+    /// Replaces the kept sample lines of `name` with `samples` when they are equal, so two caches
+    /// (text and OpenMetrics, whose sample lines are the same for most families) can share one
+    /// array. Returns whether it did.
+    @discardableResult
+    public mutating func share(_ samples: [UInt8], for name: String) -> Bool {
+        guard let entry = entries[name], entry.samples == samples else { return false }
+        entries[name]?.samples = samples
+        return true
+    }
 }
 
 /// The output of ``ExpositionRenderer/renderDetailed(_:format:)``.
@@ -139,6 +160,8 @@ private struct Entry {
 private struct Writer {
     let format: ExpositionFormat
     var out: [UInt8] = []
+    /// Where the last family's sample lines start in `out` (after its HELP and TYPE lines).
+    var samplesStart = 0
     var result = RenderResult(bytes: [])
     var arena: [UInt8] = []
     var entries: [Entry] = []
@@ -199,17 +222,19 @@ private struct Writer {
             let parts = group.map { families[$0] }
             let name = parts[0].name
             if let entry = cache.entries[name], entry.parts == parts {
-                fragments.append(RenderedFragment(name: name, bytes: entry.bytes, reused: true))
+                fragments.append(RenderedFragment(name: name, header: entry.header, samples: entry.samples, reused: true))
                 fresh[name] = entry
                 continue
             }
             out.removeAll(keepingCapacity: true)
             writeFamily(parts)
-            let bytes = Array(out)
-            fragments.append(RenderedFragment(name: name, bytes: bytes, reused: false))
-            fresh[name] = RenderFragmentCache.Entry(parts: parts, bytes: bytes)
+            let header = Array(out[..<samplesStart]), samples = Array(out[samplesStart...])
+            fragments.append(RenderedFragment(name: name, header: header, samples: samples, reused: false))
+            fresh[name] = RenderFragmentCache.Entry(parts: parts, header: header, samples: samples)
         }
-        if format == .openMetrics { fragments.append(RenderedFragment(name: "# EOF", bytes: Array("# EOF\n".utf8), reused: true)) }
+        if format == .openMetrics {
+            fragments.append(RenderedFragment(name: "# EOF", header: Array("# EOF\n".utf8), samples: [], reused: true))
+        }
         cache.entries = fresh
         return fragments
     }
@@ -267,6 +292,7 @@ private struct Writer {
     }
 
     mutating func writeFamily(_ parts: [MetricFamily]) {
+        samplesStart = out.count  // a family that writes nothing has an empty header too
         let head = parts[0]
         let type = head.type
         let suffixes = type.allowedSuffixes
@@ -377,6 +403,7 @@ private struct Writer {
         result.familiesRendered += 1
 
         // Samples.
+        samplesStart = out.count
         let names: [[UInt8]] = suffixes.map { Array((head.name + $0).utf8) }
         let longestName = names.reduce(0) { Swift.max($0, $1.count) }
         ensureCapacity(arena.count + entries.count * (longestName + 40))

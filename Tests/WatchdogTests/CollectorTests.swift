@@ -201,4 +201,31 @@ struct IncrementalRenderTests {
             #expect(String(decoding: plain.body, as: UTF8.self).contains("docker_daemon_up \(round % 2)"))
         }
     }
+
+    /// Gauges and counters render to the same sample lines in both formats (only HELP and TYPE
+    /// differ): after a text and an OpenMetrics scrape the store keeps one array of them; a
+    /// histogram's `le` is written differently and stays apart. All four bodies stay correct.
+    @Test func theTwoFormatsShareTheSampleLinesTheyHaveInCommon() throws {
+        let store = MetricsStore(apiStats: nil)
+        let many = MetricFamily.gauge("docker_container_state", help: "State.", (0..<300).map { ([Label("name", "c\($0)")], Double($0 % 7)) })
+        let counter = MetricFamily.counter("docker_container_restarts", help: "Restarts.", value: 3)
+        var h = Histogram(upperBounds: [0.5, 1, 10])
+        h.observe(0.7)
+        let histogram = MetricFamily.histogram("docker_watchdog_scrape_seconds", help: "Scrapes.", [([], h)])
+        store.publish(status("containers", [many, counter, histogram]))
+        for (format, gzip) in [(ExpositionFormat.text, false), (.openMetrics, false), (.text, true), (.openMetrics, true)] {
+            let body = store.render(format: format, gzip: gzip)
+            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init(), reload: store.reloadStatus), format: format)
+            #expect((gzip ? Array(try gunzip(body.body).utf8) : body.body) == whole, "\(format) gzip \(gzip)")
+        }
+        func base(_ bytes: [UInt8]?) -> UnsafeRawPointer? { bytes?.withUnsafeBytes { $0.baseAddress } }
+        for name in ["docker_container_state", "docker_container_restarts"] {
+            let text = store.keptSamples(name, openMetrics: false), om = store.keptSamples(name, openMetrics: true)
+            #expect(text != nil && text == om, "\(name)")
+            #expect(base(text) == base(om), "\(name): one array for both formats")
+        }
+        let textHistogram = store.keptSamples("docker_watchdog_scrape_seconds", openMetrics: false)
+        let omHistogram = store.keptSamples("docker_watchdog_scrape_seconds", openMetrics: true)
+        #expect(textHistogram != nil && omHistogram != nil && textHistogram != omHistogram)
+    }
 }

@@ -60,7 +60,8 @@ public final class MetricsStore: Sendable {
     }
 
     private struct PieceEntry {
-        var bytes: [UInt8]
+        var header: [UInt8]
+        var samples: [UInt8]
         var piece: Gzip.Piece
     }
 
@@ -121,13 +122,25 @@ public final class MetricsStore: Sendable {
     public func render(format: ExpositionFormat, gzip: Bool) -> RenderedMetrics {
         let om = format == .openMetrics
         let key = CacheKey(openMetrics: om, gzip: gzip)
-        let (generation, cached, statuses, counts, reload, fragmentCache, pieceCache) = state.withLock { s in
-            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:])
+        let (generation, cached, statuses, counts, reload, fragmentCache, pieceCache, otherFormat) = state.withLock { s in
+            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:],
+             s.fragments[!om])
         }
         if let cached { return cached }
         var fragmentsKept = fragmentCache
-        let fragments = ExpositionRenderer.renderFragments(
+        var fragments = ExpositionRenderer.renderFragments(
             families(statuses: statuses, counts: counts, reload: reload), format: format, cache: &fragmentsKept)
+        // Most families render to the same lines in both formats (every per-container gauge):
+        // a fresh fragment equal to the other format's takes that array, so the two formats
+        // keep one copy of them between them.
+        if let otherFormat {
+            for k in fragments.indices where !fragments[k].reused {
+                if let shared = otherFormat.samples(of: fragments[k].name), shared == fragments[k].samples {
+                    fragments[k].samples = shared
+                    fragmentsKept.share(shared, for: fragments[k].name)
+                }
+            }
+        }
         var segments: [[UInt8]] = []
         var compressed = false
         var piecesKept: [String: PieceEntry]?
@@ -135,12 +148,12 @@ public final class MetricsStore: Sendable {
             var fresh: [String: PieceEntry] = [:]
             var pieces: [Gzip.Piece] = []
             for fragment in fragments {
-                if let known = pieceCache[fragment.name], known.bytes == fragment.bytes {
+                if let known = pieceCache[fragment.name], known.header == fragment.header, known.samples == fragment.samples {
                     pieces.append(known.piece)
                     fresh[fragment.name] = known
                 } else if let piece = Gzip.piece(fragment.bytes) {
                     pieces.append(piece)
-                    fresh[fragment.name] = PieceEntry(bytes: fragment.bytes, piece: piece)
+                    fresh[fragment.name] = PieceEntry(header: fragment.header, samples: fragment.samples, piece: piece)
                 } else {
                     pieces = []  // zlib failed: send the body uncompressed
                     break
@@ -152,7 +165,7 @@ public final class MetricsStore: Sendable {
                 piecesKept = fresh
             }
         }
-        if !compressed { segments = fragments.map(\.bytes) }
+        if !compressed { segments = fragments.flatMap { [$0.header, $0.samples] } }
         let rendered = RenderedMetrics(segments: segments, contentType: format.contentType, gzipped: compressed)
         state.withLock { s in
             // The fragment caches are valid whatever was published meanwhile (entries are keyed
@@ -161,7 +174,13 @@ public final class MetricsStore: Sendable {
             if let piecesKept { s.pieces[om] = piecesKept }
             if s.generation == generation { s.cache[key] = rendered }
         }
+        Allocator.releaseFreeMemorySoon()
         return rendered
+    }
+
+    /// The kept lines of family `name` in one format, for tests that check what the two formats share.
+    func keptSamples(_ name: String, openMetrics: Bool) -> [UInt8]? {
+        state.withLock { $0.fragments[openMetrics]?.samples(of: name) }
     }
 
     /// Every family to serve: the collectors' own plus the bookkeeping about them.

@@ -1,4 +1,5 @@
 import CWatchdogShims
+import Dispatch
 import Foundation
 import Locking
 
@@ -33,5 +34,24 @@ enum Allocator {
             return true
         }
         if due { _ = cwd_release_free_heap() }
+    }
+
+    private static let trimQueue = DispatchQueue(label: "docker-watchdog.allocator-trim", qos: .utility)
+    private static let trimPending = Mutex(false)
+
+    /// Like ``releaseFreeMemory(minimumGap:)``, but on a background queue, for the scrape path:
+    /// a `/metrics` render drops the previous body's pieces, which would otherwise stay in the
+    /// allocator until the next sampling round's trim, and the request must not wait for a trim.
+    static func releaseFreeMemorySoon(minimumGap: Duration = .seconds(1)) {
+        let schedule = trimPending.withLock { pending -> Bool in
+            if pending { return false }
+            pending = true
+            return true
+        }
+        guard schedule else { return }
+        trimQueue.async {
+            trimPending.withLock { $0 = false }
+            releaseFreeMemory(minimumGap: minimumGap)
+        }
     }
 }
