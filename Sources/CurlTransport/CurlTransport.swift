@@ -33,6 +33,9 @@ public struct TransportRequest: Sendable {
     /// Compute a ``BodyDigest`` of the body while it arrives (each piece is hashed while it is
     /// still in the cache), for callers that compare an answer with the previous one.
     public var digestBody = false
+    /// libcurl's receive buffer for this request (its default is 16 KiB): a multi-megabyte
+    /// answer read 16 KiB per `recv` and callback costs hundreds of calls more than it needs.
+    public var receiveBufferSize: Int?
 
     public init(
         method: String = "GET", target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
@@ -247,6 +250,7 @@ public final class CurlSession: @unchecked Sendable {
         }
         _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
         _ = cwd_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+        if let size = request.receiveBufferSize { _ = cwd_curl_setopt_long(curl, CURLOPT_BUFFERSIZE, size) }
         _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout))
         if let total = request.totalTimeout {
             _ = cwd_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, milliseconds(total))

@@ -341,6 +341,8 @@ public final class DockerClient: Sendable {
             method: method, target: target, headers: [("Accept", "application/json")],
             connectTimeout: connectTimeout, totalTimeout: timeout ?? requestTimeout)
         request.digestBody = digestBody
+        // The digested answer is the container list, the one that runs to megabytes.
+        if digestBody { request.receiveBufferSize = 256 << 10 }
         let response: TransportResponse
         do {
             response = try session.perform(request, receivingInto: &buffer)
