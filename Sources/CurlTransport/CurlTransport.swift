@@ -105,12 +105,21 @@ public struct BodyDigest: Sendable {
             carry = (0, 0, 0, 0)
             carried = 0
         }
+        // The lanes in locals for the bulk of the piece (written back once).
+        var (a, b, c, d) = (self.a, self.b, self.c, self.d)
+        let k1 = Self.k1
         while p + 32 <= n {
-            block(
-                base.loadUnaligned(fromByteOffset: p, as: UInt64.self), base.loadUnaligned(fromByteOffset: p + 8, as: UInt64.self),
-                base.loadUnaligned(fromByteOffset: p + 16, as: UInt64.self), base.loadUnaligned(fromByteOffset: p + 24, as: UInt64.self))
+            a = (a ^ base.loadUnaligned(fromByteOffset: p, as: UInt64.self)) &* k1
+            b = (b ^ base.loadUnaligned(fromByteOffset: p + 8, as: UInt64.self)) &* k1
+            c = (c ^ base.loadUnaligned(fromByteOffset: p + 16, as: UInt64.self)) &* k1
+            d = (d ^ base.loadUnaligned(fromByteOffset: p + 24, as: UInt64.self)) &* k1
+            a ^= a >> 32
+            b ^= b >> 32
+            c ^= c >> 32
+            d ^= d >> 32
             p += 32
         }
+        (self.a, self.b, self.c, self.d) = (a, b, c, d)
         while p < n {
             setCarried(byte: base.load(fromByteOffset: p, as: UInt8.self), at: carried)
             carried += 1

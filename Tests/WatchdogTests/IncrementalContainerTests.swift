@@ -164,13 +164,4 @@ struct IncrementalContainerTests {
         t.applyList(again, delta: cache.lastDelta)
         #expect(t.containers.count == 3, "the unchanged entries were applied, not skipped")
     }
-
-    @Test func smallestPicksLikeASortedPrefix() {
-        var random = Generator(seed: 7)
-        for _ in 0..<200 {
-            let values = (0..<random.next(60)).map { _ in String(random.next(1000)) }
-            let k = random.next(8)
-            #expect(ContainerTracker.smallest(k, of: values) == Array(values.sorted().prefix(k)))
-        }
-    }
 }

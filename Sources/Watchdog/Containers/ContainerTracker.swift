@@ -93,6 +93,10 @@ public final class ContainerTracker: Sendable {
         var awaitingInspect: Set<String> = []
         var unhealthy: Set<String> = []
         var inspectCandidatesStale: Set<String> = []
+        /// `awaitingInspect` sorted, kept while only removals happen (nil after an insertion):
+        /// after a resync that found thousands of new containers, a round takes the first few
+        /// without sorting or scanning all of them again.
+        var awaitingOrder: [String]?
 
         /// Notes that `id` changed (or may have): for the reader, for the inspect candidates and,
         /// when an event, an inspect or a removal did it (`touched`), for the next list's skips.
@@ -102,11 +106,24 @@ public final class ContainerTracker: Sendable {
             inspectCandidatesStale.insert(id)
         }
 
+        static func removeSorted(_ id: String, from sorted: inout [String]) {
+            var low = 0, high = sorted.count
+            while low < high {
+                let mid = (low + high) / 2
+                if sorted[mid] < id { low = mid + 1 } else { high = mid }
+            }
+            if low < sorted.count, sorted[low] == id { sorted.remove(at: low) }
+        }
+
         /// Brings `awaitingInspect` and `unhealthy` up to date for the containers changed since.
         mutating func refreshInspectCandidates() {
             for id in inspectCandidatesStale {
                 let c = containers[id]
-                if c?.needsInspect == true { awaitingInspect.insert(id) } else { awaitingInspect.remove(id) }
+                if c?.needsInspect == true {
+                    if awaitingInspect.insert(id).inserted { awaitingOrder = nil }
+                } else if awaitingInspect.remove(id) != nil, awaitingOrder != nil {
+                    Self.removeSorted(id, from: &awaitingOrder!)
+                }
                 if let c, !c.needsInspect, c.health == "unhealthy" { unhealthy.insert(id) } else { unhealthy.remove(id) }
             }
             inspectCandidatesStale.removeAll(keepingCapacity: true)
@@ -163,29 +180,14 @@ public final class ContainerTracker: Sendable {
         state.withLock { s in
             // From the candidate sets, not a walk over every container: this runs every round.
             s.refreshInspectCandidates()
-            let first = Self.smallest(limit, of: Array(s.awaitingInspect))
+            if s.awaitingOrder == nil { s.awaitingOrder = s.awaitingInspect.sorted() }
+            let first = Array(s.awaitingOrder!.prefix(limit))
             let room = max(0, min(streakLimit, limit - first.count))
             guard room > 0, !s.unhealthy.isEmpty else { return first }
             let unhealthy = s.unhealthy.map { (at: s.containers[$0]?.lastInspected ?? .distantPast, id: $0) }
                 .sorted { ($0.at, $0.id) < ($1.at, $1.id) }
             return first + unhealthy.prefix(room).map(\.id)
         }
-    }
-
-    /// The `k` smallest of `values`, sorted, without sorting all of them: after a resync that
-    /// found many new containers, a round picks a few of a thousand.
-    static func smallest(_ k: Int, of values: [String]) -> [String] {
-        guard k > 0 else { return [] }
-        guard values.count > 4 * k else { return Array(values.sorted().prefix(k)) }
-        var kept: [String] = []
-        kept.reserveCapacity(k + 1)
-        for v in values {
-            if kept.count == k, let last = kept.last, v >= last { continue }
-            let at = kept.firstIndex { v < $0 } ?? kept.count
-            kept.insert(v, at: at)
-            if kept.count > k { kept.removeLast() }
-        }
-        return kept
     }
 
     // MARK: - Feeding
