@@ -224,7 +224,12 @@ public final class AutohealPolicy: RemediationPolicy {
 
     /// A container that turned healthy after its last restart starts afresh; vanished ones are forgotten.
     private func forgetRecovered(_ list: [TrackedContainer]) {
-        let byID = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // Only the containers with a restart record are looked up (usually none): indexing all of
+        // a large host every evaluation was most of its cost.
+        let healed = state.withLock { Set($0.heals.keys) }
+        guard !healed.isEmpty else { return }
+        var byID: [String: TrackedContainer] = [:]
+        for c in list where healed.contains(c.id) && byID[c.id] == nil { byID[c.id] = c }
         let recovered = state.withLock { s -> [(String, Int)] in
             var out: [(String, Int)] = []
             for (id, heal) in s.heals {
