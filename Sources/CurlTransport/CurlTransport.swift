@@ -30,9 +30,11 @@ public struct TransportRequest: Sendable {
     public var lowSpeedTimeout: Duration?
     /// Bodies larger than this are refused, so a broken or hostile server cannot exhaust memory.
     public var maxBodyBytes: Int
-    /// Compute a ``BodyDigest`` of the body while it arrives (each piece is hashed while it is
-    /// still in the cache), for callers that compare an answer with the previous one.
-    public var digestBody = false
+    /// With `perform(_:receivingInto:)`: treat the buffer's bytes as the previous answer and
+    /// compare the new one with them as it arrives, writing into the buffer only from the first
+    /// difference on (``TransportResponse/bodyUnchanged`` says whether there was one). An answer
+    /// that repeats the previous one is then compared, not copied, and nothing has to hash it.
+    public var compareWithPrevious = false
     /// libcurl's receive buffer for this request (its default is 16 KiB): a multi-megabyte
     /// answer read 16 KiB per `recv` and callback costs hundreds of calls more than it needs.
     public var receiveBufferSize: Int?
@@ -59,95 +61,9 @@ public struct TransportResponse: Sendable {
     /// Header names lower-cased; the last value wins.
     public var headers: [String: String]
     public var body: [UInt8]
-    /// The body's ``BodyDigest`` when the request asked for one.
-    public var bodyDigest: UInt64? = nil
-}
-
-/// A 64-bit hash of a body fed in pieces, equal for equal bytes however they were split: four
-/// independent multiply-xorshift lanes over 32-byte blocks, near memory speed. Not cryptographic:
-/// it tells an answer from the previous one (with the length as a second check).
-public struct BodyDigest: Sendable {
-    private var a: UInt64 = 0x9E37_79B9_7F4A_7C15, b: UInt64 = 0x6A09_E667_F3BC_C908
-    private var c: UInt64 = 0xBB67_AE85_84CA_A73B, d: UInt64 = 0x3C6E_F372_FE94_F82B
-    /// Bytes that did not fill a 32-byte block yet (at most 31), little-endian in `carry`.
-    private var carry: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    private var carried = 0
-    public private(set) var length = 0
-
-    public init() {}
-
-    private static let k1: UInt64 = 0xFF51_AFD7_ED55_8CCD
-
-    @inline(__always) private mutating func block(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) {
-        a = (a ^ w0) &* Self.k1
-        b = (b ^ w1) &* Self.k1
-        c = (c ^ w2) &* Self.k1
-        d = (d ^ w3) &* Self.k1
-        a ^= a >> 32
-        b ^= b >> 32
-        c ^= c >> 32
-        d ^= d >> 32
-    }
-
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        length += bytes.count
-        var p = 0
-        let n = bytes.count
-        // Top up a partial block byte by byte first.
-        while carried > 0 && carried < 32 && p < n {
-            setCarried(byte: base.load(fromByteOffset: p, as: UInt8.self), at: carried)
-            carried += 1
-            p += 1
-        }
-        if carried == 32 {
-            block(carry.0, carry.1, carry.2, carry.3)
-            carry = (0, 0, 0, 0)
-            carried = 0
-        }
-        // The lanes in locals for the bulk of the piece (written back once).
-        var (a, b, c, d) = (self.a, self.b, self.c, self.d)
-        let k1 = Self.k1
-        while p + 32 <= n {
-            a = (a ^ base.loadUnaligned(fromByteOffset: p, as: UInt64.self)) &* k1
-            b = (b ^ base.loadUnaligned(fromByteOffset: p + 8, as: UInt64.self)) &* k1
-            c = (c ^ base.loadUnaligned(fromByteOffset: p + 16, as: UInt64.self)) &* k1
-            d = (d ^ base.loadUnaligned(fromByteOffset: p + 24, as: UInt64.self)) &* k1
-            a ^= a >> 32
-            b ^= b >> 32
-            c ^= c >> 32
-            d ^= d >> 32
-            p += 32
-        }
-        (self.a, self.b, self.c, self.d) = (a, b, c, d)
-        while p < n {
-            setCarried(byte: base.load(fromByteOffset: p, as: UInt8.self), at: carried)
-            carried += 1
-            p += 1
-        }
-    }
-
-    private mutating func setCarried(byte: UInt8, at index: Int) {
-        let shifted = UInt64(byte) << UInt64((index % 8) * 8)
-        switch index / 8 {
-        case 0: carry.0 |= shifted
-        case 1: carry.1 |= shifted
-        case 2: carry.2 |= shifted
-        default: carry.3 |= shifted
-        }
-    }
-
-    /// The digest of everything fed so far.
-    public var value: UInt64 {
-        var copy = self
-        if copy.carried > 0 { copy.block(copy.carry.0, copy.carry.1, copy.carry.2, copy.carry.3 ^ UInt64(copy.carried) << 56) }
-        var h = copy.a ^ ((copy.b << 17) | (copy.b >> 47)) ^ ((copy.c << 31) | (copy.c >> 33)) ^ ((copy.d << 47) | (copy.d >> 17))
-        h = (h ^ UInt64(truncatingIfNeeded: length)) &* 0xC4CE_B9FE_1A85_EC53
-        h ^= h >> 29
-        h = h &* Self.k1
-        h ^= h >> 32
-        return h
-    }
+    /// True when the request compared with the previous answer and this one is byte for byte
+    /// the same (same length, no byte different).
+    public var bodyUnchanged = false
 }
 
 /// Why an exchange failed, in the terms a caller acts on.
@@ -215,13 +131,21 @@ public final class CurlSession: @unchecked Sendable {
     /// response; `buffer` is left empty.
     public func perform(_ request: TransportRequest, receivingInto buffer: inout [UInt8]) throws(TransportError) -> TransportResponse {
         let sink = ResponseSink(maxBodyBytes: request.maxBodyBytes, onData: nil)
-        if request.digestBody { sink.digest = BodyDigest() }
-        buffer.removeAll(keepingCapacity: true)
+        if request.compareWithPrevious {
+            sink.previousLength = buffer.count
+        } else {
+            buffer.removeAll(keepingCapacity: true)
+        }
         swap(&sink.body, &buffer)
         try run(request, sink: sink)
         var body: [UInt8] = []
         swap(&body, &sink.body)
-        return TransportResponse(status: sink.status, headers: sink.headers, body: body, bodyDigest: sink.digest?.value)
+        var unchanged = false
+        if let previous = sink.previousLength {
+            if body.count > sink.received { body.removeSubrange(sink.received...) }  // a shorter answer
+            unchanged = sink.equalSoFar && sink.received == previous
+        }
+        return TransportResponse(status: sink.status, headers: sink.headers, body: body, bodyUnchanged: unchanged)
     }
 
     /// Sends a request and hands the body to `onData` as it arrives, for streams such as
@@ -344,7 +268,11 @@ private final class ResponseSink {
     var body: [UInt8] = []
     var overflowed = false
     var stopped = false
-    var digest: BodyDigest?
+    /// When comparing with the previous answer (which `body` holds at first): its length, how
+    /// many bytes of the new one arrived, and whether all of them matched so far.
+    var previousLength: Int?
+    var received = 0
+    var equalSoFar = true
     var shouldStop: (() -> Bool)?
 
     init(maxBodyBytes: Int, onData: ((UnsafeRawBufferPointer) -> Bool)?) {
@@ -368,12 +296,45 @@ private func curlWriteCallback(
         }
         return length
     }
+    if let previous = sink.previousLength {
+        return receiveComparing(buffer, previous: previous, into: sink)
+    }
     if sink.body.count + length > sink.maxBodyBytes {
         sink.overflowed = true
         return 0
     }
     sink.body.append(contentsOf: buffer)
-    sink.digest?.update(buffer)
+    return length
+}
+
+/// Takes a piece of an answer that is compared with the previous one in `sink.body`: while the
+/// bytes match, nothing is written; from the first difference on, the new bytes overwrite the
+/// old ones in place (the matching prefix is already there) and the rest is appended.
+private func receiveComparing(_ piece: UnsafeRawBufferPointer, previous: Int, into sink: ResponseSink) -> Int {
+    let length = piece.count
+    let at = sink.received
+    if at + length > sink.maxBodyBytes {
+        sink.overflowed = true
+        return 0
+    }
+    if sink.equalSoFar {
+        let same = at + length <= previous && sink.body.withUnsafeBytes { old in
+            memcmp(old.baseAddress! + at, piece.baseAddress!, length) == 0
+        }
+        if same {
+            sink.received += length
+            return length
+        }
+        sink.equalSoFar = false
+    }
+    let overlap = max(0, min(length, sink.body.count - at))
+    if overlap > 0 {
+        sink.body.withUnsafeMutableBytes { old in
+            (old.baseAddress! + at).copyMemory(from: piece.baseAddress!, byteCount: overlap)
+        }
+    }
+    if overlap < length { sink.body.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[overlap...])) }
+    sink.received += length
     return length
 }
 

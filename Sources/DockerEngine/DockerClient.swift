@@ -215,13 +215,17 @@ public final class DockerClient: Sendable {
     /// `GET /containers/json?all=1`, reusing the entries of `cache` whose bytes did not change
     /// since the list that filled it (see ``ContainerListScanner``); refills `cache`.
     public func listContainers(timeout: Duration? = nil, reusing cache: inout ContainerListCache) throws(DockerError) -> [ContainerSummary] {
-        var buffer = cache.takeReceiveBuffer()
+        // The last answer's bytes go back in for the new one to be compared with (and to land in):
+        // a list that repeats the last one byte for byte is neither copied nor scanned.
+        var (buffer, isLastDecoded) = cache.takeReceiveBuffer()
         let response = try exchange(
             "containers_list", target: try versioned("/containers/json") + "?all=1", timeout: timeout, receivingInto: &buffer,
-            digestBody: true)
-        defer { cache.keepReceiveBuffer(response.body) }
+            compareWithPrevious: isLastDecoded)
         do {
-            return try ContainerListScanner.decode(response.body, cache: &cache, digest: response.bodyDigest)
+            let list = try ContainerListScanner.decode(
+                response.body, cache: &cache, repeatsPreviousBytes: isLastDecoded && response.bodyUnchanged)
+            cache.keepReceiveBuffer(response.body)
+            return list
         } catch {
             let failure = DockerError.undecodable(path: "/containers/json", reason: "\(error)")
             stats.record(endpoint: "containers_list.decode", error: failure)
@@ -335,14 +339,14 @@ public final class DockerClient: Sendable {
 
     private func exchange(
         _ endpointName: String, method: String = "GET", target: String, timeout: Duration?, receivingInto buffer: inout [UInt8],
-        digestBody: Bool = false
+        compareWithPrevious: Bool = false
     ) throws(DockerError) -> TransportResponse {
         var request = TransportRequest(
             method: method, target: target, headers: [("Accept", "application/json")],
             connectTimeout: connectTimeout, totalTimeout: timeout ?? requestTimeout)
-        request.digestBody = digestBody
-        // The digested answer is the container list, the one that runs to megabytes.
-        if digestBody { request.receiveBufferSize = 256 << 10 }
+        request.compareWithPrevious = compareWithPrevious
+        // The compared answer is the container list, the one that runs to megabytes.
+        if compareWithPrevious { request.receiveBufferSize = 256 << 10 }
         let response: TransportResponse
         do {
             response = try session.perform(request, receivingInto: &buffer)

@@ -19,20 +19,19 @@ public enum ContainerListScanner {
     /// Decodes `bytes`, reusing entries of `cache` whose bytes did not change, and refills
     /// `cache` with this list's entries.
     ///
-    /// `digest` is a hash of all of `bytes` taken while they arrived (`BodyDigest`): when it and
-    /// the length equal the previous answer's, the answer is the previous one again and is not
-    /// scanned at all (a quiet host answers the same list round after round).
-    public static func decode(_ bytes: [UInt8], cache: inout ContainerListCache, digest: UInt64? = nil) throws(ModelDecodingError) -> [ContainerSummary] {
-        if let digest, let last = cache.lastBody, last.digest == digest, last.length == bytes.count {
-            return cache.repeatPrevious()
-        }
-        cache.lastBody = nil
-        let list = try bytes.withUnsafeBufferPointer { (buffer) throws(ModelDecodingError) in
+    /// `repeatsPreviousBytes` says the caller found `bytes` equal, byte for byte, to the answer
+    /// decoded last with this cache (`DockerClient.listContainers(reusing:)` compares them as
+    /// they arrive): that list is returned again without a scan (a quiet host answers the same
+    /// list round after round).
+    public static func decode(
+        _ bytes: [UInt8], cache: inout ContainerListCache, repeatsPreviousBytes: Bool = false
+    ) throws(ModelDecodingError) -> [ContainerSummary] {
+        if repeatsPreviousBytes { return cache.repeatPrevious() }
+        cache.dropReceiveBuffer()  // whatever it held is no longer the last answer decoded
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(ModelDecodingError) in
             var reader = Reader(bytes: buffer)
             return try reader.list(cache: &cache)
         }
-        cache.lastBody = digest.map { (digest: $0, length: bytes.count) }
-        return list
     }
 }
 
@@ -54,9 +53,6 @@ public struct ContainerListCache: Sendable {
     /// What the last decode changed against the one before, for ``ContainerListDelta`` readers.
     public private(set) var lastDelta = ContainerListDelta(previous: nil, current: 0, unchanged: [], repeatsPrevious: false)
 
-    /// The digest and length of the last answer, when the caller had one (see `decode`).
-    var lastBody: (digest: UInt64, length: Int)?
-
     /// The last answer's storage, handed back to the transport for the next one (see
     /// `CurlSession.perform(_:receivingInto:)`): the list is the one large answer of every round.
     private var receiveBuffer: [UInt8] = []
@@ -73,14 +69,27 @@ public struct ContainerListCache: Sendable {
         return summaries
     }
 
-    mutating func takeReceiveBuffer() -> [UInt8] {
+    /// Whether `receiveBuffer` holds exactly the answer this cache decoded last.
+    private var receiveBufferIsLastDecoded = false
+
+    /// Hands the buffer out, with whether it holds the last answer decoded (only then may a new
+    /// answer equal to it be taken for that list again).
+    mutating func takeReceiveBuffer() -> (bytes: [UInt8], isLastDecoded: Bool) {
         var buffer: [UInt8] = []
         swap(&buffer, &receiveBuffer)
-        return buffer
+        defer { receiveBufferIsLastDecoded = false }
+        return (buffer, receiveBufferIsLastDecoded)
     }
 
+    /// Keeps `body`, the answer just decoded with this cache.
     mutating func keepReceiveBuffer(_ body: [UInt8]) {
         receiveBuffer = body
+        receiveBufferIsLastDecoded = true
+    }
+
+    mutating func dropReceiveBuffer() {
+        if !receiveBuffer.isEmpty { receiveBuffer = [] }
+        receiveBufferIsLastDecoded = false
     }
 
     mutating func replace(keys: [Key], summaries: [ContainerSummary], sameOrder: Bool, unchanged: [Bool], reused: Int) {

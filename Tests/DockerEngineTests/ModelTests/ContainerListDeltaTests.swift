@@ -1,5 +1,6 @@
 import CurlTransport
 import DockerEngine
+import FakeDockerEngine
 import Foundation
 import Testing
 
@@ -43,6 +44,7 @@ struct ContainerListDeltaTests {
         var cache = ContainerListCache()
         var previousText: Set<String> = []
         var previousOrder: [String]?
+        var previousBody: [UInt8] = []
         var previousIdentity: UInt64?
         var reusedSomething = false
         for step in 0..<300 {
@@ -62,10 +64,11 @@ struct ContainerListDeltaTests {
                 }
             }
             let body = host.body
-            // Half the steps pass the digest the transport would have taken (fed in random
-            // pieces): a repeated list then skips the scan, and must still decode the same.
-            let digest: UInt64? = step % 2 == 0 ? Self.digest(body, pieces: 1 + random.next(5), random: &random) : nil
-            let decoded = try ContainerListScanner.decode(body, cache: &cache, digest: digest)
+            // Half the steps say what the client's comparison would have found (the same bytes
+            // as the last list): a repeated list then skips the scan, and must decode the same.
+            let repeats = step % 2 == 0 && body == previousBody
+            let decoded = try ContainerListScanner.decode(body, cache: &cache, repeatsPreviousBytes: repeats)
+            previousBody = body
             var empty = ContainerListCache()
             let reference = try ContainerListScanner.decode(body, cache: &empty)
             #expect(decoded == reference, "step \(step)")
@@ -86,53 +89,52 @@ struct ContainerListDeltaTests {
         #expect(reusedSomething)
     }
 
-    static func digest(_ bytes: [UInt8], pieces: Int, random: inout Generator) -> UInt64 {
-        var digest = BodyDigest()
-        var start = 0
-        for k in 0..<pieces {
-            let end = k == pieces - 1 ? bytes.count : min(bytes.count, start + random.next(max(1, bytes.count / pieces * 2)))
-            bytes[start..<end].withUnsafeBytes { digest.update($0) }
-            start = end
+    /// The transport's comparing receive (what lets the client skip a repeated list): an equal
+    /// answer is reported unchanged; a different, shorter or longer one ends up in the buffer
+    /// whole and is not. Bodies of 300 KB arrive in many pieces, so differences fall inside and
+    /// across pieces.
+    @Test func comparingReceiveFindsEveryDifferenceAndLeavesTheNewAnswerInTheBuffer() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        let session = CurlSession(endpoint: .unixSocket(path: fake.socketPath))
+        var random = Generator(seed: 99)
+        let base = String((0..<300_000).map { _ in Character(UnicodeScalar(UInt8(97 + random.next(26)))) })
+        func fetch(_ body: String, previous: [UInt8]) throws -> (body: [UInt8], unchanged: Bool) {
+            fake.set("/list", .raw(status: 200, body: body, contentType: "application/json", headers: []))
+            var request = TransportRequest(target: "/list", connectTimeout: .seconds(2), totalTimeout: .seconds(10))
+            request.compareWithPrevious = true
+            request.receiveBufferSize = 16 << 10
+            var buffer = previous
+            let response = try session.perform(request, receivingInto: &buffer)
+            return (response.body, response.bodyUnchanged)
         }
-        return digest.value
+        let first = try fetch(base, previous: [])
+        #expect(first.body == Array(base.utf8) && !first.unchanged)
+        let same = try fetch(base, previous: first.body)
+        #expect(same.body == first.body && same.unchanged)
+        for _ in 0..<20 {
+            var changed = Array(base.utf8)
+            changed[random.next(changed.count)] = UInt8(ascii: "#")
+            let text = String(decoding: changed, as: UTF8.self)
+            let got = try fetch(text, previous: first.body)
+            #expect(got.body == changed && !got.unchanged)
+        }
+        let shorter = try fetch(String(base.dropLast(1000)), previous: first.body)
+        #expect(shorter.body == Array(base.utf8.dropLast(1000)) && !shorter.unchanged)
+        let longer = try fetch(base + "tail", previous: first.body)
+        #expect(longer.body == Array((base + "tail").utf8) && !longer.unchanged)
+        let empty = try fetch("", previous: [])
+        #expect(empty.body.isEmpty && empty.unchanged)  // "equal" to an empty previous: callers pass one only after a decode
     }
 
-    @Test func theDigestIgnoresHowTheBodyWasSplitAndSeesEveryByte() {
-        var random = Generator(seed: 42)
-        var host = Host()
-        for serial in 0..<20 { host.entries.append((serial, 2, "healthy", "running")) }
-        let body = host.body
-        let whole = Self.digest(body, pieces: 1, random: &random)
-        for pieces in 2..<40 { #expect(Self.digest(body, pieces: pieces, random: &random) == whole, "\(pieces) pieces") }
-        var seen: Set<UInt64> = [whole]
-        for _ in 0..<2000 {
-            var changed = body
-            let at = random.next(changed.count)
-            changed[at] = changed[at] &+ UInt8(1 + random.next(255))
-            let d = Self.digest(changed, pieces: 1 + random.next(4), random: &random)
-            #expect(d != whole, "a changed byte at \(at) left the digest unchanged")
-            seen.insert(d)
-        }
-        #expect(seen.count > 1900)
-        // Same bytes shifted by one (a length change) and the empty body.
-        #expect(Self.digest(Array(body.dropLast()), pieces: 1, random: &random) != whole)
-        #expect(Self.digest([], pieces: 1, random: &random) != whole)
-    }
-
-    @Test func aRepeatedAnswerWithTheSameDigestIsNotScannedButADifferentLengthIs() throws {
+    @Test func aRepeatedAnswerIsTheLastListAgainWithoutAScan() throws {
         var cache = ContainerListCache()
         var host = Host()
         host.entries = [(1, 1, "healthy", "running"), (2, 1, "healthy", "running")]
-        let first = try ContainerListScanner.decode(host.body, cache: &cache, digest: 7)
-        let again = try ContainerListScanner.decode(host.body, cache: &cache, digest: 7)
+        let first = try ContainerListScanner.decode(host.body, cache: &cache)
+        let again = try ContainerListScanner.decode(host.body, cache: &cache, repeatsPreviousBytes: true)
         #expect(again == first)
         #expect(cache.lastDelta.repeatsPrevious && cache.lastDelta.unchanged == [true, true])
-        // A digest that matches but a length that does not: decoded, and a broken answer fails.
-        #expect(throws: ModelDecodingError.self) { try ContainerListScanner.decode(Array(host.body.dropLast(3)), cache: &cache, digest: 7) }
-        // After a failure the digest is forgotten: the same digest with the right bytes is scanned.
-        host.entries[0].health = "unhealthy"
-        let changed = try ContainerListScanner.decode(host.body, cache: &cache, digest: 7)
-        #expect(changed.first?.health == "unhealthy")
     }
 
     /// A warm cache never lets a broken answer through: every mutation of a list decoded just

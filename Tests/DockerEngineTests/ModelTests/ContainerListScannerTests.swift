@@ -50,10 +50,11 @@ import Testing
         #expect(Set(scanned.map(\.health)).isSuperset(of: ["healthy", "none"]))
     }
 
-    /// Through the client: the transport digests the list while it arrives, so the same list
-    /// again is recognised without a scan, and a changed one is scanned.
-    @Test func theClientRecognisesARepeatedListByItsDigest() throws {
-        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-digest-\(getpid()).sock").path
+    /// Through the client: the transport compares the list with the last one as it arrives, so
+    /// the same list again is recognised without a copy or a scan, and a changed one is scanned.
+    /// A decode with the same cache outside the client makes the kept bytes stale: not trusted.
+    @Test func theClientRecognisesARepeatedListByComparingIt() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-repeat-\(getpid()).sock").path
         let engine = try SyntheticDockerEngine(socketPath: socket, containers: 50)
         defer { engine.stop() }
         let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(10), pinnedVersion: APIVersion("1.41"))
@@ -67,7 +68,15 @@ import Testing
         let third = try client.listContainers(reusing: &cache)
         #expect(third.count == 51)
         #expect(!cache.lastDelta.repeatsPrevious)
-        #expect(third == (try ContainerSummary.decodeListWithJSONDecoder(Data(try client.get("/containers/json", query: [("all", "1")], endpointName: "t")))))
+        let reference = try ContainerSummary.decodeListWithJSONDecoder(Data(try client.get("/containers/json", query: [("all", "1")], endpointName: "t")))
+        #expect(third == reference)
+
+        // Someone decodes another list with the same cache: the next answer, equal to the bytes
+        // the client kept, must be decoded, not taken for the other list.
+        _ = try ContainerListScanner.decode(Array("[]".utf8), cache: &cache)
+        let fourth = try client.listContainers(reusing: &cache)
+        #expect(fourth == reference)
+        #expect(!cache.lastDelta.repeatsPrevious)
     }
 
     @Test func unchangedEntriesAreReusedAndChangedOnesDecoded() throws {
