@@ -11,9 +11,9 @@
 //             fetch + decode + apply + building the families (what the harness measures from outside)
 //   render    ExpositionRenderer.render of the round's families (text) and Gzip.compress of that
 //
-//   bench-profile [--containers 0,100,1000,10000] [--iterations 7] [--rounds-only 1]
+//   bench-profile [--containers 0,100,1000,10000] [--iterations 7] [--rounds-only 1] [--churn 1]
 // Prints one JSON object per N on standard output. `--rounds-only 1` times only the rounds (for
-// `perf record`, so the profile shows nothing else).
+// `perf record`, so the profile shows nothing else); `--churn 1` changes the host before each.
 import DockerEngine
 import Exposition
 import FakeDockerEngine
@@ -25,6 +25,7 @@ import Watchdog
 var counts = [0, 100, 1000, 10000]
 var iterations = 7
 var roundsOnly = false
+var churnBetweenRounds = false
 var args = CommandLine.arguments.dropFirst()
 while let flag = args.first {
     args = args.dropFirst()
@@ -34,6 +35,7 @@ while let flag = args.first {
     case "--containers": counts = value.split(separator: ",").compactMap { Int($0) }
     case "--iterations": iterations = max(1, Int(value) ?? 7)
     case "--rounds-only": roundsOnly = value == "1"
+    case "--churn": churnBetweenRounds = value == "1"
     default:
         FileHandle.standardError.write(Data("bench-profile: unknown flag \(flag)\n".utf8))
         exit(2)
@@ -57,6 +59,7 @@ for n in counts {
     let engine = try SyntheticDockerEngine(socketPath: socket, containers: n)
     defer { engine.stop() }
     let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(60), pinnedVersion: APIVersion("1.41"))
+    let warmer = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(60), pinnedVersion: APIVersion("1.41"))
     var fetch: [Double] = [], decode: [Double] = [], apply: [Double] = [], round: [Double] = []
     var decodeReuse: [Double] = [], decodeJSON: [Double] = []
     var listCache = ContainerListCache()
@@ -68,7 +71,16 @@ for n in counts {
         settings: .init(interval: .seconds(15), resyncInterval: .zero, inspectTimeout: .seconds(2), maxInspectsPerRound: 1, maxSeries: 2000))
     _ = collector.collect()  // warm up: the tracker knows every container from here on
     if roundsOnly {
-        let rounds = (0..<iterations).map { _ in time { _ = collector.collect() } }
+        let rounds = (0..<iterations).map { _ in
+            // With --churn 1 the list changes before every round (a container created and one
+            // removed, five health flaps, a restart), so the round cannot take the repeated-list path.
+            if churnBetweenRounds {
+                engine.churn(creates: 1, removes: 1, flaps: 5, restarts: 1)
+                // The engine renders its new list on the first request: not the round's cost.
+                _ = try? warmer.get("/containers/json", query: [("all", "1")], endpointName: "warm")
+            }
+            return time { _ = collector.collect() }
+        }
         print("{\"containers\":\(n),\"round_ms\":\(String(format: "%.3f", median(rounds)))}")
         continue
     }

@@ -157,6 +157,40 @@ public final class ContainerCollector: Collector {
         }
     }
 
+    /// Containers by state and health, and per compose project, kept up to date as rows come,
+    /// go and change (a recount walked every container whenever one changed state).
+    struct Tally {
+        struct Stack {
+            var containers = 0, healthy = 0, notOK = 0
+            var services: [String: Int] = [:]
+        }
+        var byState: [String: Int] = [:]
+        var byHealth: [String: Int] = [:]
+        var stacks: [String: Stack] = [:]
+
+        /// Adds (`sign` 1) or takes away (-1) one row.
+        mutating func count(_ row: Row, _ sign: Int) {
+            Self.add(sign, to: &byState, row.state)
+            Self.add(sign, to: &byHealth, row.health)
+            guard let project = row.project else { return }
+            var stack = stacks[project] ?? Stack()
+            stack.containers += sign
+            if row.health == "healthy" { stack.healthy += sign }
+            if !ContainerCollector.isHealthyStackMember(state: row.state, health: row.health) { stack.notOK += sign }
+            if let service = row.service { Self.add(sign, to: &stack.services, service) }
+            stacks[project] = stack.containers == 0 ? nil : stack
+        }
+
+        private static func add(_ sign: Int, to counts: inout [String: Int], _ key: String) {
+            let n = (counts[key] ?? 0) + sign
+            counts[key] = n == 0 ? nil : n
+        }
+
+        static func affected(_ a: Row, _ b: Row) -> Bool {
+            a.state != b.state || a.health != b.health || a.project != b.project || a.service != b.service
+        }
+    }
+
     struct RowCache {
         var rows: [String: Row] = [:]
         /// IDs of the selected rows in series order (by name, then ID), nil when it must be
@@ -166,32 +200,57 @@ public final class ContainerCollector: Collector {
         /// (a streak moving rebuilds one family of a thousand series, not seven).
         var columns: [MetricFamily?] = Array(repeating: nil, count: Column.allCases.count)
         /// The host-level and stack families, nil when a change of state, health, compose
-        /// labels or membership means they must be counted again (a streak or restart count
-        /// moving does not).
+        /// labels or membership means they must be made again (a streak or restart count
+        /// moving does not); made from `tally`, which follows every change.
         var aggregates: [MetricFamily]?
+        var tally = Tally()
 
-        /// Everything derived from the rows must be made again (containers came, went, were
-        /// renamed or re-selected).
+        /// Everything derived from the rows must be made again.
         mutating func invalidateAll() {
             order = nil
             aggregates = nil
+            dropColumns()
+        }
+
+        mutating func dropColumns() {
             for k in columns.indices { columns[k] = nil }
         }
 
-        /// Drops what a changed row invalidates.
+        /// Where `(name, id)` goes in `order` (sorted by name, then ID; the names of the IDs in
+        /// it are those of their rows).
+        func orderPosition(_ id: String, name: String) -> Int {
+            guard let order else { return 0 }
+            var low = 0, high = order.count
+            while low < high {
+                let mid = (low + high) / 2
+                let other = order[mid]
+                if (rows[other]?.name ?? "", other) < (name, id) { low = mid + 1 } else { high = mid }
+            }
+            return low
+        }
+
+        /// Takes `id` out of the order; `name` is the name it was sorted by (call before its row changes).
+        mutating func orderRemove(_ id: String, name: String) {
+            let at = orderPosition(id, name: name)
+            if let order, at < order.count, order[at] == id { self.order!.remove(at: at) }
+        }
+
+        /// Puts `id` into the order by `name` (call after its row is in `rows`).
+        mutating func orderInsert(_ id: String, name: String) {
+            guard order != nil else { return }
+            order!.insert(id, at: orderPosition(id, name: name))
+        }
+
+        /// Drops what a changed row invalidates (its place in the order is the caller's).
         mutating func invalidate(from known: Row, to fresh: Row) {
             if known.name != fresh.name || known.selected != fresh.selected || known.labels != fresh.labels {
-                invalidateAll()
-                return
+                dropColumns()
+            } else {
+                for column in Column.allCases where column.value(known)?.bitPattern != column.value(fresh)?.bitPattern {
+                    columns[column.rawValue] = nil
+                }
             }
-            for column in Column.allCases where column.value(known)?.bitPattern != column.value(fresh)?.bitPattern {
-                columns[column.rawValue] = nil
-            }
-            if known.state != fresh.state || known.health != fresh.health || known.project != fresh.project
-                || known.service != fresh.service
-            {
-                aggregates = nil
-            }
+            if Tally.affected(known, fresh) { aggregates = nil }
         }
     }
 
@@ -240,7 +299,7 @@ public final class ContainerCollector: Collector {
             let built = rows.withLock { cache in
                 let version = refreshRows(&cache)
                 let (perContainer, dropped) = containerFamilies(&cache)
-                if cache.aggregates == nil { cache.aggregates = aggregateFamilies(cache.rows) }
+                if cache.aggregates == nil { cache.aggregates = aggregateFamilies(cache.tally) }
                 return (version: version, families: perContainer + (cache.aggregates ?? []), dropped: dropped)
             }
             (families, dropped) = (built.families, built.dropped)
@@ -257,23 +316,47 @@ public final class ContainerCollector: Collector {
         tracker.withChanges { version, changed, containers -> UInt64 in
             if cache.order == nil && cache.rows.isEmpty {
                 cache.rows.reserveCapacity(containers.count)
-                for (id, c) in containers { cache.rows[id] = row(for: c) }
+                cache.tally = Tally()
+                for (id, c) in containers {
+                    let fresh = row(for: c)
+                    cache.rows[id] = fresh
+                    cache.tally.count(fresh, 1)
+                }
                 cache.invalidateAll()
                 return version
             }
+            // Containers that come, go or are renamed move in the order by binary search instead
+            // of all of them being sorted again.
             for id in changed {
+                let known = cache.rows[id]
                 guard let c = containers[id] else {
-                    if cache.rows.removeValue(forKey: id) != nil { cache.invalidateAll() }
+                    if let known {
+                        if known.selected { cache.orderRemove(id, name: known.name) }
+                        cache.rows[id] = nil
+                        cache.tally.count(known, -1)
+                        cache.dropColumns()
+                        cache.aggregates = nil
+                    }
                     continue
                 }
-                let known = cache.rows[id]
                 let fresh = row(for: c, previous: known)
-                cache.rows[id] = fresh
-                if let known {
-                    cache.invalidate(from: known, to: fresh)
-                } else {
-                    cache.invalidateAll()
+                guard let known else {
+                    cache.rows[id] = fresh
+                    cache.tally.count(fresh, 1)
+                    if fresh.selected { cache.orderInsert(id, name: fresh.name) }
+                    cache.dropColumns()
+                    cache.aggregates = nil
+                    continue
                 }
+                if Tally.affected(known, fresh) {
+                    cache.tally.count(known, -1)
+                    cache.tally.count(fresh, 1)
+                }
+                let moves = known.name != fresh.name || known.selected != fresh.selected
+                if moves, known.selected { cache.orderRemove(id, name: known.name) }
+                cache.rows[id] = fresh
+                if moves, fresh.selected { cache.orderInsert(id, name: fresh.name) }
+                cache.invalidate(from: known, to: fresh)
             }
             return version
         }
@@ -282,7 +365,7 @@ public final class ContainerCollector: Collector {
     /// The per-container families: cached columns as they are, the others built again from the
     /// rows in series order.
     private func containerFamilies(_ cache: inout RowCache) -> (families: [MetricFamily], dropped: Int) {
-        let order = cache.order ?? cache.rows.filter(\.value.selected).sorted { ($0.value.name, $0.key) < ($1.value.name, $1.key) }.map(\.key)
+        let order = cache.order ?? cache.rows.compactMap { $0.value.selected ? ($0.value.name, $0.key) : nil }.sorted { $0 < $1 }.map(\.1)
         cache.order = order
         let count = min(order.count, settings.maxSeries)
         let stale = Column.allCases.filter { cache.columns[$0.rawValue] == nil }
@@ -303,38 +386,23 @@ public final class ContainerCollector: Collector {
     }
 
     /// Host-level counts and compose stacks: every container, whatever the series limit.
-    private func aggregateFamilies(_ all: [String: Row]) -> [MetricFamily] {
-        var families: [MetricFamily] = []
+    private func aggregateFamilies(_ tally: Tally) -> [MetricFamily] {
         var byState = Dictionary(uniqueKeysWithValues: Self.stateCodes.keys.map { ($0, 0.0) })
         var byHealth = Dictionary(uniqueKeysWithValues: Self.healthCodes.keys.map { ($0, 0.0) })
-        struct Stack {
-            var containers = 0.0, healthy = 0.0
-            var services: Set<String> = []
-            var ok = true
-        }
-        func count(_ c: Row, into stack: inout Stack) {
-            stack.containers += 1
-            if c.health == "healthy" { stack.healthy += 1 }
-            if let service = c.service { stack.services.insert(service) }
-            if !Self.isHealthyStackMember(state: c.state, health: c.health) { stack.ok = false }
-        }
-        var stacks: [String: Stack] = [:]
-        for c in all.values {
-            byState[c.state, default: 0] += 1
-            byHealth[c.health, default: 0] += 1
-            if let project = c.project { count(c, into: &stacks[project, default: Stack()]) }
-        }
-        families.append(MetricCatalog.containersByState.family(byState.sorted { $0.key < $1.key }.map { ([Label("state", $0.key)], $0.value) }))
-        families.append(MetricCatalog.containersByHealth.family(byHealth.sorted { $0.key < $1.key }.map { ([Label("health", $0.key)], $0.value) }))
-
+        for (state, n) in tally.byState { byState[state] = Double(n) }
+        for (health, n) in tally.byHealth { byHealth[health] = Double(n) }
+        var families: [MetricFamily] = [
+            MetricCatalog.containersByState.family(byState.sorted { $0.key < $1.key }.map { ([Label("state", $0.key)], $0.value) }),
+            MetricCatalog.containersByHealth.family(byHealth.sorted { $0.key < $1.key }.map { ([Label("health", $0.key)], $0.value) }),
+        ]
         var sContainers: [([Label], Double)] = [], sServices: [([Label], Double)] = []
         var sHealthy: [([Label], Double)] = [], sOK: [([Label], Double)] = []
-        for (project, stack) in stacks.sorted(by: { $0.key < $1.key }) {
+        for (project, stack) in tally.stacks.sorted(by: { $0.key < $1.key }) {
             let l = [Label("compose_project", project)]
-            sContainers.append((l, stack.containers))
+            sContainers.append((l, Double(stack.containers)))
             sServices.append((l, Double(stack.services.count)))
-            sHealthy.append((l, stack.healthy))
-            sOK.append((l, stack.ok ? 1 : 0))
+            sHealthy.append((l, Double(stack.healthy)))
+            sOK.append((l, stack.notOK == 0 ? 1 : 0))
         }
         families += [
             MetricCatalog.stackContainers.family(sContainers), MetricCatalog.stackServices.family(sServices),

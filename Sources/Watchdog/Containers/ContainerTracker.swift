@@ -93,9 +93,9 @@ public final class ContainerTracker: Sendable {
         var awaitingInspect: Set<String> = []
         var unhealthy: Set<String> = []
         var inspectCandidatesStale: Set<String> = []
-        /// `awaitingInspect` sorted, kept while only removals happen (nil after an insertion):
-        /// after a resync that found thousands of new containers, a round takes the first few
-        /// without sorting or scanning all of them again.
+        /// `awaitingInspect` sorted, kept up to date by binary search once made: after a resync
+        /// that found thousands of new containers, a round takes the first few without sorting
+        /// or scanning all of them again.
         var awaitingOrder: [String]?
 
         /// Notes that `id` changed (or may have): for the reader, for the inspect candidates and,
@@ -106,13 +106,22 @@ public final class ContainerTracker: Sendable {
             inspectCandidatesStale.insert(id)
         }
 
-        static func removeSorted(_ id: String, from sorted: inout [String]) {
+        static func lowerBound(_ id: String, in sorted: [String]) -> Int {
             var low = 0, high = sorted.count
             while low < high {
                 let mid = (low + high) / 2
                 if sorted[mid] < id { low = mid + 1 } else { high = mid }
             }
-            if low < sorted.count, sorted[low] == id { sorted.remove(at: low) }
+            return low
+        }
+
+        static func removeSorted(_ id: String, from sorted: inout [String]) {
+            let at = lowerBound(id, in: sorted)
+            if at < sorted.count, sorted[at] == id { sorted.remove(at: at) }
+        }
+
+        static func insertSorted(_ id: String, into sorted: inout [String]) {
+            sorted.insert(id, at: lowerBound(id, in: sorted))
         }
 
         /// Brings `awaitingInspect` and `unhealthy` up to date for the containers changed since.
@@ -120,7 +129,7 @@ public final class ContainerTracker: Sendable {
             for id in inspectCandidatesStale {
                 let c = containers[id]
                 if c?.needsInspect == true {
-                    if awaitingInspect.insert(id).inserted { awaitingOrder = nil }
+                    if awaitingInspect.insert(id).inserted, awaitingOrder != nil { Self.insertSorted(id, into: &awaitingOrder!) }
                 } else if awaitingInspect.remove(id) != nil, awaitingOrder != nil {
                     Self.removeSorted(id, from: &awaitingOrder!)
                 }
@@ -270,7 +279,10 @@ public final class ContainerTracker: Sendable {
             // Every known container was in the list: nothing vanished, no need to build a set.
             if matched != before {
                 let seen = Set(list.map(\.id))
-                for id in s.containers.keys where !seen.contains(id) {
+                // Found first, removed after: removing while iterating the keys would copy the
+                // whole dictionary (the iteration holds its storage).
+                let vanished = s.containers.keys.filter { !seen.contains($0) }
+                for id in vanished {
                     s.containers[id] = nil
                     s.noteChange(id, touched: false)
                     changed = true
