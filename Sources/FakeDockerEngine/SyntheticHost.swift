@@ -77,7 +77,13 @@ public final class SyntheticDockerEngine: Sendable {
     /// check, and restarts some (die then start). Events go out on every open stream.
     public func churn(creates: Int, removes: Int, flaps: Int, restarts: Int) {
         let now = Date().timeIntervalSince1970
-        let emitted = state.withLock { s in s.churn(creates: creates, removes: removes, flaps: flaps, restarts: restarts, now: now) }
+        let emitted = state.withLock { s in
+            let emitted = s.churn(creates: creates, removes: removes, flaps: flaps, restarts: restarts, now: now)
+            // The new list is rendered here, not by the first request after the step: whoever asks
+            // first (the watchdog or the benchmark's curl) gets it at the same cost.
+            _ = s.listBody()
+            return emitted
+        }
         events.publish(emitted)
     }
 
