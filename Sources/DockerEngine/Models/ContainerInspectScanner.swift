@@ -91,23 +91,12 @@ extension Reader {
             case "FailingStreak": streak = try optionalInt()
             case "Log":
                 if null() { log = nil; continue }
-                guard peek() == openBracket else { throw fail("expected Array<HealthLog>, found \(kind())") }
-                i += 1
+                try beginArray(expected: "Array<HealthLog>")
                 var entries: [ContainerInspect.HealthLog] = []
-                skipSpace()
-                if peek() == closeBracket {
-                    i += 1
-                } else {
-                    while true {
-                        skipSpace()
-                        field = "State.Health.Log[\(entries.count)]"
-                        entries.append(try healthLog())
-                        skipSpace()
-                        guard let c = peek() else { throw fail("malformed: the array does not end") }
-                        i += 1
-                        if c == closeBracket { break }
-                        guard c == comma else { throw fail("malformed: expected , or ]") }
-                    }
+                var first = true
+                while try nextElement(&first) {
+                    field = "State.Health.Log[\(entries.count)]"
+                    entries.append(try healthLog())
                 }
                 log = entries
             default: try skipValue()

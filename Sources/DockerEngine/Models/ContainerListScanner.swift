@@ -172,6 +172,31 @@ struct Reader {
         i += 1
     }
 
+    /// Consumes `[` (or reports what is there instead, as `expected`); then call
+    /// ``nextElement(_:)`` until it returns false.
+    mutating func beginArray(expected: String) throws(ModelDecodingError) {
+        guard peek() == openBracket else { throw fail("expected \(expected), found \(kind())") }
+        i += 1
+    }
+
+    /// True with `i` at the next element; false (and the `]` consumed) at the end. `first` is
+    /// true until the first element has been reached.
+    mutating func nextElement(_ first: inout Bool) throws(ModelDecodingError) -> Bool {
+        skipSpace()
+        if first {
+            first = false
+            guard peek() == closeBracket else { return true }
+            i += 1
+            return false
+        }
+        guard let c = peek() else { throw fail("malformed: the array does not end") }
+        i += 1
+        if c == closeBracket { return false }
+        guard c == comma else { throw fail("malformed: expected , or ]") }
+        skipSpace()
+        return true
+    }
+
     /// The next member's name, with `i` at its value; nil (and the `}` consumed) at the end.
     /// `first` is true until the first member has been read.
     mutating func nextMember(_ first: inout Bool) throws(ModelDecodingError) -> String? {
@@ -430,22 +455,14 @@ struct Reader {
 
     mutating func optionalStringArray() throws(ModelDecodingError) -> [String]? {
         if null() { return nil }
-        guard peek() == openBracket else { throw fail("expected Array<String>, found \(kind())") }
-        i += 1
+        try beginArray(expected: "Array<String>")
         var out: [String] = []
-        skipSpace()
-        if peek() == closeBracket { i += 1; return out }
         let base = field
-        while true {
-            skipSpace()
+        var first = true
+        while try nextElement(&first) {
             field = "\(base)[\(out.count)]"
             guard peek() == quote else { throw fail("expected String, found \(kind())") }
             out.append(try string())
-            skipSpace()
-            guard let c = peek() else { throw fail("malformed: the array does not end") }
-            i += 1
-            if c == closeBracket { break }
-            guard c == comma else { throw fail("malformed: expected , or ]") }
         }
         field = base
         return out
