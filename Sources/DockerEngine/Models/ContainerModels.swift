@@ -1,22 +1,95 @@
 import Foundation
 
 /// One entry of `GET /containers/json?all=1` (never with `size=true`: that walks every layer).
+///
+/// A value type whose fields live in one shared object (copied on write): a list of them is
+/// handed from the scanner's cache to the tracker every round, and copying one entry is then one
+/// retain instead of one per field (for 1,000 entries that was a third of a round whose list had
+/// changed).
 public struct ContainerSummary: Decodable, Sendable, Equatable {
-    public var id: String
+    /// Only mutated through `unique()`, on a storage no other value shares: safe to send.
+    private final class Storage: @unchecked Sendable {
+        var id: String
+        var names: [String]
+        var image: String
+        var imageID: String
+        var labels: [String: String]
+        var state: String
+        var status: String
+        var health: String
+        var created: Int64?
+
+        init(
+            id: String, names: [String], image: String, imageID: String, labels: [String: String], state: String,
+            status: String, health: String, created: Int64?
+        ) {
+            self.id = id
+            self.names = names
+            self.image = image
+            self.imageID = imageID
+            self.labels = labels
+            self.state = state
+            self.status = status
+            self.health = health
+            self.created = created
+        }
+
+        func copy() -> Storage {
+            Storage(
+                id: id, names: names, image: image, imageID: imageID, labels: labels, state: state, status: status,
+                health: health, created: created)
+        }
+    }
+
+    private var storage: Storage
+
+    private mutating func unique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    public var id: String {
+        get { storage.id }
+        set { unique(); storage.id = newValue }
+    }
     /// Names with Docker's leading "/".
-    public var names: [String]
-    public var image: String
+    public var names: [String] {
+        get { storage.names }
+        set { unique(); storage.names = newValue }
+    }
+    public var image: String {
+        get { storage.image }
+        set { unique(); storage.image = newValue }
+    }
     /// The image's ID (sha256:…), which a tag moved elsewhere does not change.
-    public var imageID: String
-    public var labels: [String: String]
+    public var imageID: String {
+        get { storage.imageID }
+        set { unique(); storage.imageID = newValue }
+    }
+    public var labels: [String: String] {
+        get { storage.labels }
+        set { unique(); storage.labels = newValue }
+    }
     /// created, running, paused, restarting, removing, exited or dead.
-    public var state: String
+    public var state: String {
+        get { storage.state }
+        set { unique(); storage.state = newValue }
+    }
     /// Human status, e.g. "Up 5 minutes (unhealthy)"; the only place the list shows health.
-    public var status: String { didSet { health = Self.health(fromStatus: status) } }
+    public var status: String {
+        get { storage.status }
+        set {
+            unique()
+            storage.status = newValue
+            storage.health = Self.health(fromStatus: newValue)
+        }
+    }
     /// Health as the Status string shows it: healthy, unhealthy, starting, or none. Worked out
     /// once per entry, because a re-synchronising round reads it for every container.
-    public private(set) var health: String
-    public var created: Int64?
+    public var health: String { storage.health }
+    public var created: Int64? {
+        get { storage.created }
+        set { unique(); storage.created = newValue }
+    }
 
     enum CodingKeys: String, CodingKey {
         case id = "Id", names = "Names", image = "Image", imageID = "ImageID", labels = "Labels", state = "State", status = "Status"
@@ -27,28 +100,29 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
         id: String, names: [String], image: String, imageID: String = "", labels: [String: String] = [:], state: String,
         status: String, created: Int64? = nil
     ) {
-        self.id = id
-        self.names = names
-        self.image = image
-        self.imageID = imageID
-        self.labels = labels
-        self.state = state
-        self.status = status
-        self.health = Self.health(fromStatus: status)
-        self.created = created
+        storage = Storage(
+            id: id, names: names, image: image, imageID: imageID, labels: labels, state: state, status: status,
+            health: Self.health(fromStatus: status), created: created)
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decode(String.self, forKey: .id)
-        names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
-        image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
-        imageID = try c.decodeIfPresent(String.self, forKey: .imageID) ?? ""
-        labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
-        state = try c.decodeIfPresent(String.self, forKey: .state) ?? ""
-        status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
-        health = Self.health(fromStatus: status)
-        created = try c.decodeIfPresent(Int64.self, forKey: .created)
+        let id = try c.decode(String.self, forKey: .id)
+        let names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
+        let image = try c.decodeIfPresent(String.self, forKey: .image) ?? ""
+        let imageID = try c.decodeIfPresent(String.self, forKey: .imageID) ?? ""
+        let labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        let state = try c.decodeIfPresent(String.self, forKey: .state) ?? ""
+        let status = try c.decodeIfPresent(String.self, forKey: .status) ?? ""
+        let created = try c.decodeIfPresent(Int64.self, forKey: .created)
+        self.init(id: id, names: names, image: image, imageID: imageID, labels: labels, state: state, status: status, created: created)
+    }
+
+    public static func == (a: ContainerSummary, b: ContainerSummary) -> Bool {
+        if a.storage === b.storage { return true }
+        let x = a.storage, y = b.storage
+        return x.id == y.id && x.names == y.names && x.image == y.image && x.imageID == y.imageID && x.labels == y.labels
+            && x.state == y.state && x.status == y.status && x.health == y.health && x.created == y.created
     }
 
     /// The name without Docker's leading "/".

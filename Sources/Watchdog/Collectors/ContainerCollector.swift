@@ -110,21 +110,44 @@ public final class ContainerCollector: Collector {
     // MARK: - Families
 
     /// One container as its series show it.
-    struct Row {
-        var name: String
-        var labels: [Label]
-        var selected: Bool
-        var state: String
-        var health: String
-        var stateCode: Double
-        var healthCode: Double
-        var project: String?
-        var service: String?
-        var streak: Double
-        var restarts: Double
-        var oomKilled: Double
-        var exitCode: Double?
-        var startedAt: Double?
+    /// A class, not a struct: the row cache hands a thousand of them to every rebuild of a
+    /// family, and copying a reference is one retain where a struct copy was one per field.
+    final class Row {
+        let name: String
+        let labels: [Label]
+        let selected: Bool
+        let state: String
+        let health: String
+        let stateCode: Double
+        let healthCode: Double
+        let project: String?
+        let service: String?
+        let streak: Double
+        let restarts: Double
+        let oomKilled: Double
+        let exitCode: Double?
+        let startedAt: Double?
+
+        init(
+            name: String, labels: [Label], selected: Bool, state: String, health: String, stateCode: Double,
+            healthCode: Double, project: String?, service: String?, streak: Double, restarts: Double, oomKilled: Double,
+            exitCode: Double?, startedAt: Double?
+        ) {
+            self.name = name
+            self.labels = labels
+            self.selected = selected
+            self.state = state
+            self.health = health
+            self.stateCode = stateCode
+            self.healthCode = healthCode
+            self.project = project
+            self.service = service
+            self.streak = streak
+            self.restarts = restarts
+            self.oomKilled = oomKilled
+            self.exitCode = exitCode
+            self.startedAt = startedAt
+        }
     }
 
     /// The seven per-container families, one column of the rows each.
