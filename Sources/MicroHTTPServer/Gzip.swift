@@ -39,23 +39,13 @@ extension Gzip {
         return Piece(deflated: Array(UnsafeBufferPointer(start: output, count: outputLength)), crc: crc, length: bytes.count)
     }
 
-    /// One gzip member (RFC 1952) holding the pieces in order: header, the pieces' deflate data,
-    /// an empty final block, CRC-32 and length. Any gzip reader inflates it to the concatenated
-    /// input (this is how pigz compresses in parallel).
-    public static func assemble(_ pieces: [Piece]) -> [UInt8] {
-        var out = memberHeader
-        out.reserveCapacity(pieces.reduce(32) { $0 + $1.deflated.count })
-        for piece in pieces { out.append(contentsOf: piece.deflated) }
-        out.append(contentsOf: memberTrailer(pieces))
-        return out
-    }
-
-    /// The gzip member header that goes before the pieces (see ``assemble(_:)``).
+    /// The gzip member header that goes before the pieces. Header, the pieces' deflate data in
+    /// order and ``memberTrailer(_:)`` sent back to back are one gzip member (RFC 1952) that any
+    /// reader inflates to the concatenated input (this is how pigz compresses in parallel).
     public static let memberHeader: [UInt8] = [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]
 
     /// What goes after the pieces: an empty final block, the CRC-32 of all pieces' input and
-    /// its length. Header, pieces and trailer sent back to back are the member ``assemble(_:)``
-    /// joins (the server sends them so, without the joined copy).
+    /// its length.
     public static func memberTrailer(_ pieces: [Piece]) -> [UInt8] {
         var crc: UInt32 = 0
         var length = 0

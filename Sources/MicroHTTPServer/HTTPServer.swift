@@ -32,32 +32,21 @@ public enum HTTPStreamChunk: Sendable {
     case abort
 }
 
-/// An immutable body that many responses send without copying it, e.g. a cached `/metrics` body.
+/// Bytes that many responses send without copying them: the rendered lines of a `/metrics`
+/// body, which are kept anyway (`HTTPBody.segments`).
 ///
 /// Why: libmicrohttpd copies a `.bytes` body for every response (`MHD_RESPMEM_MUST_COPY`); at
-/// 1,000 containers that is 750 KB allocated, copied and freed per scrape. A shared body is
-/// handed to libmicrohttpd as is and kept alive until the last response using it is destroyed.
+/// 1,000 containers that is 750 KB allocated, copied and freed per scrape. These are handed to
+/// libmicrohttpd as they are and kept alive until the last response using them is destroyed.
 public final class SharedBytes: Sendable {
     nonisolated(unsafe) let pointer: UnsafeMutableRawPointer
     public let count: Int
-
-    /// Kept when the bytes are borrowed from an array rather than copied.
+    /// The array whose storage `pointer` points into (nil for an empty one).
     private let borrowed: [UInt8]?
-
-    public init(_ bytes: [UInt8]) {
-        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
-        bytes.withUnsafeBytes { raw in
-            if let base = raw.baseAddress { copy.copyMemory(from: base, byteCount: raw.count) }
-        }
-        count = bytes.count
-        pointer = copy
-        borrowed = nil
-    }
 
     /// Wraps `bytes` without copying them: the array is held (never mutated) for the lifetime of
     /// this object, so its contiguous native storage, whose address `withUnsafeBytes` gives,
-    /// neither moves nor goes away while libmicrohttpd may read it. For bodies that are kept
-    /// anyway (the rendered lines of each metric family).
+    /// neither moves nor goes away while libmicrohttpd may read it.
     public init(borrowing bytes: [UInt8]) {
         var base: UnsafeMutableRawPointer?
         bytes.withUnsafeBytes { raw in base = raw.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } }
@@ -91,8 +80,6 @@ public final class SharedBytes: Sendable {
 /// The body of a response: a buffer, or a pull-based stream that may block its connection's thread.
 public enum HTTPBody: Sendable {
     case bytes([UInt8])
-    /// Sent without a copy (see ``SharedBytes``).
-    case shared(SharedBytes)
     /// Several shared buffers sent back to back as one body, without joining them: a `/metrics`
     /// body made of per-family pieces that are kept anyway needs no second, joined copy.
     case segments([SharedBytes])
@@ -443,11 +430,6 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer?) -> M
             MHD_create_response_from_buffer(
                 raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
         }
-    case .shared(let body):
-        let retained = Unmanaged.passRetained(body)
-        mhdResponse = MHD_create_response_from_buffer_with_free_callback_cls(
-            body.count, body.pointer, mhdSharedBodyFree, retained.toOpaque())
-        if mhdResponse == nil { retained.release() }
     case .segments(let segments):
         let nonEmpty = segments.filter { $0.count > 0 }
         let retained = Unmanaged.passRetained(SharedSegments(nonEmpty))
@@ -494,12 +476,6 @@ private func mhdStreamReader(_ cls: UnsafeMutableRawPointer?, _ position: UInt64
     }
     state.offset += count
     return count
-}
-
-/// libmicrohttpd is done with a shared body: drop the reference the response held.
-private func mhdSharedBodyFree(_ cls: UnsafeMutableRawPointer?) {
-    guard let cls else { return }
-    Unmanaged<SharedBytes>.fromOpaque(cls).release()
 }
 
 /// The buffers of a `.segments` body, kept alive until libmicrohttpd destroys the response.

@@ -108,7 +108,7 @@ int cwd_gzip(const uint8_t *input, size_t input_len, int level, uint8_t **output
 void cwd_free(void *pointer);
 
 /* Raw-deflates input as an independent piece that ends byte-aligned and is not final (zlib's
- * Z_SYNC_FLUSH), so pieces can be concatenated into one gzip member (see Gzip.assemble).
+ * Z_SYNC_FLUSH), so pieces can be concatenated into one gzip member (see Gzip.memberHeader and Gzip.memberTrailer).
  * On success returns 0, *output (free with cwd_free) / *output_len and the CRC-32 of input. */
 int cwd_deflate_piece(const uint8_t *input, size_t input_len, int level, uint8_t **output, size_t *output_len,
                       uint32_t *crc);

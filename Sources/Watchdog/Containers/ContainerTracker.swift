@@ -150,11 +150,6 @@ public final class ContainerTracker: Sendable {
 
     public var containers: [TrackedContainer] { state.withLock { Array($0.containers.values) } }
 
-    /// The containers and the version they are at (see ``version``), read together.
-    public var versionedContainers: (version: UInt64, containers: [TrackedContainer]) {
-        state.withLock { ($0.version, Array($0.containers.values)) }
-    }
-
     /// Runs `body` on the containers, their version and the IDs of the containers added, changed
     /// or removed since the previous call, then forgets those IDs: a reader that keeps something
     /// per container (the containers collector keeps its series) redoes only those. For a single
