@@ -125,6 +125,13 @@ public final class WatchdogProcess: @unchecked Sendable {
         return (fds, threads)
     }
 
+    /// What each open descriptor points at (`socket:[123]`, a path), for failure messages.
+    public func descriptorTargets() -> [String] {
+        let dir = "/proc/\(pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)") }.sorted()
+    }
+
     public func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)

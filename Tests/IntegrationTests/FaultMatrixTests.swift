@@ -89,7 +89,9 @@ final class FaultDrill {
 
     /// Runs `cycles` fault cycles: inject, see it in the metrics and the log, remove, see recovery,
     /// read the footprint. The footprint after the last cycle must not exceed the one after the
-    /// first (a leak grows with every cycle; lazily created resources appear in the first).
+    /// cycle before it: a leak grows with every cycle, while a resource made once, lazily, in an
+    /// early cycle (CI saw one descriptor more after the second of two daemon restarts, and the
+    /// same count after a third) does not.
     func cycles(
         _ cycles: Int, inject: () throws -> Void, faulted: @escaping ([ParsedSample]) -> Bool, log: [String],
         remove: () throws -> Void, healthy: @escaping ([ParsedSample]) -> Bool, faultTimeout: Double = 15,
@@ -106,7 +108,7 @@ final class FaultDrill {
             try waitFor("recovery (cycle \(cycle))", timeout: 30, healthy)
             footprints.append(try steadyFootprint())
         }
-        let first = footprints[0]
+        let first = footprints[max(0, footprints.count - 2)]
         var last = footprints[footprints.count - 1]
         if last.fds > first.fds || last.threads > first.threads {
             // A connection or thread in flight at the reading (a reconnect, a slow round on a loaded
@@ -114,7 +116,10 @@ final class FaultDrill {
             last = try steadyFootprint(settle: 8)
             footprints.append(last)
         }
-        #expect(last.fds <= first.fds, "descriptors grew over \(cycles) cycles: \(footprints)", sourceLocation: sourceLocation)
+        #expect(
+            last.fds <= first.fds,
+            "descriptors grew in the last of \(cycles) cycles: \(footprints); open now: \(watchdog.descriptorTargets())",
+            sourceLocation: sourceLocation)
         #expect(last.threads <= first.threads, "threads grew over \(cycles) cycles: \(footprints)", sourceLocation: sourceLocation)
         #expect(watchdog.process.isRunning)
         #expect(try watchdog.get("/healthz").status == 200, sourceLocation: sourceLocation)

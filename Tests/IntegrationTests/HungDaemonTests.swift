@@ -61,7 +61,7 @@ struct HungDaemonTests {
         #expect(recovered.threads <= steady.threads, "threads \(steady.threads) before the freeze, \(recovered.threads) after recovery")
     }
 
-    /// The fault daemon restarted twice (stopped with TERM, then started again on the same state):
+    /// The fault daemon restarted three times (stopped with TERM, then started again on the same state):
     /// each outage is reported and logged, the watchdog reconnects by itself, /metrics answers
     /// within 1 s throughout, and no descriptors or threads pile up.
     ///
@@ -80,7 +80,7 @@ struct HungDaemonTests {
         let failures = { (s: [ParsedSample]) in s.total("docker_daemon_probe_failures_total") ?? 0 }
         var before = 0.0
         try drill.cycles(
-            2,
+            3,
             inject: {
                 before = failures(try drill.scrape())
                 let r = try runCommand(PrivateDaemon.script, ["stop", "fault"])
