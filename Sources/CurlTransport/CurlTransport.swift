@@ -64,6 +64,10 @@ public struct TransportResponse: Sendable {
     /// True when the request compared with the previous answer and this one is byte for byte
     /// the same (same length, no byte different).
     public var bodyUnchanged = false
+    /// When the request compared with the previous answer: how many bytes at the start of this
+    /// one equal it (up to the first difference, or the shorter length). A reader that kept
+    /// what it made of the previous answer can take over everything inside this prefix.
+    public var equalPrefixLength = 0
 }
 
 /// Why an exchange failed, in the terms a caller acts on.
@@ -141,11 +145,14 @@ public final class CurlSession: @unchecked Sendable {
         var body: [UInt8] = []
         swap(&body, &sink.body)
         var unchanged = false
+        var equalPrefix = 0
         if let previous = sink.previousLength {
             if body.count > sink.received { body.removeSubrange(sink.received...) }  // a shorter answer
             unchanged = sink.equalSoFar && sink.received == previous
+            equalPrefix = sink.equalSoFar ? min(sink.received, previous) : sink.equalPrefix
         }
-        return TransportResponse(status: sink.status, headers: sink.headers, body: body, bodyUnchanged: unchanged)
+        return TransportResponse(
+            status: sink.status, headers: sink.headers, body: body, bodyUnchanged: unchanged, equalPrefixLength: equalPrefix)
     }
 
     /// Sends a request and hands the body to `onData` as it arrives, for streams such as
@@ -273,6 +280,8 @@ private final class ResponseSink {
     var previousLength: Int?
     var received = 0
     var equalSoFar = true
+    /// Once `equalSoFar` is false: the offset of the first byte that differs.
+    var equalPrefix = 0
     var shouldStop: (() -> Bool)?
 
     init(maxBodyBytes: Int, onData: ((UnsafeRawBufferPointer) -> Bool)?) {
@@ -318,14 +327,16 @@ private func receiveComparing(_ piece: UnsafeRawBufferPointer, previous: Int, in
         return 0
     }
     if sink.equalSoFar {
-        let same = at + length <= previous && sink.body.withUnsafeBytes { old in
-            memcmp(old.baseAddress! + at, piece.baseAddress!, length) == 0
+        let comparable = max(0, min(length, previous - at))
+        let equal = sink.body.withUnsafeBytes { old in
+            comparable == 0 ? 0 : equalLength(UnsafeRawPointer(old.baseAddress! + at), UnsafeRawPointer(piece.baseAddress!), comparable)
         }
-        if same {
+        if equal == length {
             sink.received += length
             return length
         }
         sink.equalSoFar = false
+        sink.equalPrefix = at + equal
     }
     let overlap = max(0, min(length, sink.body.count - at))
     if overlap > 0 {
@@ -336,6 +347,15 @@ private func receiveComparing(_ piece: UnsafeRawBufferPointer, previous: Int, in
     if overlap < length { sink.body.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[overlap...])) }
     sink.received += length
     return length
+}
+
+/// How many bytes at the start of `a` and `b` (`count` each) are equal: `memcmp` per 256-byte
+/// block, then bytes within the block that differs.
+private func equalLength(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Int {
+    var at = 0
+    while at + 256 <= count, memcmp(a + at, b + at, 256) == 0 { at += 256 }
+    while at < count, a.load(fromByteOffset: at, as: UInt8.self) == b.load(fromByteOffset: at, as: UInt8.self) { at += 1 }
+    return at
 }
 
 private func curlHeaderCallback(

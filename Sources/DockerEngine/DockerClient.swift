@@ -223,7 +223,8 @@ public final class DockerClient: Sendable {
             compareWithPrevious: isLastDecoded)
         do {
             let list = try ContainerListScanner.decode(
-                response.body, cache: &cache, repeatsPreviousBytes: isLastDecoded && response.bodyUnchanged)
+                response.body, cache: &cache, repeatsPreviousBytes: isLastDecoded && response.bodyUnchanged,
+                equalPrefixLength: isLastDecoded ? response.equalPrefixLength : 0)
             cache.keepReceiveBuffer(response.body)
             return list
         } catch {

@@ -23,14 +23,18 @@ public enum ContainerListScanner {
     /// decoded last with this cache (`DockerClient.listContainers(reusing:)` compares them as
     /// they arrive): that list is returned again without a scan (a quiet host answers the same
     /// list round after round).
+    ///
+    /// `equalPrefixLength` is how many bytes at the start of `bytes` the caller found equal to
+    /// that answer (the comparison stops at the first difference): entries that end inside it
+    /// are taken over without being read. Pass 0 unless the bytes were compared.
     public static func decode(
-        _ bytes: [UInt8], cache: inout ContainerListCache, repeatsPreviousBytes: Bool = false
+        _ bytes: [UInt8], cache: inout ContainerListCache, repeatsPreviousBytes: Bool = false, equalPrefixLength: Int = 0
     ) throws(ModelDecodingError) -> [ContainerSummary] {
         if repeatsPreviousBytes { return cache.repeatPrevious() }
         cache.dropReceiveBuffer()  // whatever it held is no longer the last answer decoded
         return try bytes.withUnsafeBufferPointer { (buffer) throws(ModelDecodingError) in
             var reader = Reader(bytes: buffer)
-            return try reader.list(cache: &cache)
+            return try reader.list(cache: &cache, equalPrefix: min(equalPrefixLength, buffer.count))
         }
     }
 }
@@ -44,14 +48,16 @@ public struct ContainerListCache: Sendable {
         var hash: UInt64
         var length: Int
     }
-    /// The previous list's entries in order, and where each key sits in it.
+    /// The previous list's entries in order, and where each entry ended in its answer (the
+    /// offset after its `}`): entries that end inside a prefix the transport found equal to that
+    /// answer are that answer's entries, and are not looked at again.
     var keys: [Key] = []
     var summaries: [ContainerSummary] = []
-    var positions: [Key: Int] = [:]
+    var ends: [Int] = []
     /// Entries reused by the last decode, for tests and the benchmark's profile.
     public private(set) var reusedLastTime = 0
     /// What the last decode changed against the one before, for ``ContainerListDelta`` readers.
-    public private(set) var lastDelta = ContainerListDelta(previous: nil, current: 0, unchanged: [], repeatsPrevious: false)
+    public private(set) var lastDelta = ContainerListDelta(previous: nil, current: 0, unchanged: [], dropped: [], repeatsPrevious: false)
 
     /// The last answer's storage, handed back to the transport for the next one (see
     /// `CurlSession.perform(_:receivingInto:)`): the list is the one large answer of every round.
@@ -63,9 +69,7 @@ public struct ContainerListCache: Sendable {
 
     /// The previous list again: every entry unchanged, in the same order.
     mutating func repeatPrevious() -> [ContainerSummary] {
-        replace(
-            keys: keys, summaries: summaries, sameOrder: true, unchanged: [Bool](repeating: true, count: keys.count),
-            reused: keys.count)
+        record(count: keys.count, unchanged: [Bool](repeating: true, count: keys.count), dropped: [], reused: keys.count, edited: false)
         return summaries
     }
 
@@ -92,41 +96,83 @@ public struct ContainerListCache: Sendable {
         receiveBufferIsLastDecoded = false
     }
 
-    mutating func replace(keys: [Key], summaries: [ContainerSummary], sameOrder: Bool, unchanged: [Bool], reused: Int) {
-        if !sameOrder {
-            var positions: [Key: Int] = [:]
-            positions.reserveCapacity(keys.count)
-            for (n, key) in keys.enumerated() { positions[key] = n }
-            self.positions = positions
+    /// Replaces the previous entries `from..<to` with new ones: one edit of a list.
+    struct Edit {
+        var from: Int
+        var to: Int
+        var keys: [Key] = []
+        var summaries: [ContainerSummary] = []
+    }
+
+    /// Applies `edits` (in list order, not overlapping) to the previous list, in place: the
+    /// arrays are edited where they changed instead of being copied entry by entry (a copy
+    /// retains every entry, and with a thousand of them scattered over the heap that was a
+    /// third of the decode). `entryEnds` are the new list's entry ends from `firstNew` on.
+    mutating func apply(_ edits: [Edit], entryEnds: [Int], firstNew: Int, unchanged: [Bool], reused: Int) {
+        var dropped: [ContainerSummary] = []
+        for edit in edits where edit.from < edit.to { dropped.append(contentsOf: summaries[edit.from..<edit.to]) }
+        if edits.count <= 16 {
+            for edit in edits.reversed() {
+                keys.replaceSubrange(edit.from..<edit.to, with: edit.keys)
+                summaries.replaceSubrange(edit.from..<edit.to, with: edit.summaries)
+            }
+        } else {
+            // Many scattered edits: one pass that copies is cheaper than many that move the tail.
+            var newKeys: [Key] = [], newSummaries: [ContainerSummary] = []
+            newKeys.reserveCapacity(unchanged.count)
+            newSummaries.reserveCapacity(unchanged.count)
+            var at = 0
+            for edit in edits {
+                newKeys.append(contentsOf: keys[at..<edit.from])
+                newSummaries.append(contentsOf: summaries[at..<edit.from])
+                newKeys.append(contentsOf: edit.keys)
+                newSummaries.append(contentsOf: edit.summaries)
+                at = edit.to
+            }
+            newKeys.append(contentsOf: keys[at...])
+            newSummaries.append(contentsOf: summaries[at...])
+            keys = newKeys
+            summaries = newSummaries
         }
-        self.keys = keys
-        self.summaries = summaries
+        if ends.count > firstNew { ends.removeSubrange(firstNew...) }
+        ends.append(contentsOf: entryEnds)
+        record(count: unchanged.count, unchanged: unchanged, dropped: dropped, reused: reused, edited: !edits.isEmpty)
+    }
+
+    private mutating func record(count: Int, unchanged: [Bool], dropped: [ContainerSummary], reused: Int, edited: Bool) {
         reusedLastTime = reused
         let current = UInt64.random(in: 1...UInt64.max)
         lastDelta = ContainerListDelta(
             previous: lastDelta.current == 0 ? nil : lastDelta.current, current: current, unchanged: unchanged,
-            repeatsPrevious: sameOrder && lastDelta.current != 0)
+            dropped: dropped, repeatsPrevious: !edited && lastDelta.current != 0)
     }
 }
 
-/// Which entries of a decoded list are byte for byte an entry of the list decoded before it with
-/// the same cache, so a consumer that applied that earlier list can skip them (the container
-/// tracker does: a resync of 1,000 unchanged containers then costs almost nothing).
+/// Which entries of a decoded list are byte for byte the entry of the list decoded before it
+/// (with the same cache) that they were taken from, so a consumer that applied that earlier list
+/// can skip them (the container tracker does: a resync of 1,000 unchanged containers then costs
+/// almost nothing), and which entries of that earlier list are not in this one as they were.
 public struct ContainerListDelta: Sendable, Equatable {
     /// The identity of the list decoded before this one with the same cache (nil for the first).
     public var previous: UInt64?
     /// This list's identity (random, never 0).
     public var current: UInt64
-    /// Per entry of this list: true when its bytes equal an entry of the previous list.
+    /// Per entry of this list: true when it is an entry of the previous list, byte for byte,
+    /// taken over from it. False means decoded afresh: changed, new, or moved further than the
+    /// scanner follows (a false is always safe, a true always exact).
     public var unchanged: [Bool]
+    /// The previous list's entries that were not taken over: removed, changed, or moved. With
+    /// the entries taken over, they are the whole previous list.
+    public var dropped: [ContainerSummary]
     /// True when this list is the previous one again, entry for entry in the same order (what
     /// a quiet host answers round after round).
     public var repeatsPrevious: Bool
 
-    public init(previous: UInt64?, current: UInt64, unchanged: [Bool], repeatsPrevious: Bool) {
+    public init(previous: UInt64?, current: UInt64, unchanged: [Bool], dropped: [ContainerSummary], repeatsPrevious: Bool) {
         self.previous = previous
         self.current = current
         self.unchanged = unchanged
+        self.dropped = dropped
         self.repeatsPrevious = repeatsPrevious
     }
 }
@@ -244,96 +290,154 @@ struct Reader {
 
     @inline(__always) func peek() -> UInt8? { i < bytes.count ? bytes[i] : nil }
 
-    mutating func list(cache: inout ContainerListCache) throws(ModelDecodingError) -> [ContainerSummary] {
+    /// How many entries past the expected one a taken-over entry is looked for before the table
+    /// of all previous entries is made (a few containers removed in a row are the common case).
+    static let lookahead = 4
+
+    mutating func list(cache: inout ContainerListCache, equalPrefix: Int) throws(ModelDecodingError) -> [ContainerSummary] {
         skipSpace()
         guard peek() == openBracket else {
             throw failTop(i < bytes.count ? "malformed: expected an array" : "malformed: empty answer")
         }
         i += 1
         let previousCount = cache.keys.count
-        // While every entry so far repeats the previous list in order, nothing is copied: the
-        // previous arrays are the answer. The first difference copies the prefix and goes on.
-        var inOrder = true
-        var keys: [ContainerListCache.Key] = []
-        var result: [ContainerSummary] = []
-        var unchanged: [Bool] = []
-        unchanged.reserveCapacity(previousCount)
-        var reused = 0
-        // The previous entry expected next: most lists repeat the previous one with a few entries
-        // changed, so the entry at `i` is first checked against it by hash alone, several times
-        // faster than walking its structure.
-        var expected = 0
-        skipSpace()
-        if peek() == closeBracket {
-            i += 1
-        } else {
-            while true {
-                skipSpace()
-                guard peek() == openBrace else { throw fail("expected an object", field: "") }
-                let start = i
-                field = ""
-                var matched = false
-                if expected < previousCount {
-                    let guess = cache.keys[expected]
-                    let end = start + guess.length
-                    if end <= bytes.count, bytes[end - 1] == closeBrace, hash(start, end) == guess.hash {
-                        i = end
-                        matched = true
-                    }
-                }
-                if matched && inOrder && expected == entry {
-                    reused += 1
-                    expected += 1
-                } else {
-                    if inOrder {
-                        inOrder = false
-                        keys.reserveCapacity(max(previousCount, entry + 1))
-                        result.reserveCapacity(max(previousCount, entry + 1))
-                        keys.append(contentsOf: cache.keys[..<entry])
-                        result.append(contentsOf: cache.summaries[..<entry])
-                    }
-                    if matched {
-                        keys.append(cache.keys[expected])
-                        result.append(cache.summaries[expected])
-                        reused += 1
-                        expected += 1
-                    } else {
-                        try skipValue()
-                        let key = ContainerListCache.Key(hash: hash(start, i), length: i - start)
-                        keys.append(key)
-                        if let position = cache.positions[key], position < previousCount {
-                            result.append(cache.summaries[position])
-                            reused += 1
-                            expected = position + 1
-                            matched = true
-                        } else {
-                            let end = i
-                            i = start
-                            result.append(try object())
-                            i = end
-                            expected += 1
-                        }
-                    }
-                }
-                unchanged.append(matched)
-                entry += 1
-                skipSpace()
-                guard let c = peek() else { throw failTop("malformed: the array does not end") }
-                i += 1
-                if c == closeBracket { break }
-                guard c == comma else { throw failTop("malformed: expected , or ] after entry \(entry - 1)") }
+        // Entries that end inside the prefix the transport found equal to the last answer are
+        // that answer's entries, at the same offsets: they are taken over without being read.
+        var firstNew = 0
+        if equalPrefix > 0, cache.ends.count == previousCount {
+            var low = 0, high = previousCount
+            while low < high {
+                let mid = (low + high) / 2
+                if cache.ends[mid] <= equalPrefix { low = mid + 1 } else { high = mid }
             }
+            firstNew = low
+        }
+        // The new list is the previous one with edits: runs of previous entries taken over in
+        // order, and between them previous entries dropped and new ones decoded. `expected` is
+        // the previous entry the next one most likely repeats (most lists repeat the previous
+        // one with a few entries changed, inserted or removed): it is checked by hash alone,
+        // several times faster than walking its structure.
+        var expected = firstNew
+        var edits: [ContainerListCache.Edit] = []
+        var pending = ContainerListCache.Edit(from: firstNew, to: firstNew)
+        var unchanged = [Bool](repeating: true, count: firstNew)
+        unchanged.reserveCapacity(previousCount + 1)
+        var entryEnds: [Int] = []
+        var reused = firstNew
+        /// Where each previous entry is, by key; made only when an entry is neither the expected
+        /// one nor a few past it (entries moved, or many removed in a row).
+        var positions: [ContainerListCache.Key: Int]?
+        entry = firstNew
+        var more: Bool
+        if firstNew > 0 {
+            i = cache.ends[firstNew - 1]
+            more = try separator()
+        } else {
+            skipSpace()
+            more = peek() != closeBracket
+            if !more { i += 1 }
+        }
+        while more {
+            skipSpace()
+            guard peek() == openBrace else { throw fail("expected an object", field: "") }
+            let start = i
+            field = ""
+            var taken: Int?
+            var candidate = expected
+            while candidate < previousCount && candidate <= expected + Self.lookahead {
+                let guess = cache.keys[candidate]
+                let end = start + guess.length
+                if end <= bytes.count, bytes[end - 1] == closeBrace, hash(start, end) == guess.hash {
+                    i = end
+                    taken = candidate
+                    break
+                }
+                candidate += 1
+            }
+            var key: ContainerListCache.Key?
+            var moved: Int?
+            if taken == nil {
+                try skipValue()
+                let found = ContainerListCache.Key(hash: hash(start, i), length: i - start)
+                key = found
+                if previousCount > 0 {
+                    if positions == nil {
+                        var table: [ContainerListCache.Key: Int] = [:]
+                        table.reserveCapacity(previousCount)
+                        for (n, k) in cache.keys.enumerated() where table[k] == nil { table[k] = n }
+                        positions = table
+                    }
+                    if let at = positions?[found] {
+                        // Further on: the entries in between were removed if the entry after this
+                        // one follows it there too; otherwise this one moved (it is taken as a
+                        // new entry here, without decoding it, and dropped where it was).
+                        if at >= expected && repeatsNext(of: at, after: i, cache: cache) { taken = at } else { moved = at }
+                    }
+                }
+            }
+            if let taken {
+                if pending.from < taken || !pending.summaries.isEmpty {
+                    pending.to = taken
+                    edits.append(pending)
+                }
+                pending = ContainerListCache.Edit(from: taken + 1, to: taken + 1)
+                expected = taken + 1
+                reused += 1
+                unchanged.append(true)
+            } else if let moved {
+                pending.keys.append(key!)
+                pending.summaries.append(cache.summaries[moved])
+                unchanged.append(false)
+            } else {
+                let end = i
+                i = start
+                let summary = try object()
+                i = end
+                // A changed entry replaces the previous entry of its container; an entry of
+                // another container is new, and the expected one may still follow.
+                if expected < previousCount, cache.summaries[expected].id == summary.id { expected += 1 }
+                pending.keys.append(key!)
+                pending.summaries.append(summary)
+                unchanged.append(false)
+            }
+            entryEnds.append(i)
+            entry += 1
+            more = try separator()
         }
         skipSpace()
         guard i == bytes.count else { throw failTop("malformed: data after the array") }
-        if inOrder {
-            // Every entry repeated the previous list in order: it is the previous list, or a prefix.
-            keys = entry == previousCount ? cache.keys : Array(cache.keys[..<entry])
-            result = entry == previousCount ? cache.summaries : Array(cache.summaries[..<entry])
+        if pending.from < previousCount || !pending.summaries.isEmpty {
+            pending.to = previousCount
+            edits.append(pending)
         }
-        cache.replace(
-            keys: keys, summaries: result, sameOrder: inOrder && entry == previousCount, unchanged: unchanged, reused: reused)
-        return result
+        cache.apply(edits, entryEnds: entryEnds, firstNew: firstNew, unchanged: unchanged, reused: reused)
+        return cache.summaries
+    }
+
+    /// Whether the entry after the one ending at `end` is previous entry `at + 1`, byte for
+    /// byte (or both lists end there): a look at what follows, `i` unchanged.
+    private func repeatsNext(of at: Int, after end: Int, cache: ContainerListCache) -> Bool {
+        var p = end
+        func space() { while p < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[p]) { p += 1 } }
+        space()
+        guard p < bytes.count else { return false }
+        if bytes[p] == closeBracket { return at + 1 == cache.keys.count }
+        guard bytes[p] == comma, at + 1 < cache.keys.count else { return false }
+        p += 1
+        space()
+        let next = cache.keys[at + 1]
+        let stop = p + next.length
+        return stop <= bytes.count && bytes[p] == openBrace && bytes[stop - 1] == closeBrace && hash(p, stop) == next.hash
+    }
+
+    /// After an entry: true at `,` (another entry follows), false at `]` (consumed).
+    private mutating func separator() throws(ModelDecodingError) -> Bool {
+        skipSpace()
+        guard let c = peek() else { throw failTop("malformed: the array does not end") }
+        i += 1
+        if c == closeBracket { return false }
+        guard c == comma else { throw failTop("malformed: expected , or ] after entry \(entry - 1)") }
+        return true
     }
 
     /// A 64-bit hash of `bytes[from..<to]`, 32 bytes at a time in four independent lanes so it

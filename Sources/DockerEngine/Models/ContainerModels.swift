@@ -125,6 +125,31 @@ public struct ContainerSummary: Decodable, Sendable, Equatable {
             && x.state == y.state && x.status == y.status && x.health == y.health && x.created == y.created
     }
 
+    /// The identity of this entry's storage: equal for a value and its copies, so a reader can
+    /// find an entry the list scanner took over from a previous list without comparing fields.
+    public var storageIdentity: ObjectIdentifier { ObjectIdentifier(storage) }
+
+    /// The positions in `list` of the entries whose storage is one of `identities`, in order.
+    ///
+    /// Reads only the list's own memory (one reference per entry), not the entries: touching
+    /// each of a thousand entries scattered over the heap costs a cache miss apiece, which was
+    /// most of what finding a few entries in a changed list cost.
+    public static func positions(of identities: Set<ObjectIdentifier>, in list: [ContainerSummary]) -> [Int] {
+        guard !identities.isEmpty else { return [] }
+        // One stored reference and nothing else: the list's elements are its storage pointers.
+        precondition(MemoryLayout<ContainerSummary>.size == MemoryLayout<UInt>.size)
+        let wanted = identities.map { UInt(bitPattern: $0) }
+        let table = wanted.count > 8 ? Set(wanted) : nil
+        return list.withUnsafeBytes { raw in
+            var found: [Int] = []
+            for position in 0..<list.count {
+                let pointer = raw.load(fromByteOffset: position * MemoryLayout<UInt>.stride, as: UInt.self)
+                if table?.contains(pointer) ?? wanted.contains(pointer) { found.append(position) }
+            }
+            return found
+        }
+    }
+
     /// The name without Docker's leading "/".
     public var name: String {
         let first = names.first ?? String(id.prefix(12))

@@ -113,6 +113,7 @@ public final class ContainerCollector: Collector {
     /// A class, not a struct: the row cache hands a thousand of them to every rebuild of a
     /// family, and copying a reference is one retain where a struct copy was one per field.
     final class Row {
+        let id: String
         let name: String
         let labels: [Label]
         let selected: Bool
@@ -129,10 +130,11 @@ public final class ContainerCollector: Collector {
         let startedAt: Double?
 
         init(
-            name: String, labels: [Label], selected: Bool, state: String, health: String, stateCode: Double,
+            id: String, name: String, labels: [Label], selected: Bool, state: String, health: String, stateCode: Double,
             healthCode: Double, project: String?, service: String?, streak: Double, restarts: Double, oomKilled: Double,
             exitCode: Double?, startedAt: Double?
         ) {
+            self.id = id
             self.name = name
             self.labels = labels
             self.selected = selected
@@ -216,9 +218,9 @@ public final class ContainerCollector: Collector {
 
     struct RowCache {
         var rows: [String: Row] = [:]
-        /// IDs of the selected rows in series order (by name, then ID), nil when it must be
-        /// worked out again.
-        var order: [String]?
+        /// The selected rows in series order (by name, then ID), nil when it must be worked out
+        /// again. Rows, not IDs: a rebuild of a family walks them without a lookup per series.
+        var order: [Row]?
         /// The per-container families by column, nil where a row's value in that column changed
         /// (a streak moving rebuilds one family of a thousand series, not seven).
         var columns: [MetricFamily?] = Array(repeating: nil, count: Column.allCases.count)
@@ -246,22 +248,27 @@ public final class ContainerCollector: Collector {
             var low = 0, high = order.count
             while low < high {
                 let mid = (low + high) / 2
-                let other = order[mid]
-                if (rows[other]?.name ?? "", other) < (name, id) { low = mid + 1 } else { high = mid }
+                if (order[mid].name, order[mid].id) < (name, id) { low = mid + 1 } else { high = mid }
             }
             return low
         }
 
-        /// Takes `id` out of the order; `name` is the name it was sorted by (call before its row changes).
-        mutating func orderRemove(_ id: String, name: String) {
-            let at = orderPosition(id, name: name)
-            if let order, at < order.count, order[at] == id { self.order!.remove(at: at) }
+        /// Takes `row` out of the order.
+        mutating func orderRemove(_ row: Row) {
+            let at = orderPosition(row.id, name: row.name)
+            if let order, at < order.count, order[at].id == row.id { self.order!.remove(at: at) }
         }
 
-        /// Puts `id` into the order by `name` (call after its row is in `rows`).
-        mutating func orderInsert(_ id: String, name: String) {
+        /// Puts `row` into the order.
+        mutating func orderInsert(_ row: Row) {
             guard order != nil else { return }
-            order!.insert(id, at: orderPosition(id, name: name))
+            order!.insert(row, at: orderPosition(row.id, name: row.name))
+        }
+
+        /// Puts `fresh` where the row of the same ID and name is.
+        mutating func orderReplace(_ fresh: Row) {
+            let at = orderPosition(fresh.id, name: fresh.name)
+            if let order, at < order.count, order[at].id == fresh.id { self.order![at] = fresh }
         }
 
         /// Drops what a changed row invalidates (its place in the order is the caller's).
@@ -304,7 +311,7 @@ public final class ContainerCollector: Collector {
         var labels = labels(for: c)
         if let previous, previous.labels == labels { labels = previous.labels }
         return Row(
-            name: c.name, labels: labels, selected: isSelected(c.name), state: c.state, health: c.health,
+            id: c.id, name: c.name, labels: labels, selected: isSelected(c.name), state: c.state, health: c.health,
             stateCode: Double(Self.stateCodes[c.state] ?? -1), healthCode: Double(Self.healthCodes[c.health] ?? 0),
             project: c.project, service: c.service, streak: Double(c.failingStreak), restarts: Double(c.restartCount),
             oomKilled: c.oomKilled ? 1 : 0, exitCode: c.exitCode.map(Double.init),
@@ -354,7 +361,7 @@ public final class ContainerCollector: Collector {
                 let known = cache.rows[id]
                 guard let c = containers[id] else {
                     if let known {
-                        if known.selected { cache.orderRemove(id, name: known.name) }
+                        if known.selected { cache.orderRemove(known) }
                         cache.rows[id] = nil
                         cache.tally.count(known, -1)
                         cache.dropColumns()
@@ -366,7 +373,7 @@ public final class ContainerCollector: Collector {
                 guard let known else {
                     cache.rows[id] = fresh
                     cache.tally.count(fresh, 1)
-                    if fresh.selected { cache.orderInsert(id, name: fresh.name) }
+                    if fresh.selected { cache.orderInsert(fresh) }
                     cache.dropColumns()
                     cache.aggregates = nil
                     continue
@@ -376,9 +383,10 @@ public final class ContainerCollector: Collector {
                     cache.tally.count(fresh, 1)
                 }
                 let moves = known.name != fresh.name || known.selected != fresh.selected
-                if moves, known.selected { cache.orderRemove(id, name: known.name) }
+                if moves, known.selected { cache.orderRemove(known) }
                 cache.rows[id] = fresh
-                if moves, fresh.selected { cache.orderInsert(id, name: fresh.name) }
+                if moves, fresh.selected { cache.orderInsert(fresh) }
+                if !moves, fresh.selected { cache.orderReplace(fresh) }
                 cache.invalidate(from: known, to: fresh)
             }
             return version
@@ -388,7 +396,7 @@ public final class ContainerCollector: Collector {
     /// The per-container families: cached columns as they are, the others built again from the
     /// rows in series order.
     private func containerFamilies(_ cache: inout RowCache) -> (families: [MetricFamily], dropped: Int) {
-        let order = cache.order ?? cache.rows.compactMap { $0.value.selected ? ($0.value.name, $0.key) : nil }.sorted { $0 < $1 }.map(\.1)
+        let order = cache.order ?? cache.rows.values.filter(\.selected).sorted { ($0.name, $0.id) < ($1.name, $1.id) }
         cache.order = order
         let count = min(order.count, settings.maxSeries)
         let stale = Column.allCases.filter { cache.columns[$0.rawValue] == nil }
@@ -397,8 +405,7 @@ public final class ContainerCollector: Collector {
             // shared by its series and kept from round to round.
             var samples = Array(repeating: [Sample](), count: Column.allCases.count)
             for column in stale { samples[column.rawValue].reserveCapacity(count) }
-            for id in order.prefix(count) {
-                guard let row = cache.rows[id] else { continue }
+            for row in order.prefix(count) {
                 for column in stale {
                     if let value = column.value(row) { samples[column.rawValue].append(Sample(labels: row.labels, value: value)) }
                 }

@@ -82,9 +82,14 @@ public final class ContainerTracker: Sendable {
         /// list without one), and the containers events, inspects or removals changed since.
         var lastListIdentity: UInt64?
         var touchedSinceList: Set<String> = []
-        /// Where each container sits in the last list applied with a delta, while lists repeat
-        /// it entry for entry (nil when not worked out or no longer true).
-        var lastListPositions: [String: Int]?
+        /// The entries of the last list applied with a delta, by container ID (nil when not
+        /// known, or when that list had an ID twice): with the next list's delta it is brought
+        /// up to date by its changes alone, and says which containers vanished.
+        var lastListIndex: [String: ContainerSummary]?
+        /// Lists applied whole although they came with a usable delta (the plan found the list
+        /// or the index inconsistent, or containers changed without being noted): for tests,
+        /// which expect none.
+        var wholeListFallbacks = 0
         /// Containers added, changed or removed since ``ContainerTracker/withChanges(_:)`` last ran.
         var changedForReader: Set<String> = []
 
@@ -166,6 +171,7 @@ public final class ContainerTracker: Sendable {
     /// Changes whenever a container was added, removed or changed; equal versions mean equal
     /// containers. Counters are not part of it.
     public var version: UInt64 { state.withLock { $0.version } }
+    var wholeListFallbacks: Int { state.withLock { $0.wholeListFallbacks } }
     public var counters: Counters { state.withLock { $0.counters } }
 
     /// Health transitions, oldest first.
@@ -207,86 +213,136 @@ public final class ContainerTracker: Sendable {
         state.withLock { s in
             s.counters.resyncs += 1
             s.lastList = now
-            let before = s.containers.count
-            var matched = 0
             var changed = false
-            let skippable: [Bool]? =
-                if let delta, delta.previous != nil, delta.previous == s.lastListIdentity, delta.unchanged.count == list.count {
-                    delta.unchanged
-                } else {
-                    nil
-                }
-            let touched = s.touchedSinceList
-            // The entries of touched containers are applied even when unchanged. When the list
-            // repeats the previous one, they are found through the positions of that list (kept
-            // from round to round) rather than by hashing every ID of the list.
-            var forced: [Bool]?
-            if skippable != nil, delta?.repeatsPrevious == true {
-                if !touched.isEmpty {
-                    let positions = s.lastListPositions ?? Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { a, _ in a })
-                    if positions.count == list.count {  // no ID twice: each maps to its one entry
-                        var marks = [Bool](repeating: false, count: list.count)
-                        for id in touched { if let p = positions[id] { marks[p] = true } }
-                        forced = marks
-                        s.lastListPositions = positions
-                    }
-                }
-            } else {
-                s.lastListPositions = nil
-            }
-            for position in list.indices {
-                if let skippable, skippable[position] {
-                    let touchedEntry = touched.isEmpty ? false : forced.map { $0[position] } ?? touched.contains(list[position].id)
-                    if !touchedEntry {
-                        matched += 1
-                        continue
-                    }
-                }
-                let item = list[position]
-                if var known = s.containers[item.id] {
-                    matched += 1
-                    // The common case in a resync: nothing new about this container.
-                    if known.state == item.state && known.health == item.health && known.name == item.name { continue }
-                    changed = true
-                    if known.state != item.state {
-                        known.state = item.state
-                        known.needsInspect = true
-                    }
-                    if known.health != item.health {
-                        Self.recordTransition(&s, historySize: historySize, container: known, to: item.health, source: "resync", at: now)
-                        Self.noteHealth(&known, item.health, at: now)
-                        known.health = item.health
-                        known.needsInspect = true
-                    }
-                    known.name = item.name
-                    s.containers[item.id] = known
-                    s.noteChange(item.id, touched: false)
-                } else {
-                    changed = true
-                    var added = TrackedContainer(
-                        id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state,
-                        health: item.health)
-                    Self.noteHealth(&added, item.health, at: now)
-                    s.containers[item.id] = added
-                    s.noteChange(item.id, touched: false)
-                }
-            }
-            // Every known container was in the list: nothing vanished, no need to build a set.
-            if matched != before {
-                let seen = Set(list.map(\.id))
-                // Found first, removed after: removing while iterating the keys would copy the
-                // whole dictionary (the iteration holds its storage).
-                let vanished = s.containers.keys.filter { !seen.contains($0) }
-                for id in vanished {
+            var index = s.lastListIndex
+            s.lastListIndex = nil  // edited in place below, not copied
+            if let delta, delta.previous != nil, delta.previous == s.lastListIdentity, index != nil,
+                let plan = Self.editPlan(list, delta, &index!, touched: s.touchedSinceList)
+            {
+                for position in plan.apply { changed = Self.apply(list[position], to: &s, historySize: historySize, at: now) || changed }
+                for id in plan.removalCandidates where index![id] == nil && s.containers[id] != nil {
                     s.containers[id] = nil
                     s.noteChange(id, touched: false)
                     changed = true
                 }
+                // Every container is in the list now, and only those; if not, something changed
+                // them without being noted: the whole list is applied again (it is idempotent).
+                if s.containers.count != index!.count {
+                    s.wholeListFallbacks += 1
+                    changed = Self.applyWhole(list, to: &s, historySize: historySize, at: now) || changed
+                }
+            } else {
+                if delta?.previous != nil, delta?.previous == s.lastListIdentity, index != nil { s.wholeListFallbacks += 1 }
+                changed = Self.applyWhole(list, to: &s, historySize: historySize, at: now)
+                index = nil
+                if delta != nil {
+                    let byID = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                    if byID.count == list.count { index = byID }  // an ID twice: no shortcuts after this list
+                }
             }
             if changed { s.version &+= 1 }
-            s.lastListIdentity = delta?.current
+            s.lastListIdentity = delta == nil ? nil : delta!.current
+            s.lastListIndex = delta == nil ? nil : index
             s.touchedSinceList.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// What a list applied with its delta must do: the positions of the entries to apply (the
+    /// changed ones, and unchanged ones whose container was touched since the last list), in
+    /// list order as a whole list would apply them, and the IDs that may have vanished (those
+    /// of dropped entries and touched containers). Updates `index` to this list. Nil when the
+    /// list or the index is not what a delta promises (an ID twice, an entry unaccounted for):
+    /// the caller then applies the whole list.
+    ///
+    /// This is what makes a round on a changing host cost its changes: nothing here walks the
+    /// containers or hashes the IDs of unchanged entries.
+    private static func editPlan(
+        _ list: [ContainerSummary], _ delta: ContainerListDelta, _ index: inout [String: ContainerSummary], touched: Set<String>
+    ) -> (apply: [Int], removalCandidates: [String])? {
+        guard delta.unchanged.count == list.count else { return nil }
+        var candidates: [String] = []
+        for entry in delta.dropped {
+            guard index.removeValue(forKey: entry.id) != nil else { return nil }
+            candidates.append(entry.id)
+        }
+        var apply: [Int] = []
+        var decoded: Set<String> = []
+        for position in list.indices where !delta.unchanged[position] {
+            let item = list[position]
+            guard index.updateValue(item, forKey: item.id) == nil else { return nil }
+            decoded.insert(item.id)
+            apply.append(position)
+        }
+        guard index.count == list.count else { return nil }
+        // Unchanged entries of touched containers are applied too (an event may have moved the
+        // container away from what the list says); they are found by their storage, which the
+        // scanner took over from the previous list, so only the list's pointers are walked.
+        var wanted: Set<ObjectIdentifier> = []
+        for id in touched {
+            if let entry = index[id] {
+                if !decoded.contains(id) { wanted.insert(entry.storageIdentity) }
+            } else {
+                candidates.append(id)
+            }
+        }
+        if !wanted.isEmpty {
+            let found = ContainerSummary.positions(of: wanted, in: list).filter { delta.unchanged[$0] }
+            guard found.count == wanted.count else { return nil }
+            apply = (apply + found).sorted()
+        }
+        return (apply, candidates)
+    }
+
+    /// Applies every entry of `list` and drops the containers it does not have.
+    private static func applyWhole(_ list: [ContainerSummary], to s: inout State, historySize: Int, at now: Date) -> Bool {
+        let before = s.containers.count
+        var matched = 0
+        var changed = false
+        for item in list {
+            if s.containers[item.id] != nil { matched += 1 }
+            changed = apply(item, to: &s, historySize: historySize, at: now) || changed
+        }
+        // Every known container was in the list: nothing vanished, no need to build a set.
+        if matched != before {
+            let seen = Set(list.map(\.id))
+            // Found first, removed after: removing while iterating the keys would copy the
+            // whole dictionary (the iteration holds its storage).
+            let vanished = s.containers.keys.filter { !seen.contains($0) }
+            for id in vanished {
+                s.containers[id] = nil
+                s.noteChange(id, touched: false)
+                changed = true
+            }
+        }
+        return changed
+    }
+
+    /// Applies one list entry; true when it changed something.
+    private static func apply(_ item: ContainerSummary, to s: inout State, historySize: Int, at now: Date) -> Bool {
+        if var known = s.containers[item.id] {
+            // The common case in a resync: nothing new about this container.
+            if known.state == item.state && known.health == item.health && known.name == item.name { return false }
+            if known.state != item.state {
+                known.state = item.state
+                known.needsInspect = true
+            }
+            if known.health != item.health {
+                recordTransition(&s, historySize: historySize, container: known, to: item.health, source: "resync", at: now)
+                noteHealth(&known, item.health, at: now)
+                known.health = item.health
+                known.needsInspect = true
+            }
+            known.name = item.name
+            s.containers[item.id] = known
+            s.noteChange(item.id, touched: false)
+        } else {
+            var added = TrackedContainer(
+                id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state, health: item.health)
+            noteHealth(&added, item.health, at: now)
+            s.containers[item.id] = added
+            s.noteChange(item.id, touched: false)
+        }
+        return true
     }
 
     /// Applies what an inspect returned.

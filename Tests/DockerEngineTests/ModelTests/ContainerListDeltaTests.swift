@@ -29,6 +29,10 @@ struct ContainerListDeltaTests {
             + #""NetworkSettings":{"Networks":{"none":{"IPAMConfig":null,"Links":null,"Aliases":null}}},"Mounts":[]}"#
     }
 
+    static func commonPrefix(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
+    }
+
     struct Host {
         var entries: [(serial: Int, minutes: Int, health: String, state: String)] = []
         var separator = ","
@@ -46,9 +50,11 @@ struct ContainerListDeltaTests {
         var previousOrder: [String]?
         var previousBody: [UInt8] = []
         var previousIdentity: UInt64?
+        var previousDecoded: [ContainerSummary] = []
         var reusedSomething = false
         for step in 0..<300 {
             // 0-3 edits per step; some steps change nothing at all.
+            var moved = false
             for _ in 0..<random.next(4) where !host.entries.isEmpty {
                 let k = random.next(host.entries.count)
                 switch random.next(7) {
@@ -59,7 +65,10 @@ struct ContainerListDeltaTests {
                     host.entries.insert((nextSerial, 0, "starting", "running"), at: k)
                     nextSerial += 1
                 case 4: host.entries.remove(at: k)
-                case 5: host.entries.swapAt(k, random.next(host.entries.count))
+                case 5:
+                    let other = random.next(host.entries.count)
+                    moved = moved || other != k
+                    host.entries.swapAt(k, other)
                 default: host.separator = host.separator == "," ? ", " : ","
                 }
             }
@@ -67,7 +76,10 @@ struct ContainerListDeltaTests {
             // Half the steps say what the client's comparison would have found (the same bytes
             // as the last list): a repeated list then skips the scan, and must decode the same.
             let repeats = step % 2 == 0 && body == previousBody
-            let decoded = try ContainerListScanner.decode(body, cache: &cache, repeatsPreviousBytes: repeats)
+            // Some steps say how far the bytes equal the last list's, as the client's comparison
+            // does: entries inside that prefix are taken over unread.
+            let prefix = step % 3 == 1 ? Self.commonPrefix(body, previousBody) : 0
+            let decoded = try ContainerListScanner.decode(body, cache: &cache, repeatsPreviousBytes: repeats, equalPrefixLength: prefix)
             previousBody = body
             var empty = ContainerListCache()
             let reference = try ContainerListScanner.decode(body, cache: &empty)
@@ -76,11 +88,21 @@ struct ContainerListDeltaTests {
 
             let delta = cache.lastDelta
             let expected = host.text.map { previousText.contains($0) }
-            #expect(delta.unchanged == expected, "step \(step): unchanged flags")
+            // Taken over means byte for byte a previous entry; entries moved may be decoded
+            // afresh instead, but when nothing moved every repeated entry is taken over.
+            #expect(zip(delta.unchanged, expected).allSatisfy { !$0 || $1 }, "step \(step): an entry taken over that changed")
+            if !moved { #expect(delta.unchanged == expected, "step \(step): unchanged flags") }
+            // Dropped: the previous entries not taken over, exactly.
+            var remaining = previousDecoded
+            for (n, summary) in decoded.enumerated() where delta.unchanged[n] {
+                if let at = remaining.firstIndex(of: summary) { remaining.remove(at: at) }
+            }
+            #expect(delta.dropped.count == remaining.count && Set(delta.dropped.map(\.id)) == Set(remaining.map(\.id)), "step \(step): dropped")
+            previousDecoded = decoded
             #expect(delta.previous == previousIdentity, "step \(step): the delta names the list before it")
             #expect(delta.repeatsPrevious == (host.text == previousOrder), "step \(step): repeats the previous list")
             #expect(delta.current != 0 && delta.current != previousIdentity)
-            #expect(cache.reusedLastTime == expected.filter { $0 }.count, "step \(step)")
+            #expect(cache.reusedLastTime == delta.unchanged.filter { $0 }.count, "step \(step)")
             reusedSomething = reusedSomething || cache.reusedLastTime > 0
             previousText = Set(host.text)
             previousOrder = host.text
@@ -100,13 +122,18 @@ struct ContainerListDeltaTests {
         var random = Generator(seed: 99)
         let base = String((0..<300_000).map { _ in Character(UnicodeScalar(UInt8(97 + random.next(26)))) })
         func fetch(_ body: String, previous: [UInt8]) throws -> (body: [UInt8], unchanged: Bool) {
+            let (got, unchanged, prefix) = try fetchWithPrefix(body, previous: previous)
+            #expect(prefix == Self.commonPrefix(got, previous), "the equal prefix reported is where the first difference is")
+            return (got, unchanged)
+        }
+        func fetchWithPrefix(_ body: String, previous: [UInt8]) throws -> (body: [UInt8], unchanged: Bool, prefix: Int) {
             fake.set("/list", .raw(status: 200, body: body, contentType: "application/json", headers: []))
             var request = TransportRequest(target: "/list", connectTimeout: .seconds(2), totalTimeout: .seconds(10))
             request.compareWithPrevious = true
             request.receiveBufferSize = 16 << 10
             var buffer = previous
             let response = try session.perform(request, receivingInto: &buffer)
-            return (response.body, response.bodyUnchanged)
+            return (response.body, response.bodyUnchanged, response.equalPrefixLength)
         }
         let first = try fetch(base, previous: [])
         #expect(first.body == Array(base.utf8) && !first.unchanged)
