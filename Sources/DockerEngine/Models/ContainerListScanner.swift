@@ -324,9 +324,10 @@ struct Reader {
         unchanged.reserveCapacity(previousCount + 1)
         var entryEnds: [Int] = []
         var reused = firstNew
-        /// Where each previous entry is, by key; made only when an entry is neither the expected
-        /// one nor a few past it (entries moved, or many removed in a row).
+        /// Where each previous entry is, by key; made only when more than a few entries are
+        /// neither the expected one nor a few past it (new, moved, or many removed in a row).
         var positions: [ContainerListCache.Key: Int]?
+        var walks = 0
         entry = firstNew
         var more: Bool
         if firstNew > 0 {
@@ -361,13 +362,22 @@ struct Reader {
                 let found = ContainerListCache.Key(hash: hash(start, i), length: i - start)
                 key = found
                 if previousCount > 0 {
-                    if positions == nil {
-                        var table: [ContainerListCache.Key: Int] = [:]
-                        table.reserveCapacity(previousCount)
-                        for (n, k) in cache.keys.enumerated() where table[k] == nil { table[k] = n }
-                        positions = table
+                    // The first few are looked for by a walk over the keys (a few microseconds);
+                    // a list with more new entries than that gets the table.
+                    var at: Int?
+                    if positions == nil && walks < 8 {
+                        walks += 1
+                        at = cache.keys.firstIndex(of: found)
+                    } else {
+                        if positions == nil {
+                            var table: [ContainerListCache.Key: Int] = [:]
+                            table.reserveCapacity(previousCount)
+                            for (n, k) in cache.keys.enumerated() where table[k] == nil { table[k] = n }
+                            positions = table
+                        }
+                        at = positions?[found]
                     }
-                    if let at = positions?[found] {
+                    if let at {
                         // Further on: the entries in between were removed if the entry after this
                         // one follows it there too; otherwise this one moved (it is taken as a
                         // new entry here, without decoding it, and dropped where it was).

@@ -154,6 +154,59 @@ struct ContainerListDeltaTests {
         #expect(empty.body.isEmpty && empty.unchanged)  // "equal" to an empty previous: callers pass one only after a decode
     }
 
+    /// The shapes a host's list changes by, and how much of the previous list each takes over
+    /// (what a round on a changing host costs depends on it): creates at the front (Docker lists
+    /// newest first), a block of removals, the last entry moved into a removed one's place (the
+    /// synthetic host does that), and a prefix the transport found equal. Each decodes like a
+    /// fresh decode, and `dropped` is exactly what was not taken over.
+    @Test func commonEditsTakeOverEverythingThatRepeats() throws {
+        var host = Host()
+        for serial in 0..<50 { host.entries.append((serial, 5, "healthy", "running")) }
+        var cache = ContainerListCache()
+        var body = host.body
+        _ = try ContainerListScanner.decode(body, cache: &cache)
+        func step(_ name: String, taken: Int, dropped: Int, prefix: Bool = false) throws {
+            let previous = body
+            body = host.body
+            let decoded = try ContainerListScanner.decode(
+                body, cache: &cache, equalPrefixLength: prefix ? Self.commonPrefix(body, previous) : 0)
+            var empty = ContainerListCache()
+            #expect(decoded == (try ContainerListScanner.decode(body, cache: &empty)), "\(name): decodes like a fresh decode")
+            #expect(cache.reusedLastTime == taken, "\(name): entries taken over")
+            #expect(cache.lastDelta.dropped.count == dropped, "\(name): entries dropped")
+        }
+        host.entries.insert((100, 0, "starting", "running"), at: 0)
+        host.entries.insert((101, 0, "starting", "running"), at: 0)
+        try step("two created", taken: 50, dropped: 0)
+        host.entries.removeSubrange(10..<22)
+        try step("twelve removed in a row", taken: 40, dropped: 12)
+        let last = host.entries.removeLast()
+        host.entries[7] = last
+        try step("the last moved into a removed one's place", taken: 38, dropped: 2)
+        host.entries[30].health = "unhealthy"
+        try step("one changed, after an equal prefix", taken: 38, dropped: 1, prefix: true)
+        host.entries.swapAt(3, 35)
+        try step("two swapped", taken: 37, dropped: 2)
+    }
+
+    /// `ContainerSummary.positions(of:in:)` reads the list's references without touching the
+    /// entries: it must find exactly the entries with those storages, in order.
+    @Test func positionsOfStoragesAreFoundByIdentity() throws {
+        var host = Host()
+        for serial in 0..<30 { host.entries.append((serial, 5, "healthy", "running")) }
+        var cache = ContainerListCache()
+        let list = try ContainerListScanner.decode(host.body, cache: &cache)
+        for picks in [[4], [0, 29], [3, 9, 12, 15, 18, 21, 24, 27, 28, 1]] {  // the last: more than 8, a set
+            let wanted = Set(picks.map { list[$0].storageIdentity })
+            #expect(ContainerSummary.positions(of: wanted, in: list) == picks.sorted())
+        }
+        // An equal value with its own storage is another entry.
+        var empty = ContainerListCache()
+        let again = try ContainerListScanner.decode(host.body, cache: &empty)
+        #expect(ContainerSummary.positions(of: [again[4].storageIdentity], in: list).isEmpty)
+        #expect(ContainerSummary.positions(of: [], in: list).isEmpty)
+    }
+
     @Test func aRepeatedAnswerIsTheLastListAgainWithoutAScan() throws {
         var cache = ContainerListCache()
         var host = Host()
