@@ -162,7 +162,11 @@ public final class WatchdogService: Sendable {
                 connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
                 maxRequestBodyBytes: 64 << 10, tls: guardian.tls),
             // Every endpoint sits behind the same gate, /healthz included, as in the exporter-toolkit.
-            handler: { request in guardian.check(request) ?? router.handle(request) })
+            handler: { [store] request in
+                guard let refusal = guardian.check(request) else { return router.handle(request) }
+                store.countUnauthorized()
+                return refusal
+            })
         server.withLock { $0 = httpServer }
         security.withLock { $0 = guardian }
         for runner in runners { runner.start() }

@@ -106,6 +106,10 @@ struct WebSecurityTests {
         #expect(headers.output.lowercased().contains("www-authenticate: basic realm=\"docker-watchdog\""), "\(headers.output)")
         let body = try runCommand("/usr/bin/curl", ["-s", "--cacert", f.p("ca.crt")] + alice + [base + "/metrics"])
         #expect(body.output.contains("docker_daemon_up 0"), "\(body.output.prefix(300))")
+        // Every 401 so far is counted (wrong password, unknown user, none on /metrics and /healthz,
+        // and the header request above), and nothing else is.
+        #expect(body.output.contains("docker_watchdog_http_unauthorized_requests_total 5\n"),
+                "\(body.output.split(separator: "\n").filter { $0.contains("unauthorized") })")
 
         // TLS 1.2 and 1.3 are accepted.
         #expect(try curl(base + "/metrics", alice + ["--tlsv1.3"], fixture: f).code == "200")

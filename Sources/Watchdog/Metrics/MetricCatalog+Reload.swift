@@ -16,5 +16,12 @@ extension MetricCatalog {
         help: "1 if the configuration on disk differs from the running one in keys that only apply after a restart (see the log of the reload for which).",
         labels: [], collector: "core")
 
-    static let reloadMetrics: [MetricDescriptor] = [configReloadSuccessful, configReloadSuccessTime, configRestartRequired]
+    static let reloadMetrics: [MetricDescriptor] = [configReloadSuccessful, configReloadSuccessTime, configRestartRequired, unauthorizedRequests]
+
+    // MARK: the HTTP endpoint
+
+    public static let unauthorizedRequests = MetricDescriptor(
+        name: "docker_watchdog_http_unauthorized_requests", type: .counter,
+        help: "Requests answered 401 because basic auth is configured and they carried no credentials or wrong ones (a browser's first request without credentials counts too). A steady rise is someone guessing passwords.",
+        labels: [], collector: "core")
 }
