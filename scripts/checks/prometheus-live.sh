@@ -214,6 +214,7 @@ EXPECT_FIRING = {"DockerContainerOOMKilled", "DockerWatchdogRemediationFailing"}
 EXPECT_QUIET = {
     "DockerWatchdogDown", "DockerWatchdogStale", "DockerWatchdogEventsStreamDown", "DockerRootDiskLow",
     "DockerRootInodesLow", "DockerRootFilesystemReadOnly", "DockerRootStatfsHung", "DockerBuildCacheHitRateCollapsed",
+    "DockerWatchdogUnauthorizedRequests",
 }
 
 SCRAPE = 15  # the provisioned data source's timeInterval (grafana/provisioning/datasources)
