@@ -250,6 +250,16 @@ static void cwd_notify_watched(void *cls, struct MHD_Connection *connection, voi
                     code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : 0);
 }
 
+static void cwd_mhd_external_log(void *cls, const char *format, va_list args) {
+    struct cwd_mhd_watch *watch = cls;
+    char text[512];
+    int n = vsnprintf(text, sizeof(text), format, args);
+    if (n < 0) return;
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = 0;
+    watch->message(watch->context, text);
+}
+
 struct MHD_Daemon *cwd_mhd_start_watched(unsigned int flags,
                                          int listen_fd,
                                          MHD_AccessHandlerCallback handler,
@@ -298,7 +308,15 @@ struct MHD_Daemon *cwd_mhd_start_watched(unsigned int flags,
         options[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)cwd_notify_watched, watch };
     }
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-    /* Port 0 plus MHD_OPTION_LISTEN_SOCKET: MHD uses the given socket and never binds itself. */
+    /* Port 0 plus MHD_OPTION_LISTEN_SOCKET: MHD uses the given socket and never binds itself. The
+     * external logger must be the first option, or messages about the options go to stderr. */
+    if (watch != NULL && watch->message != NULL) {
+        return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
+                                MHD_OPTION_EXTERNAL_LOGGER, cwd_mhd_external_log, watch,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, completed_context,
+                                MHD_OPTION_ARRAY, options,
+                                MHD_OPTION_END);
+    }
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_context,
                             MHD_OPTION_ARRAY, options,

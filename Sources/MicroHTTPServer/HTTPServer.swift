@@ -182,12 +182,17 @@ public struct HTTPServerOptions: Sendable {
     /// `connectionTimeoutSeconds`. See `RequestDeadlines`: `connectionTimeoutSeconds` alone only
     /// cuts *idle* connections.
     public var requestTimeoutSeconds: Int?
+    /// libmicrohttpd's own error messages (a failed TLS handshake, a connection refused at a
+    /// limit, ...), one line each, on its threads; nil leaves them on stderr, as libmicrohttpd
+    /// prints them. A handler must not block: a hostile client can cause one per connection.
+    public var onServerMessage: (@Sendable (String) -> Void)?
 
     public init(
         threading: Threading = .pool(threads: 2), maxConnections: Int = 64, maxConnectionsPerIP: Int = 16,
         connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20, tls: HTTPTLSOptions? = nil,
-        requestTimeoutSeconds: Int? = nil
+        requestTimeoutSeconds: Int? = nil, onServerMessage: (@Sendable (String) -> Void)? = nil
     ) {
+        self.onServerMessage = onServerMessage
         self.tls = tls
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.threading = threading
@@ -246,12 +251,15 @@ public final class HTTPServer: Sendable {
         let deadlines = RequestDeadlines(limit: .seconds(max(1, options.requestTimeoutSeconds ?? options.connectionTimeoutSeconds)))
         let context = HandlerContext(
             handler: handler, maxBodyBytes: options.maxRequestBodyBytes,
-            requireClientCertificate: options.tls?.clientCAPEM != nil, deadlines: deadlines)
+            requireClientCertificate: options.tls?.clientCAPEM != nil, deadlines: deadlines,
+            onServerMessage: options.onServerMessage)
         let unmanaged = Unmanaged.passRetained(context)
         // libmicrohttpd keeps these pointers rather than copying: they live until after MHD_stop_daemon.
         let tlsStrings = TLSStrings(options.tls)
         let watch = UnsafeMutablePointer<cwd_mhd_watch>.allocate(capacity: 1)
-        watch.initialize(to: cwd_mhd_watch(callback: mhdConnectionEvent, context: unmanaged.toOpaque(), require_client_certificate: 0))
+        watch.initialize(to: cwd_mhd_watch(
+            callback: mhdConnectionEvent, context: unmanaged.toOpaque(), require_client_certificate: 0,
+            message: options.onServerMessage == nil ? nil : mhdServerMessage))
         let daemon = tlsStrings.withTLS { tls in
             cwd_mhd_start_watched(
                 flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, unmanaged.toOpaque(),
@@ -338,7 +346,12 @@ final class HandlerContext: Sendable {
     /// must never be answered on a connection whose certificate did not verify.
     let requireClientCertificate: Bool
     let deadlines: RequestDeadlines
-    init(handler: @escaping HTTPHandler, maxBodyBytes: Int, requireClientCertificate: Bool, deadlines: RequestDeadlines) {
+    let onServerMessage: (@Sendable (String) -> Void)?
+    init(
+        handler: @escaping HTTPHandler, maxBodyBytes: Int, requireClientCertificate: Bool, deadlines: RequestDeadlines,
+        onServerMessage: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.onServerMessage = onServerMessage
         self.deadlines = deadlines
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
@@ -502,4 +515,10 @@ private func mhdRequestCompleted(
     guard let conCls, let state = conCls.pointee else { return }
     Unmanaged<RequestState>.fromOpaque(state).release()
     conCls.pointee = nil
+}
+
+/// libmicrohttpd's error messages, handed to `HTTPServerOptions.onServerMessage`.
+func mhdServerMessage(_ context: UnsafeMutableRawPointer?, _ text: UnsafePointer<CChar>?) {
+    guard let context, let text else { return }
+    Unmanaged<HandlerContext>.fromOpaque(context).takeUnretainedValue().onServerMessage?(String(cString: text))
 }

@@ -160,7 +160,8 @@ public final class WatchdogService: Sendable {
                 threading: .pool(threads: 2), maxConnections: web.maxConnections,
                 maxConnectionsPerIP: web.maxConnectionsPerIP,
                 connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
-                maxRequestBodyBytes: 64 << 10, tls: guardian.tls),
+                maxRequestBodyBytes: 64 << 10, tls: guardian.tls,
+                onServerMessage: ServerMessages(logger: logger, count: { [store] in store.countServerError() }).receive),
             // Every endpoint sits behind the same gate, /healthz included, as in the exporter-toolkit.
             handler: { [store] request in
                 guard let refusal = guardian.check(request) else { return router.handle(request) }

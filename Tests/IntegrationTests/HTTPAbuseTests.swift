@@ -191,6 +191,9 @@ struct HTTPAbuseTests {
             let statuses = r.text.split(separator: "\n").filter { $0.hasPrefix("HTTP/1.1 ") }.map { $0.dropFirst(9).prefix(3) }
             #expect(statuses == ["200", "404", "200"], "pipelined answers: \(statuses)")
         }
+        // Valid requests, whatever their HTTP version or pipelining, are no server errors.
+        let validErrors = try wd.samples().first { $0.name == "docker_watchdog_http_server_errors_total" }?.value
+        #expect(validErrors == 0)
         // Garbage (a TLS ClientHello, binary noise, a bare newline flood): 400 or closed, never a hang.
         let garbage: [[UInt8]] = [
             [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03] + Array(repeating: 0, count: 64),
@@ -213,5 +216,11 @@ struct HTTPAbuseTests {
         }
         #expect(try wd.get("/metrics").status == 200)
         #expect(wd.process.isRunning)
+        // The server's complaints about the garbage are counted, and logged once (then at most
+        // once per 10 s), through the watchdog's log instead of libmicrohttpd's own stderr lines.
+        let errors = try wd.samples().first { $0.name == "docker_watchdog_http_server_errors_total" }?.value ?? 0
+        #expect(errors >= Double(garbage.count) / 2 && errors > (validErrors ?? 0), "\(errors) server errors counted after the garbage")
+        let logged = wd.log.split(separator: "\n").filter { $0.contains("http server could not serve a connection") }
+        #expect(logged.count == 1, "\(logged)")
     }
 }

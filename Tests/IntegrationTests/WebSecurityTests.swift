@@ -123,6 +123,15 @@ struct WebSecurityTests {
         // Plain HTTP to the TLS port gets no HTTP answer at all.
         let plain = try curl("http://127.0.0.1:\(wd.port)/metrics", alice, fixture: f)
         #expect(plain.code == "000" && plain.exit != 0, "plain HTTP answered: \(plain.code)")
+
+        // The server's own complaints about those connections are counted and go through the
+        // watchdog's log (structured, at most one line per 10 s), not straight to stderr.
+        let after = try runCommand("/usr/bin/curl", ["-s", "--cacert", f.p("ca.crt")] + alice + [base + "/metrics"])
+        let errors = after.output.split(separator: "\n").first { $0.hasPrefix("docker_watchdog_http_server_errors_total ") }
+        let count = errors.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        #expect(count >= 2, "the failed handshakes are counted: \(errors ?? "no such series")")
+        let lines = wd.log.split(separator: "\n")
+        #expect(lines.filter { $0.contains("http server could not serve a connection") }.count == 1, "\(wd.log.suffix(2000))")
     }
 
     let tls11 = ["--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0"]

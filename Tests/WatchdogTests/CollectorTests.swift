@@ -192,7 +192,7 @@ struct IncrementalRenderTests {
             store.publish(status("daemon", [small]))
             let plain = store.render(format: format, gzip: false)
             #expect(!plain.gzipped)
-            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init(), reload: store.reloadStatus, unauthorized: store.unauthorizedRequests), format: format)
+            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init(), reload: store.reloadStatus, http: store.httpCounts), format: format)
             #expect(plain.body == whole, "round \(round)")
             let zipped = store.render(format: format, gzip: true)
             #expect(zipped.gzipped)
@@ -215,7 +215,7 @@ struct IncrementalRenderTests {
         store.publish(status("containers", [many, counter, histogram]))
         for (format, gzip) in [(ExpositionFormat.text, false), (.openMetrics, false), (.text, true), (.openMetrics, true)] {
             let body = store.render(format: format, gzip: gzip)
-            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init(), reload: store.reloadStatus, unauthorized: store.unauthorizedRequests), format: format)
+            let whole = ExpositionRenderer.render(store.families(statuses: store.statuses, counts: .init(), reload: store.reloadStatus, http: store.httpCounts), format: format)
             #expect((gzip ? Array(try gunzip(body.body).utf8) : body.body) == whole, "\(format) gzip \(gzip)")
         }
         func base(_ bytes: [UInt8]?) -> UnsafeRawPointer? { bytes?.withUnsafeBytes { $0.baseAddress } }

@@ -54,10 +54,15 @@ struct cwd_mhd_tls {
  * it only afterwards, so shutdown(2) on it from another thread is safe while the caller keeps its
  * record under a lock that the close event also takes. */
 typedef void (*cwd_mhd_connection_event)(void *context, struct MHD_Connection *connection, int fd, int started);
+/* libmicrohttpd's own error messages (failed TLS handshakes, connection limits reached, ...), one
+ * line each, formatted and without the trailing newline; instead of its default of printing them to
+ * stderr. The text is valid only during the call. */
+typedef void (*cwd_mhd_message)(void *context, const char *text);
 struct cwd_mhd_watch {
     cwd_mhd_connection_event callback;
     void *context;
     int require_client_certificate; /* set by cwd_mhd_start_watched */
+    cwd_mhd_message message;        /* NULL: libmicrohttpd prints to stderr */
 };
 
 /* Starts a daemon on an already listening socket, with connection events (watch may be NULL;

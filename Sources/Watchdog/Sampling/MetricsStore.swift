@@ -53,6 +53,7 @@ public final class MetricsStore: Sendable {
         var generation: UInt64 = 0
         var reload = ReloadStatus(successful: true, lastSuccess: Date(), restartRequired: false)
         var unauthorized: UInt64 = 0
+        var serverErrors: UInt64 = 0
         var cache: [CacheKey: RenderedMetrics] = [:]
         /// Per format (key: OpenMetrics or not): every family's last rendered lines.
         var fragments: [Bool: RenderFragmentCache] = [:]
@@ -109,7 +110,13 @@ public final class MetricsStore: Sendable {
     }
 
     public var reloadStatus: ReloadStatus { state.withLock { $0.reload } }
-    public var unauthorizedRequests: UInt64 { state.withLock { $0.unauthorized } }
+    /// What the HTTP endpoint counts about itself.
+    public struct HTTPCounts: Sendable, Equatable {
+        public var unauthorized: UInt64
+        public var serverErrors: UInt64
+    }
+
+    public var httpCounts: HTTPCounts { state.withLock { HTTPCounts(unauthorized: $0.unauthorized, serverErrors: $0.serverErrors) } }
 
     /// Records a reload (SIGHUP) and invalidates the rendered bodies.
     public func setReloadStatus(_ status: ReloadStatus) {
@@ -129,18 +136,28 @@ public final class MetricsStore: Sendable {
         }
     }
 
+    /// Counts a connection the HTTP server reported it could not serve (see ``ServerMessages``).
+    public func countServerError() {
+        state.withLock { s in
+            s.serverErrors += 1
+            s.generation &+= 1
+            s.cache.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// The body for a scrape in `format`, gzip-compressed when `gzip` is true.
     public func render(format: ExpositionFormat, gzip: Bool) -> RenderedMetrics {
         let om = format == .openMetrics
         let key = CacheKey(openMetrics: om, gzip: gzip)
-        let (generation, cached, statuses, counts, reload, unauthorized, fragmentCache, pieceCache, otherFormat) = state.withLock { s in
-            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, s.unauthorized, s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:],
+        let (generation, cached, statuses, counts, reload, http, fragmentCache, pieceCache, otherFormat) = state.withLock { s in
+            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, HTTPCounts(unauthorized: s.unauthorized, serverErrors: s.serverErrors),
+             s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:],
              s.fragments[!om])
         }
         if let cached { return cached }
         var fragmentsKept = fragmentCache
         var fragments = ExpositionRenderer.renderFragments(
-            families(statuses: statuses, counts: counts, reload: reload, unauthorized: unauthorized), format: format, cache: &fragmentsKept)
+            families(statuses: statuses, counts: counts, reload: reload, http: http), format: format, cache: &fragmentsKept)
         // Most families render to the same lines in both formats (every per-container gauge):
         // a fresh fragment equal to the other format's takes that array, so the two formats
         // keep one copy of them between them.
@@ -196,10 +213,13 @@ public final class MetricsStore: Sendable {
 
     /// Every family to serve: the collectors' own plus the bookkeeping about them.
     func families(
-        statuses: [String: CollectorStatus], counts: DockerRequestStats.Counts, reload: ReloadStatus? = nil, unauthorized: UInt64? = nil
+        statuses: [String: CollectorStatus], counts: DockerRequestStats.Counts, reload: ReloadStatus? = nil, http: HTTPCounts? = nil
     ) -> [MetricFamily] {
         var result = [buildInfo]
-        if let unauthorized { result.append(MetricCatalog.unauthorizedRequests.family(value: Double(unauthorized))) }
+        if let http {
+            result.append(MetricCatalog.unauthorizedRequests.family(value: Double(http.unauthorized)))
+            result.append(MetricCatalog.serverErrors.family(value: Double(http.serverErrors)))
+        }
         if let reload {
             result.append(MetricCatalog.configReloadSuccessful.family(value: reload.successful ? 1 : 0))
             result.append(MetricCatalog.configReloadSuccessTime.family(value: reload.lastSuccess.timeIntervalSince1970))
