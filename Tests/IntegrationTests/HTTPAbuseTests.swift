@@ -221,6 +221,7 @@ struct HTTPAbuseTests {
         let errors = try wd.samples().first { $0.name == "docker_watchdog_http_server_errors_total" }?.value ?? 0
         #expect(errors >= Double(garbage.count) / 2 && errors > (validErrors ?? 0), "\(errors) server errors counted after the garbage")
         let logged = wd.log.split(separator: "\n").filter { $0.contains("http server could not serve a connection") }
-        #expect(logged.count == 1, "\(logged)")
+        // (One line per 10 s at most: fewer lines than errors, however slow the machine.)
+        #expect(!logged.isEmpty && Double(logged.count) < errors, "\(errors) errors, log: \(logged)")
     }
 }

@@ -131,7 +131,8 @@ struct WebSecurityTests {
         let count = errors.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
         #expect(count >= 2, "the failed handshakes are counted: \(errors ?? "no such series")")
         let lines = wd.log.split(separator: "\n")
-        #expect(lines.filter { $0.contains("http server could not serve a connection") }.count == 1, "\(wd.log.suffix(2000))")
+        let logged = lines.filter { $0.contains("http server could not serve a connection") }
+        #expect(!logged.isEmpty && Double(logged.count) < count, "\(count) errors, log: \(logged)")
     }
 
     let tls11 = ["--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0"]
