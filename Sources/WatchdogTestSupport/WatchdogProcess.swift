@@ -125,11 +125,54 @@ public final class WatchdogProcess: @unchecked Sendable {
         return (fds, threads)
     }
 
-    /// What each open descriptor points at (`socket:[123]`, a path), for failure messages.
+    /// What each open descriptor points at (`socket:[123]`, a path), for failure messages. A socket
+    /// also names its other end as `ss` sees it: which socket file and process a unix connection
+    /// reaches (`peer gone` for a connection whose daemon has exited and which libcurl has not
+    /// looked at since), or a TCP socket's addresses and state; `socket:[inode]` alone cannot tell
+    /// a connection to the daemon from libcurl's wake-up socketpair or an HTTP client's connection.
     public func descriptorTargets() -> [String] {
         let dir = "/proc/\(pid)/fd"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)") }.sorted()
+        let sockets = Self.socketTable()
+        return names.compactMap { name -> (Int, String)? in
+            guard let fd = Int(name), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)")
+            else { return nil }
+            guard target.hasPrefix("socket:["), let described = sockets[String(target.dropFirst(8).dropLast())] else {
+                return (fd, "\(fd) \(target)")
+            }
+            return (fd, "\(fd) \(target) \(described)")
+        }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// Every socket `ss` lists, by inode: unix ones with their state and what their peer is, TCP
+    /// ones with state and addresses. Empty if `ss` (iproute2) is missing.
+    static func socketTable() -> [String: String] {
+        guard let ss = ["/usr/bin/ss", "/bin/ss", "/usr/sbin/ss", "/sbin/ss"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else { return [:] }
+        var table: [String: String] = [:]
+        // u_str ESTAB 0 0 /path/or/* INODE /peer/path/or/* PEER_INODE users:(("name",pid=1,fd=3),…)
+        var unix: [String: (state: String, local: String, peer: String, users: String)] = [:]
+        for line in ((try? runCommand(ss, ["-xanp"]).output) ?? "").split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard f.count >= 8 else { continue }
+            unix[f[5]] = (f[1], f[4], f[7], f.dropFirst(8).joined(separator: " "))
+        }
+        for (inode, u) in unix {
+            let peer: String
+            if let p = unix[u.peer] {
+                peer = "peer \(p.local == "*" ? "unnamed" : p.local) \(p.users.isEmpty ? "" : p.users)"
+            } else {
+                peer = u.peer == "0" ? "peer gone" : u.peer == "*" ? "no peer" : "peer \(u.peer)"
+            }
+            table[inode] = "unix \(u.state)\(u.local == "*" ? "" : " " + u.local) \(peer)"
+        }
+        // ESTAB 0 0 127.0.0.1:9 127.0.0.1:5 users:(…) ino:123 sk:…
+        for line in ((try? runCommand(ss, ["-tanpe"]).output) ?? "").split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard f.count >= 5, let ino = f.first(where: { $0.hasPrefix("ino:") }) else { continue }
+            table[String(ino.dropFirst(4))] = "tcp \(f[0]) \(f[3]) -> \(f[4])"
+        }
+        return table
     }
 
     public func stop() {
