@@ -78,11 +78,21 @@ struct HungDaemonTests {
         defer { watchdog.stop() }
         let drill = FaultDrill(watchdog)
         let failures = { (s: [ParsedSample]) in s.total("docker_daemon_probe_failures_total") ?? 0 }
+        let reconnects = { (s: [ParsedSample]) in s.value("docker_watchdog_events_stream_reconnects_total") ?? 0 }
         var before = 0.0
+        // Reconnects of the events stream before this cycle's fault (-1: no fault yet). Recovery
+        // waits for one more: `docker_watchdog_events_stream_up` is published by the containers
+        // collector's round and can still read 1 for up to its interval after the stream broke, so
+        // without this the footprint could be read while the streamer waits out its backoff with
+        // no connection, one descriptor fewer than in a cycle read after it reconnected (the
+        // "24 -> 25" CI saw).
+        var reconnectsBefore = -1.0
         try drill.cycles(
             3,
             inject: {
-                before = failures(try drill.scrape())
+                let s = try drill.scrape()
+                before = failures(s)
+                reconnectsBefore = reconnects(s)
                 let r = try runCommand(PrivateDaemon.script, ["stop", "fault"])
                 try #require(r.status == 0, "test-dockerd.sh stop fault: \(r.output)\(r.error)")
             },
@@ -92,7 +102,10 @@ struct HungDaemonTests {
                 let r = try runCommand(PrivateDaemon.script, ["start", "fault"])
                 try #require(r.status == 0, "test-dockerd.sh start fault: \(r.output)\(r.error)")
             },
-            healthy: { $0.value("docker_daemon_up") == 1 && $0.value("docker_watchdog_events_stream_up") == 1 && $0.everyCollectorSucceeded },
+            healthy: {
+                $0.value("docker_daemon_up") == 1 && $0.value("docker_watchdog_events_stream_up") == 1 && $0.everyCollectorSucceeded
+                    && reconnects($0) > reconnectsBefore
+            },
             faultTimeout: 60)
         drill.expectLog(since: 0, ["collector recovered", "docker events stream broke"])
     }
