@@ -59,7 +59,7 @@ public final class ContainerCollector: Collector {
     private let lastResync = Mutex<ContinuousClock.Instant?>(nil)
     private let inspectFailures = Mutex<[String: UInt64]>([:])
     /// The previous list's entries, so a resync decodes only entries whose bytes changed.
-    private let listCache = Mutex(ContainerListCache())
+    private let listCache: Mutex<ContainerListCache>
     /// The per-container and per-stack families of the last round and the tracker version they
     /// show: a round in which no container changed reuses them instead of rebuilding thousands of
     /// series.
@@ -75,6 +75,7 @@ public final class ContainerCollector: Collector {
         self.tracker = tracker
         self.streamer = streamer
         self.settings = settings
+        self.listCache = Mutex(ContainerListCache(labelKeys: tracker.labelKeys))
         self.include = settings.include.isEmpty ? nil : try? NSRegularExpression(pattern: settings.include)
         self.exclude = settings.exclude.isEmpty ? nil : try? NSRegularExpression(pattern: settings.exclude)
     }

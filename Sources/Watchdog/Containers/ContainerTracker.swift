@@ -140,10 +140,28 @@ public final class ContainerTracker: Sendable {
     }
 
     public let historySize: Int
+    /// The label keys kept per container (nil: every label): the ones something reads (compose
+    /// project and service, `collector.containers.labels`, the autoheal opt-in and protection
+    /// labels). Docker hands over every label, about ten per compose container, and keeping them
+    /// all was half the heap at 1,000 containers. Feed the tracker lists decoded with the same
+    /// keys (``ContainerListCache/labelKeys``) and their dictionaries are kept as they are.
+    public let labelKeys: Set<String>?
     private let state = Mutex(State())
 
-    public init(historySize: Int) {
+    public init(historySize: Int, labelKeys: Set<String>? = nil) {
         self.historySize = max(1, historySize)
+        self.labelKeys = labelKeys
+    }
+
+    /// `labels` with only the kept keys (stored under the set's own strings); the same dictionary
+    /// when it has no others.
+    static func kept(_ labels: [String: String], _ keys: Set<String>?) -> [String: String] {
+        guard let keys, !labels.keys.allSatisfy(keys.contains) else { return labels }
+        var out: [String: String] = [:]
+        for (key, value) in labels {
+            if let k = keys.firstIndex(of: key) { out[keys[k]] = value }
+        }
+        return out
     }
 
     // MARK: - Reading
@@ -264,7 +282,7 @@ public final class ContainerTracker: Sendable {
                 } else {
                     changed = true
                     var added = TrackedContainer(
-                        id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state,
+                        id: item.id, name: item.name, image: item.image, labels: Self.kept(item.labels, labelKeys), state: item.state,
                         health: item.health)
                     Self.noteHealth(&added, item.health, at: now)
                     s.containers[item.id] = added
@@ -293,7 +311,7 @@ public final class ContainerTracker: Sendable {
     public func applyInspect(_ inspect: ContainerInspect, now: Date = Date()) {
         state.withLock { s in
             var c = s.containers[inspect.id] ?? TrackedContainer(
-                id: inspect.id, name: inspect.name, image: inspect.config.image, labels: inspect.config.labels,
+                id: inspect.id, name: inspect.name, image: inspect.config.image, labels: Self.kept(inspect.config.labels, labelKeys),
                 state: inspect.state.status, health: "none")
             let health = inspect.state.health?.status ?? "none"
             let lastLog = inspect.state.health?.log.last
@@ -307,7 +325,7 @@ public final class ContainerTracker: Sendable {
             }
             c.name = inspect.name
             c.image = inspect.config.image
-            c.labels = inspect.config.labels
+            c.labels = Self.kept(inspect.config.labels, labelKeys)
             c.state = inspect.state.status
             c.health = health
             c.failingStreak = inspect.state.health?.failingStreak ?? 0
@@ -370,7 +388,7 @@ public final class ContainerTracker: Sendable {
                 guard var c = s.containers[id] else {
                     // Not listed yet: count it; the next list or inspect fills in the details.
                     s.counters.healthTransitions[to, default: 0] += 1
-                    s.containers[id] = Self.placeholder(for: event, health: to)
+                    s.containers[id] = Self.placeholder(for: event, health: to, labelKeys: labelKeys)
                     return
                 }
                 if c.health != to {
@@ -401,7 +419,7 @@ public final class ContainerTracker: Sendable {
                 s.containers[id] = nil
             case "create", "start", "pause", "unpause", "stop", "kill", "rename", "update":
                 if s.containers[id] == nil {
-                    s.containers[id] = Self.placeholder(for: event, health: "none")
+                    s.containers[id] = Self.placeholder(for: event, health: "none", labelKeys: labelKeys)
                 }
                 if event.verb == "start" {
                     if s.containers[id]?.hasExited == true { s.counters.restarts += 1 }
@@ -434,13 +452,13 @@ public final class ContainerTracker: Sendable {
         }
     }
 
-    private static func placeholder(for event: DockerEvent, health: String) -> TrackedContainer {
+    private static func placeholder(for event: DockerEvent, health: String, labelKeys: Set<String>?) -> TrackedContainer {
         var labels = event.attributes
         labels["name"] = nil
         labels["image"] = nil
         var c = TrackedContainer(
             id: event.actorID, name: event.attributes["name"] ?? String(event.actorID.prefix(12)),
-            image: event.attributes["image"] ?? "", labels: labels, state: "created", health: health)
+            image: event.attributes["image"] ?? "", labels: kept(labels, labelKeys), state: "created", health: health)
         noteHealth(&c, health, at: Date(timeIntervalSince1970: Double(event.timeNano) / 1e9))
         return c
     }
