@@ -1,4 +1,4 @@
-import DockerEngine
+@testable import DockerEngine
 import FakeDockerEngine
 import Foundation
 import Testing
@@ -77,6 +77,27 @@ import Testing
         let fourth = try client.listContainers(reusing: &cache)
         #expect(fourth == reference)
         #expect(!cache.lastDelta.repeatsPrevious)
+    }
+
+    /// A cache that does not keep the answer's bytes holds none after a list, and still
+    /// recognises a repeated list (entry by entry) and decodes a changed one like the reference.
+    @Test func aCacheWithoutTheAnswerBytesGivesTheSameLists() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-nobytes-\(getpid()).sock").path
+        let engine = try SyntheticDockerEngine(socketPath: socket, containers: 50)
+        defer { engine.stop() }
+        let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(10), pinnedVersion: APIVersion("1.41"))
+        var kept = ContainerListCache(), dropped = ContainerListCache(keepsAnswerBytes: false)
+        #expect(try client.listContainers(reusing: &dropped) == (try client.listContainers(reusing: &kept)))
+        #expect(dropped.takeReceiveBuffer().bytes.isEmpty)
+        #expect(!kept.takeReceiveBuffer().bytes.isEmpty)
+        let first = try client.listContainers(reusing: &dropped)
+        #expect(dropped.lastDelta.repeatsPrevious && dropped.reusedLastTime == 50)
+        engine.churn(creates: 1, removes: 0, flaps: 2, restarts: 0)
+        let changed = try client.listContainers(reusing: &dropped)
+        #expect(changed.count == 51 && changed != first && !dropped.lastDelta.repeatsPrevious)
+        let reference = try ContainerSummary.decodeListWithJSONDecoder(Data(try client.get("/containers/json", query: [("all", "1")], endpointName: "t")))
+        #expect(changed == reference)
+        #expect(dropped.takeReceiveBuffer().bytes.isEmpty)
     }
 
     @Test func unchangedEntriesAreReusedAndChangedOnesDecoded() throws {
