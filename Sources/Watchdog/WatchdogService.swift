@@ -64,9 +64,10 @@ public final class WatchdogService: Sendable {
                 logger: logger))
         }
         if c.containers.enabled {
-            let tracker = ContainerTracker(historySize: c.containers.historySize)
-            let streamer = EventStreamer(client: client(), tracker: tracker, logger: logger)
             let keys = c.containers.labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let tracker = ContainerTracker(
+                historySize: c.containers.historySize, labelKeys: Self.labelKeysRead(configuration, containerLabels: keys))
+            let streamer = EventStreamer(client: client(), tracker: tracker, logger: logger)
             collectors.append(ContainerCollector(
                 client: client(), tracker: tracker, streamer: streamer,
                 settings: .init(
@@ -86,6 +87,19 @@ public final class WatchdogService: Sendable {
         self.remediation = Self.makeRemediation(configuration, client: client(), host: host, tracker: self.tracker, logger: logger)
         collectors.append(remediation)
         self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
+    }
+
+    /// The container label keys anything reads from the tracker: the compose project and service
+    /// (series labels, stacks), `collector.containers.labels`, and the autoheal opt-in and
+    /// protection labels (the key of `key=value`). The tracker and the lists it is fed keep only
+    /// these; the disk policy lists containers itself, with every label.
+    static func labelKeysRead(_ configuration: WatchdogConfiguration, containerLabels: [String]) -> Set<String> {
+        var keys: Set<String> = ["com.docker.compose.project", "com.docker.compose.service"]
+        keys.formUnion(containerLabels)
+        for spec in [configuration.remediation.autoheal.label, configuration.remediation.protectLabel] where !spec.isEmpty {
+            keys.insert(String(spec.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]))
+        }
+        return keys
     }
 
     static func makeRemediation(

@@ -4,6 +4,7 @@ import FakeDockerEngine
 import Foundation
 import Logging
 import Testing
+import WatchdogConfig
 import WatchdogTestSupport
 @testable import Watchdog
 
@@ -103,6 +104,38 @@ struct ContainerTrackerTests {
         #expect(!ContainerCollector.stackIsHealthy([c("running", "healthy"), c("running", "unhealthy")]))
         #expect(!ContainerCollector.stackIsHealthy([c("running", "healthy"), c("exited", "none")]))
         #expect(!ContainerCollector.stackIsHealthy([c("running", "starting")]))
+    }
+
+    /// A tracker given label keys keeps only those, whether the container came from a list, an
+    /// inspect or an event; without keys it keeps every label.
+    @Test func onlyTheLabelKeysReadAreKept() throws {
+        let keys: Set<String> = ["com.docker.compose.project", "team"]
+        let t = ContainerTracker(historySize: 10, labelKeys: keys)
+        var a = summary("a", "a", project: "shop")
+        a.labels["com.docker.compose.config-hash"] = String(repeating: "f", count: 64)
+        a.labels["team"] = "payments"
+        t.applyList([a, summary("b", "b")])
+        let inspect = try ContainerInspect.decode(Data("""
+            {"Id":"b","Name":"/b","RestartCount":0,"State":{"Status":"running","OOMKilled":false,"ExitCode":0},
+             "Config":{"Image":"busybox","Labels":{"team":"search","maintainer":"someone"}}}
+            """.utf8))
+        t.applyInspect(inspect)
+        t.applyEvent(event("c", "create", at: 1, attributes: ["name": "c", "image": "busybox", "team": "ops", "extra": "x"]))
+        let byID = Dictionary(uniqueKeysWithValues: t.containers.map { ($0.id, $0.labels) })
+        #expect(byID["a"] == ["com.docker.compose.project": "shop", "team": "payments"])
+        #expect(byID["b"] == ["team": "search"])
+        #expect(byID["c"] == ["team": "ops"])
+        let all = ContainerTracker(historySize: 10)
+        all.applyList([a])
+        #expect(all.containers.first?.labels.count == 3)
+        // What the service keeps: compose project and service, the series labels, and the keys of
+        // the autoheal opt-in and protection labels.
+        var configuration = WatchdogConfiguration()
+        configuration.remediation.autoheal.label = "heal.me=yes"
+        configuration.remediation.protectLabel = "keep.out"
+        #expect(WatchdogService.labelKeysRead(configuration, containerLabels: ["team"]) == [
+            "com.docker.compose.project", "com.docker.compose.service", "team", "heal.me", "keep.out",
+        ])
     }
 
     @Test func cardinalityLimitsIncludeExcludeAndLabelAllowList() throws {

@@ -145,10 +145,28 @@ public final class ContainerTracker: Sendable {
     }
 
     public let historySize: Int
+    /// The label keys kept per container (nil: every label): the ones something reads (compose
+    /// project and service, `collector.containers.labels`, the autoheal opt-in and protection
+    /// labels). Docker hands over every label, about ten per compose container, and keeping them
+    /// all was half the heap at 1,000 containers. Feed the tracker lists decoded with the same
+    /// keys (``ContainerListCache/labelKeys``) and their dictionaries are kept as they are.
+    public let labelKeys: Set<String>?
     private let state = Mutex(State())
 
-    public init(historySize: Int) {
+    public init(historySize: Int, labelKeys: Set<String>? = nil) {
         self.historySize = max(1, historySize)
+        self.labelKeys = labelKeys
+    }
+
+    /// `labels` with only the kept keys (stored under the set's own strings); the same dictionary
+    /// when it has no others.
+    static func kept(_ labels: [String: String], _ keys: Set<String>?) -> [String: String] {
+        guard let keys, !labels.keys.allSatisfy(keys.contains) else { return labels }
+        var out: [String: String] = [:]
+        for (key, value) in labels {
+            if let k = keys.firstIndex(of: key) { out[keys[k]] = value }
+        }
+        return out
     }
 
     // MARK: - Reading
@@ -219,7 +237,7 @@ public final class ContainerTracker: Sendable {
             if let delta, delta.previous != nil, delta.previous == s.lastListIdentity, index != nil,
                 let plan = Self.editPlan(list, delta, &index!, touched: s.touchedSinceList)
             {
-                for position in plan.apply { changed = Self.apply(list[position], to: &s, historySize: historySize, at: now) || changed }
+                for position in plan.apply { changed = Self.apply(list[position], to: &s, historySize: historySize, labelKeys: labelKeys, at: now) || changed }
                 for id in plan.removalCandidates where index![id] == nil && s.containers[id] != nil {
                     s.containers[id] = nil
                     s.noteChange(id, touched: false)
@@ -229,11 +247,11 @@ public final class ContainerTracker: Sendable {
                 // them without being noted: the whole list is applied again (it is idempotent).
                 if s.containers.count != index!.count {
                     s.wholeListFallbacks += 1
-                    changed = Self.applyWhole(list, to: &s, historySize: historySize, at: now) || changed
+                    changed = Self.applyWhole(list, to: &s, historySize: historySize, labelKeys: labelKeys, at: now) || changed
                 }
             } else {
                 if delta?.previous != nil, delta?.previous == s.lastListIdentity, index != nil { s.wholeListFallbacks += 1 }
-                changed = Self.applyWhole(list, to: &s, historySize: historySize, at: now)
+                changed = Self.applyWhole(list, to: &s, historySize: historySize, labelKeys: labelKeys, at: now)
                 index = nil
                 if delta != nil {
                     let byID = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -294,13 +312,15 @@ public final class ContainerTracker: Sendable {
     }
 
     /// Applies every entry of `list` and drops the containers it does not have.
-    private static func applyWhole(_ list: [ContainerSummary], to s: inout State, historySize: Int, at now: Date) -> Bool {
+    private static func applyWhole(
+        _ list: [ContainerSummary], to s: inout State, historySize: Int, labelKeys: Set<String>?, at now: Date
+    ) -> Bool {
         let before = s.containers.count
         var matched = 0
         var changed = false
         for item in list {
             if s.containers[item.id] != nil { matched += 1 }
-            changed = apply(item, to: &s, historySize: historySize, at: now) || changed
+            changed = apply(item, to: &s, historySize: historySize, labelKeys: labelKeys, at: now) || changed
         }
         // Every known container was in the list: nothing vanished, no need to build a set.
         if matched != before {
@@ -318,7 +338,9 @@ public final class ContainerTracker: Sendable {
     }
 
     /// Applies one list entry; true when it changed something.
-    private static func apply(_ item: ContainerSummary, to s: inout State, historySize: Int, at now: Date) -> Bool {
+    private static func apply(
+        _ item: ContainerSummary, to s: inout State, historySize: Int, labelKeys: Set<String>?, at now: Date
+    ) -> Bool {
         if var known = s.containers[item.id] {
             // The common case in a resync: nothing new about this container.
             if known.state == item.state && known.health == item.health && known.name == item.name { return false }
@@ -337,7 +359,8 @@ public final class ContainerTracker: Sendable {
             s.noteChange(item.id, touched: false)
         } else {
             var added = TrackedContainer(
-                id: item.id, name: item.name, image: item.image, labels: item.labels, state: item.state, health: item.health)
+                id: item.id, name: item.name, image: item.image, labels: kept(item.labels, labelKeys), state: item.state,
+                health: item.health)
             noteHealth(&added, item.health, at: now)
             s.containers[item.id] = added
             s.noteChange(item.id, touched: false)
@@ -349,7 +372,7 @@ public final class ContainerTracker: Sendable {
     public func applyInspect(_ inspect: ContainerInspect, now: Date = Date()) {
         state.withLock { s in
             var c = s.containers[inspect.id] ?? TrackedContainer(
-                id: inspect.id, name: inspect.name, image: inspect.config.image, labels: inspect.config.labels,
+                id: inspect.id, name: inspect.name, image: inspect.config.image, labels: Self.kept(inspect.config.labels, labelKeys),
                 state: inspect.state.status, health: "none")
             let health = inspect.state.health?.status ?? "none"
             let lastLog = inspect.state.health?.log.last
@@ -363,7 +386,7 @@ public final class ContainerTracker: Sendable {
             }
             c.name = inspect.name
             c.image = inspect.config.image
-            c.labels = inspect.config.labels
+            c.labels = Self.kept(inspect.config.labels, labelKeys)
             c.state = inspect.state.status
             c.health = health
             c.failingStreak = inspect.state.health?.failingStreak ?? 0
@@ -426,7 +449,7 @@ public final class ContainerTracker: Sendable {
                 guard var c = s.containers[id] else {
                     // Not listed yet: count it; the next list or inspect fills in the details.
                     s.counters.healthTransitions[to, default: 0] += 1
-                    s.containers[id] = Self.placeholder(for: event, health: to)
+                    s.containers[id] = Self.placeholder(for: event, health: to, labelKeys: labelKeys)
                     return
                 }
                 if c.health != to {
@@ -457,7 +480,7 @@ public final class ContainerTracker: Sendable {
                 s.containers[id] = nil
             case "create", "start", "pause", "unpause", "stop", "kill", "rename", "update":
                 if s.containers[id] == nil {
-                    s.containers[id] = Self.placeholder(for: event, health: "none")
+                    s.containers[id] = Self.placeholder(for: event, health: "none", labelKeys: labelKeys)
                 }
                 if event.verb == "start" {
                     if s.containers[id]?.hasExited == true { s.counters.restarts += 1 }
@@ -490,13 +513,13 @@ public final class ContainerTracker: Sendable {
         }
     }
 
-    private static func placeholder(for event: DockerEvent, health: String) -> TrackedContainer {
+    private static func placeholder(for event: DockerEvent, health: String, labelKeys: Set<String>?) -> TrackedContainer {
         var labels = event.attributes
         labels["name"] = nil
         labels["image"] = nil
         var c = TrackedContainer(
             id: event.actorID, name: event.attributes["name"] ?? String(event.actorID.prefix(12)),
-            image: event.attributes["image"] ?? "", labels: labels, state: "created", health: health)
+            image: event.attributes["image"] ?? "", labels: kept(labels, labelKeys), state: "created", health: health)
         noteHealth(&c, health, at: Date(timeIntervalSince1970: Double(event.timeNano) / 1e9))
         return c
     }

@@ -63,8 +63,12 @@ public final class EventStreamer: Sendable {
             do {
                 // Resync first, then replay from the last event seen: see the type's comment.
                 let since = lastEventTime.withLock { $0 } ?? Date().timeIntervalSince1970
-                let list = try client.listContainers()
-                tracker.applyList(list)
+                // Decoded with the tracker's label keys; the cache (and the answer's bytes it keeps)
+                // goes before the stream is followed.
+                do {
+                    var cache = ContainerListCache(labelKeys: tracker.labelKeys)
+                    tracker.applyList(try client.listContainers(reusing: &cache))
+                }
                 status.withLock { s in
                     s.connected = true
                     s.lastError = nil

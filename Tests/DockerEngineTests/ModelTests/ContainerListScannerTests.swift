@@ -1,4 +1,4 @@
-import DockerEngine
+@testable import DockerEngine
 import FakeDockerEngine
 import Foundation
 import Testing
@@ -79,6 +79,27 @@ import Testing
         #expect(!cache.lastDelta.repeatsPrevious)
     }
 
+    /// A cache that does not keep the answer's bytes holds none after a list, and still
+    /// recognises a repeated list (entry by entry) and decodes a changed one like the reference.
+    @Test func aCacheWithoutTheAnswerBytesGivesTheSameLists() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-nobytes-\(getpid()).sock").path
+        let engine = try SyntheticDockerEngine(socketPath: socket, containers: 50)
+        defer { engine.stop() }
+        let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(10), pinnedVersion: APIVersion("1.41"))
+        var kept = ContainerListCache(), dropped = ContainerListCache(keepsAnswerBytes: false)
+        #expect(try client.listContainers(reusing: &dropped) == (try client.listContainers(reusing: &kept)))
+        #expect(dropped.takeReceiveBuffer().bytes.isEmpty)
+        #expect(!kept.takeReceiveBuffer().bytes.isEmpty)
+        let first = try client.listContainers(reusing: &dropped)
+        #expect(dropped.lastDelta.repeatsPrevious && dropped.reusedLastTime == 50)
+        engine.churn(creates: 1, removes: 0, flaps: 2, restarts: 0)
+        let changed = try client.listContainers(reusing: &dropped)
+        #expect(changed.count == 51 && changed != first && !dropped.lastDelta.repeatsPrevious)
+        let reference = try ContainerSummary.decodeListWithJSONDecoder(Data(try client.get("/containers/json", query: [("all", "1")], endpointName: "t")))
+        #expect(changed == reference)
+        #expect(dropped.takeReceiveBuffer().bytes.isEmpty)
+    }
+
     @Test func unchangedEntriesAreReusedAndChangedOnesDecoded() throws {
         let data = try fixture(Self.captured)
         var cache = ContainerListCache()
@@ -126,6 +147,59 @@ import Testing
         #expect(error(#"[{"Id":"a","Other":{"x":[1,2}}]"#) != nil)
         // What JSONDecoder accepts for these fields, the scanner accepts too.
         #expect((try? decode(Array(#"[{"Id":"a","Created":1e3,"Names":null,"Labels":null}]"#.utf8)))?.first?.created == 1000)
+    }
+
+    /// With label keys, an entry keeps only those labels and is otherwise what the full decode
+    /// gives; the skipped values are still checked, so every input (prefixes and mutations of a
+    /// real list) fails or succeeds exactly as without keys, with the same error.
+    @Test func keptLabelKeysDropTheOtherLabelsButCheckThemAsBefore() throws {
+        let keys: Set<String> = ["com.docker.compose.project", "note", "absent"]
+        func both(_ bytes: [UInt8]) -> (Result<[ContainerSummary], ModelDecodingError>, Result<[ContainerSummary], ModelDecodingError>) {
+            var all = ContainerListCache(), kept = ContainerListCache(labelKeys: keys)
+            return (
+                Result { () throws(ModelDecodingError) in try ContainerListScanner.decode(bytes, cache: &all) },
+                Result { () throws(ModelDecodingError) in try ContainerListScanner.decode(bytes, cache: &kept) })
+        }
+        func agree(_ bytes: [UInt8]) -> Bool {
+            switch both(bytes) {
+            case (.success(let all), .success(let kept)):
+                let expected = all.map { entry -> ContainerSummary in
+                    var entry = entry
+                    entry.labels = entry.labels.filter { keys.contains($0.key) }
+                    return entry
+                }
+                return kept == expected
+            case (.failure(let a), .failure(let b)): return a == b
+            default: return false
+            }
+        }
+        let data = Array(try fixture(Self.captured))
+        let kept = try #require(try? both(data).1.get())
+        let web = try #require(kept.first { $0.name == "web-1" })
+        #expect(web.labels == ["com.docker.compose.project": "shop", "note": "quote \" backslash \\ tab\t é ☃"])
+        #expect(kept.contains { $0.labels.isEmpty })
+        #expect(agree(data))
+        for length in stride(from: 0, to: data.count, by: 7) { #expect(agree(Array(data[..<length]))) }
+        // Bad strings and values among the skipped labels fail as they did.
+        for json in [
+            #"[{"Id":"a","Labels":{"k":1}}]"#, #"[{"Id":"a","Labels":{"k":"\q"}}]"#, #"[{"Id":"a","Labels":{"k":"\u12"}}]"#,
+            "[{\"Id\":\"a\",\"Labels\":{\"k\":\"a\u{01}b\"}}]", #"[{"Id":"a","Labels":{"k":"open}}]"#,
+            #"[{"Id":"a","Labels":{"k":"\ud800\u00e9 \/\b\n","note":"x"}}]"#,
+        ] {
+            #expect(agree(Array(json.utf8)), "\(json)")
+        }
+        #expect((try? both(Array(#"[{"Id":"a","Labels":{"k":1}}]"#.utf8)).1.get()) == nil)
+        var seed: UInt64 = 0x1AB3
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: seed >> 33)
+        }
+        let alphabet = Array(#"{}[]",:\"0-9eE.ntfu \#u{00}é"#.utf8)
+        for _ in 0..<400 {
+            var mutated = data
+            for _ in 0..<(1 + next() % 3) { mutated[next() % mutated.count] = alphabet[next() % alphabet.count] }
+            #expect(agree(mutated))
+        }
     }
 
     /// Every prefix of a real list and a few hundred seeded byte mutations: the scanner never
