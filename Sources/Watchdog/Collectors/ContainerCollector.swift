@@ -407,17 +407,16 @@ public final class ContainerCollector: Collector {
         cache.order = order
         let count = min(order.count, settings.maxSeries)
         let stale = Column.allCases.filter { cache.columns[$0.rawValue] == nil }
-        if !stale.isEmpty {
-            // Built as samples directly (no intermediate tuples): a container's label array is
-            // shared by its series and kept from round to round.
-            var samples = Array(repeating: [Sample](), count: Column.allCases.count)
-            for column in stale { samples[column.rawValue].reserveCapacity(count) }
-            for row in order.prefix(count) {
-                for column in stale {
-                    if let value = column.value(row) { samples[column.rawValue].append(Sample(labels: row.labels, value: value)) }
-                }
+        // Built as samples directly (no intermediate tuples), one column at a time into its own
+        // array: a container's label array is shared by its series and kept from round to round.
+        let rows = order[..<count]
+        for column in stale {
+            var samples: [Sample] = []
+            samples.reserveCapacity(count)
+            for row in rows {
+                if let value = column.value(row) { samples.append(Sample(labels: row.labels, value: value)) }
             }
-            for column in stale { cache.columns[column.rawValue] = column.descriptor.family(samples: samples[column.rawValue]) }
+            cache.columns[column.rawValue] = column.descriptor.family(samples: samples)
         }
         return (cache.columns.compactMap { $0 }, cache.rows.count - count)
     }
