@@ -287,6 +287,28 @@ struct SyntheticHostState {
     static let adjectives = ["admiring", "brave", "clever", "dazzling", "eager", "festive", "gifted", "happy", "jolly", "keen"]
     static let surnames = ["hopper", "lovelace", "turing", "curie", "knuth", "ritchie", "torvalds", "liskov", "hamilton", "wozniak"]
 
+    /// An image's ID is the image's, not the container's: every container of one image has the
+    /// same `ImageID`, as on a real host (derived from the name, so it stays stable).
+    static func imageID(of image: String) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var words: [UInt64] = []
+        for round in 0..<4 {
+            for byte in image.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            h = (h ^ UInt64(round)) &* 0x100_0000_01B3
+            words.append(h)
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 48, count: 64)
+        for (w, word) in words.enumerated() {
+            var x = word
+            for i in stride(from: 15, through: 0, by: -1) {
+                out[w * 16 + i] = digits[Int(x & 15)]
+                x >>= 4
+            }
+        }
+        return "sha256:" + String(decoding: out, as: UTF8.self)
+    }
+
     mutating func hex64() -> String {
         var s = ""
         s.reserveCapacity(64)
@@ -352,7 +374,7 @@ struct SyntheticHostState {
         let created = baseTime - Int64(rng.next() % 3_000_000)
         let started = created + Int64(rng.next() % 100_000)
         return SyntheticContainer(
-            serial: serial, id: id, name: name, image: image, imageID: "sha256:" + hex64(), project: project, service: service,
+            serial: serial, id: id, name: name, image: image, imageID: Self.imageID(of: image), project: project, service: service,
             number: number, state: state, hasHealthcheck: hasHealthcheck, health: health, failingStreak: streak,
             exitCode: state == "exited" ? [0, 0, 1, 137, 143][serial % 5] : 0, created: created, startedAt: started,
             restartCount: Int(rng.next() % 4))

@@ -227,4 +227,67 @@ import Testing
         }
         #expect(agreed > 0)
     }
+
+    /// Values many containers repeat are held once: equal images, image IDs, status texts and
+    /// label sets of different entries share their storage (what keeps a thousand containers of a
+    /// few stacks from holding a thousand copies), and decoding still equals the reference.
+    @Test func repeatedValuesAreSharedBetweenEntries() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("scanner-intern-\(getpid()).sock").path
+        let engine = try SyntheticDockerEngine(socketPath: socket, containers: 300)
+        defer { engine.stop() }
+        let client = DockerClient(endpoint: .unixSocket(path: socket), requestTimeout: .seconds(10), pinnedVersion: APIVersion("1.41"))
+        let body = try client.get("/containers/json", query: [("all", "1")], endpointName: "t")
+        var cache = ContainerListCache(labelKeys: ["com.docker.compose.project", "com.docker.compose.service"])
+        let list = try ContainerListScanner.decode(body, cache: &cache)
+
+        func storage(_ s: String) -> UnsafeRawPointer? {
+            var copy = s
+            return copy.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        func storage(_ d: [String: String]) -> UInt { unsafeBitCast(d, to: UInt.self) }
+        var checked = (image: 0, imageID: 0, status: 0, labels: 0)
+        var firstOf: [String: ContainerSummary] = [:], firstLabels: [[String: String]: ContainerSummary] = [:]
+        for c in list {
+            for (value, kind) in [(c.image, "image"), (c.imageID, "imageID"), (c.status, "status")] where value.utf8.count > 15 {
+                if let earlier = firstOf[kind + "\u{0}" + value] {
+                    let other = kind == "image" ? earlier.image : kind == "imageID" ? earlier.imageID : earlier.status
+                    #expect(storage(other) == storage(value), "\(kind) \(value) is held twice")
+                    switch kind {
+                    case "image": checked.image += 1
+                    case "imageID": checked.imageID += 1
+                    default: checked.status += 1
+                    }
+                } else {
+                    firstOf[kind + "\u{0}" + value] = c
+                }
+            }
+            if !c.labels.isEmpty {
+                if let earlier = firstLabels[c.labels] {
+                    #expect(storage(earlier.labels) == storage(c.labels), "labels \(c.labels) are held twice")
+                    checked.labels += 1
+                } else {
+                    firstLabels[c.labels] = c
+                }
+            }
+        }
+        #expect(checked.image > 100 && checked.imageID > 100 && checked.status > 10, "\(checked)")
+
+        // Replicas of one compose service carry the same labels (the synthetic host has one
+        // container per service): one dictionary for all three.
+        let entry = { (n: Int) in
+            #"{"Id":"\#(String(repeating: String(n), count: 64))","Names":["/shop-web-\#(n)"],"Image":"shop/web:1","#
+                + #""Labels":{"com.docker.compose.project":"shop","com.docker.compose.service":"web","com.docker.compose.container-number":"\#(n)"},"#
+                + #""State":"running","Status":"Up 2 hours"}"#
+        }
+        var replicas = ContainerListCache(labelKeys: ["com.docker.compose.project", "com.docker.compose.service"])
+        let three = try ContainerListScanner.decode(Array(("[" + (1...3).map(entry).joined(separator: ",") + "]").utf8), cache: &replicas)
+        #expect(three.count == 3 && three[0].labels == ["com.docker.compose.project": "shop", "com.docker.compose.service": "web"])
+        #expect(storage(three[0].labels) == storage(three[1].labels) && storage(three[1].labels) == storage(three[2].labels))
+        let reference = try ContainerSummary.decodeListWithJSONDecoder(Data(body)).map { entry -> ContainerSummary in
+            var e = entry
+            e.labels = e.labels.filter { ["com.docker.compose.project", "com.docker.compose.service"].contains($0.key) }
+            return e
+        }
+        #expect(list == reference)
+    }
 }
