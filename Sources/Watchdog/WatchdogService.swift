@@ -87,6 +87,11 @@ public final class WatchdogService: Sendable {
         self.remediation = Self.makeRemediation(configuration, client: client(), host: host, tracker: self.tracker, logger: logger)
         collectors.append(remediation)
         self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
+        // docker_watchdog_events_stream_up is published with the containers collector's rounds:
+        // when the stream connects or breaks, that collector runs a round at once.
+        if let streamer, let containers = runners.first(where: { $0.collector is ContainerCollector }) {
+            streamer.observeConnection { containers.runSoon() }
+        }
     }
 
     /// The container label keys anything reads from the tracker: the compose project and service

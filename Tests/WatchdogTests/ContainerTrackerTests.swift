@@ -297,3 +297,57 @@ struct StreakRefreshTests {
         #expect(t.idsToInspect(limit: 100, streakLimit: 0).isEmpty)
     }
 }
+
+/// `docker_watchdog_events_stream_up` comes with the containers collector's rounds; the stream
+/// connecting or breaking makes that collector run a round at once, so the metric follows the
+/// stream within about a second instead of an interval (here a minute) later.
+@Suite("Events stream state in the metrics")
+struct EventStreamStateTests {
+    @Test func theStreamConnectingOrBreakingIsPublishedAtOnce() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        fake.set("/containers/json", .json("""
+            [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up 2 hours"}]
+            """))
+        fake.set("/events", .stream(lines: [], thenClose: false))
+        let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
+        let tracker = ContainerTracker(historySize: 10)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        // Its own client, as in the service: a stream holds its client's session for as long as it lasts.
+        let streamClient = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
+        let streamer = EventStreamer(client: streamClient, tracker: tracker, logger: logger, maxBackoff: .milliseconds(200))
+        let collector = ContainerCollector(
+            client: client, tracker: tracker, streamer: streamer,
+            settings: .init(interval: .seconds(60), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 1, maxSeries: 100))
+        let store = MetricsStore(apiStats: nil)
+        let runner = CollectorRunner(collector: collector, store: store, logger: logger)
+        streamer.observeConnection { runner.runSoon() }
+
+        func streamUp() -> Double? {
+            store.statuses["containers"]?.families.first { $0.name == "docker_watchdog_events_stream_up" }?.samples.first?.value
+        }
+        func waitFor(_ value: Double, within limit: TimeInterval) -> Bool {
+            let deadline = Date().addingTimeInterval(limit)
+            while Date() < deadline {
+                if streamUp() == value { return true }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return false
+        }
+
+        runner.start()
+        defer { _ = runner.stop() }
+        #expect(waitFor(0, within: 5), "the first round, before the stream: \(String(describing: streamUp()))")
+        let rounds = { store.statuses["containers"]?.runs ?? 0 }
+        let before = rounds()
+        streamer.start()
+        defer { streamer.stop() }
+        #expect(waitFor(1, within: 5), "connected, published without waiting a minute for the next round")
+        #expect(rounds() > before)
+
+        // The daemon cuts the stream and then refuses the list: down, published at once.
+        fake.set("/containers/json", .error(status: 500, message: "daemon busy"))
+        fake.releaseCurrentRequests()
+        #expect(waitFor(0, within: 5), "the break, published without waiting a minute for the next round")
+    }
+}

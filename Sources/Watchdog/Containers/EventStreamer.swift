@@ -30,6 +30,7 @@ public final class EventStreamer: Sendable {
     private let lastEventTime = Mutex<Double?>(nil)
     private let finished = DispatchSemaphore(value: 0)
     private let maxBackoff: Duration
+    private let statusObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(client: DockerClient, tracker: ContainerTracker, logger: Logger, maxBackoff: Duration = .seconds(30)) {
         self.client = client
@@ -39,6 +40,24 @@ public final class EventStreamer: Sendable {
     }
 
     public var currentStatus: Status { status.withLock { $0 } }
+
+    /// Calls `body` (on the streamer's thread) whenever the stream connects or breaks: the
+    /// containers collector publishes `docker_watchdog_events_stream_up` with its rounds, and the
+    /// service has it run a round at once instead of showing the change an interval late.
+    public func observeConnection(_ body: @escaping @Sendable () -> Void) {
+        statusObserver.withLock { $0 = body }
+    }
+
+    /// Sets `connected`, and tells the observer when it changed.
+    private func setConnected(_ connected: Bool, _ update: (inout Status) -> Void = { _ in }) {
+        let changed = status.withLock { s -> Bool in
+            let was = s.connected
+            s.connected = connected
+            update(&s)
+            return was != connected
+        }
+        if changed, let observer = statusObserver.withLock({ $0 }) { observer() }
+    }
 
     public func start() {
         let thread = Thread { [self] in
@@ -69,8 +88,7 @@ public final class EventStreamer: Sendable {
                     var cache = ContainerListCache(labelKeys: tracker.labelKeys)
                     tracker.applyList(try client.listContainers(reusing: &cache))
                 }
-                status.withLock { s in
-                    s.connected = true
+                setConnected(true) { s in
                     s.lastError = nil
                     if attempt > 0 { s.reconnects += 1 }
                 }
@@ -86,15 +104,14 @@ public final class EventStreamer: Sendable {
                         self.logger.warning("undecodable event from docker", metadata: ["line": "\(line)"])
                     })
             } catch {
-                status.withLock { s in
-                    if s.connected || s.lastError == nil {
-                        self.logger.warning("docker events stream broke; reconnecting", metadata: ["error": "\(error)"])
-                    }
-                    s.connected = false
+                let logIt = status.withLock { s -> Bool in
+                    let first = s.connected || s.lastError == nil
                     s.lastError = "\(error)"
+                    return first
                 }
+                if logIt { logger.warning("docker events stream broke; reconnecting", metadata: ["error": "\(error)"]) }
             }
-            status.withLock { $0.connected = false }
+            setConnected(false)
             if control.isStopped { break }
             // A stream that lived a while was healthy: start the backoff over.
             if ContinuousClock.now - connectedAt > .seconds(30) { backoff = .milliseconds(250) }

@@ -41,6 +41,13 @@ public final class CollectorRunner: Sendable {
         return finished.wait(timeout: .now() + seconds(timeout)) == .success
     }
 
+    /// Starts the next round now rather than at its time (a round under way finishes first; calls
+    /// before it starts count once). For state the collector reports that changes between its
+    /// rounds, such as the events stream going down, which would otherwise show a whole interval late.
+    public func runSoon() {
+        control.nudge()
+    }
+
     /// When the loop last started a round; nil before the first.
     public var lastHeartbeat: ContinuousClock.Instant? { heartbeat.withLock { $0 } }
 
@@ -99,6 +106,7 @@ public final class CollectorRunner: Sendable {
 /// sampling loop. `stop()` is noticed within `MonotonicWait.maxSlice`.
 final class StopSignal: Sendable {
     private let stopped = Mutex(false)
+    private let nudged = Mutex(false)
 
     var isStopped: Bool { stopped.withLock { $0 } }
 
@@ -106,8 +114,13 @@ final class StopSignal: Sendable {
         stopped.withLock { $0 = true }
     }
 
-    /// Sleeps until `deadline` or until `stop()`.
+    /// Ends the current (or the next) `wait` early, once.
+    func nudge() {
+        nudged.withLock { $0 = true }
+    }
+
+    /// Sleeps until `deadline`, `stop()` or `nudge()`.
     func wait(until deadline: ContinuousClock.Instant) {
-        _ = MonotonicWait.until(deadline) { isStopped }
+        _ = MonotonicWait.until(deadline) { isStopped || nudged.withLock { n in defer { n = false }; return n } }
     }
 }
