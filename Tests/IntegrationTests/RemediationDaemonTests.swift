@@ -182,8 +182,18 @@ struct RemediationDaemonTests {
         let formatter = ISO8601DateFormatter()
         let times = starts.compactMap { ($0["time"] as? String).flatMap(formatter.date(from:)) }
         #expect(times.count == 4)
-        // Not before the minimum time of unhealthiness (seen by this test no earlier than it began).
-        if let first = times.first { #expect(first.timeIntervalSince(unhealthyAt) >= 3 - 1.5) }
+        // Not before the minimum time of unhealthiness, counted from when the watchdog saw the
+        // container turn unhealthy (its history entry; this test's first scrape showing it can be
+        // a round later). Both times are written to the second (truncated): a restart T >= U + 3
+        // reads at least U + 2.
+        let history = try JSONSerialization.jsonObject(with: Data(try w.get("/api/v1/history").body)) as? [String: Any]
+        let turned = (history?["transitions"] as? [[String: Any]] ?? []).first {
+            $0["container"] as? String == "healer" && $0["to"] as? String == "unhealthy"
+        }
+        let turnedText: String? = turned?["time"] as? String
+        let turnedAt = try #require(turnedText.flatMap { formatter.date(from: $0) }, "history: \(String(describing: history))")
+        #expect(turnedAt <= unhealthyAt.addingTimeInterval(1), "the watchdog saw it turn unhealthy by the time it reported it")
+        if let first = times.first { #expect(first.timeIntervalSince(turnedAt) >= 3 - 1, "turned unhealthy \(turnedAt), first restart \(first)") }
         // The backoff shows: each gap at least the doubled wait (second-resolution timestamps), and growing.
         let gaps = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }
         #expect(gaps.count == 3)
