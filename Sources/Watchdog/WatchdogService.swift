@@ -90,7 +90,8 @@ public final class WatchdogService: Sendable {
         // docker_watchdog_events_stream_up is published with the containers collector's rounds:
         // when the stream connects or breaks, that collector runs a round at once.
         if let streamer, let containers = runners.first(where: { $0.collector is ContainerCollector }) {
-            streamer.observeConnection { containers.runSoon() }
+            // Weak: the runner holds the collector, which holds the streamer, which holds this.
+            streamer.observeConnection { [weak containers] in containers?.runSoon() }
         }
     }
 

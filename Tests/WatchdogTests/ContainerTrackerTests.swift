@@ -321,7 +321,7 @@ struct EventStreamStateTests {
             settings: .init(interval: .seconds(60), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 1, maxSeries: 100))
         let store = MetricsStore(apiStats: nil)
         let runner = CollectorRunner(collector: collector, store: store, logger: logger)
-        streamer.observeConnection { runner.runSoon() }
+        streamer.observeConnection { [weak runner] in runner?.runSoon() }  // weak, as in the service
 
         func streamUp() -> Double? {
             store.statuses["containers"]?.families.first { $0.name == "docker_watchdog_events_stream_up" }?.samples.first?.value
