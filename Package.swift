@@ -38,22 +38,24 @@ let package = Package(
         ),
 
         // MARK: thin wrappers (the only modules with unsafe code)
-        .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims"]),
+        .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims", "Locking", "TextFormatting"]),
         // Locks ThreadSanitizer can see (Synchronization.Mutex's futex is invisible to it on Linux).
-        .target(name: "Locking"),
+        .target(name: "Locking", dependencies: ["CWatchdogShims"]),
         .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims", "Locking"]),
 
         // MARK: plain Swift
+        // Trimming and number formatting without Foundation (the watchdog links FoundationEssentials at most).
+        .target(name: "TextFormatting"),
         .target(name: "Exposition"),
         .target(name: "WatchdogConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "DockerEngine",
-            dependencies: ["CurlTransport", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Watchdog",
             dependencies: [
-                "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer", "Locking",
+                "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer", "Locking", "TextFormatting",
                 // Only for the allocator settings (Support/Allocator.swift): plain calls, no pointers.
                 "CWatchdogShims",
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +96,7 @@ let package = Package(
             dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport", "Locking"]),
+        .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport", "Locking", "TextFormatting", "DockerEngine"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport", "FakeDockerEngine", "MicroHTTPServer", "Locking"]),
     ]
 )

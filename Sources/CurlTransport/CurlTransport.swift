@@ -1,6 +1,11 @@
 import CCurl
 import CWatchdogShims
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+import Locking
+import TextFormatting
 
 /// Where an HTTP server lives: a unix socket or a TCP host and port.
 public enum TransportEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -110,7 +115,7 @@ public final class CurlSession: @unchecked Sendable {
     /// The easy handle; only touched while `lock` is held. (A `Mutex` cannot hand a non-Sendable
     /// response sink into its critical section under strict concurrency, hence the plain lock.)
     private let handle: UnsafeMutableRawPointer?
-    private let lock = NSLock()
+    private let lock = PlainLock()
 
     public init(endpoint: TransportEndpoint) {
         _ = curlGlobalInit
@@ -370,8 +375,8 @@ private func curlHeaderCallback(
         // A new status line (e.g. after "100 Continue") starts a fresh header block.
         sink.headers.removeAll()
     } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = line[..<colon].trimmingWhitespace().lowercased()
+        let value = String(line[line.index(after: colon)...].trimmingWhitespace())
         sink.headers[name] = value
         // Size the body once instead of doubling it through a multi-megabyte container list.
         if name == "content-length", sink.onData == nil, let length = Int(value), length > 0, length <= sink.maxBodyBytes {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a prune or removal answered.
 public struct RemovalResult: Sendable, Equatable {
@@ -134,7 +134,9 @@ extension DockerClient {
     // MARK: - Plumbing
 
     static func filters(_ filters: [String: [String]]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(filters)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -1,5 +1,6 @@
 import CurlTransport
-import Foundation
+import FoundationEssentials
+import TextFormatting
 import Locking
 
 /// Why a Docker Engine API call failed.
@@ -258,7 +259,7 @@ public final class DockerClient: Sendable {
     ) throws(DockerError) {
         let filters = "{\"type\":[\"container\"],\"event\":[" + actions.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
         var query = [("filters", filters)]
-        if let since { query.append(("since", String(format: "%.9f", since))) }
+        if let since { query.append(("since", fixedPoint(since, fractionDigits: 9))) }
         var target = try versioned("/events")
         target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         let request = TransportRequest(
@@ -384,7 +385,7 @@ public final class DockerClient: Sendable {
     static func errorMessage(_ body: [UInt8]) -> String {
         struct Message: Decodable { let message: String }
         if let decoded = try? JSONDecoder().decode(Message.self, from: Data(body)) { return decoded.message }
-        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(String(decoding: body.prefix(200), as: UTF8.self).trimmingWhitespace())
         return text.isEmpty ? "(empty body)" : text
     }
 
@@ -403,9 +404,21 @@ public final class DockerClient: Sendable {
         }
     }
 
+    /// Percent-encodes every UTF-8 byte but RFC 3986's unreserved characters (ASCII letters and
+    /// digits, `-._~`), for path segments and query values.
     static func percentEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return out
     }
 }

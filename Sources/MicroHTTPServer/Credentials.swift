@@ -1,5 +1,5 @@
 import CWatchdogShims
-import Foundation
+import FoundationEssentials
 
 /// bcrypt password hashes, checked with libcrypt's `crypt_r` (libxcrypt: `$2y$`, `$2b$`, `$2a$`).
 ///

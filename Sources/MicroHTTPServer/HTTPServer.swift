@@ -1,6 +1,9 @@
 import CMicroHTTPD
 import CWatchdogShims
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Locking
 
 /// A request as the handler sees it, fully read.
@@ -335,7 +338,7 @@ private struct TLSStrings {
     func free() {
         // The key is wiped, not only released.
         if let key { memset(key, 0, strlen(key)) }
-        for pointer in [cert, key, trust, priorities] { Foundation.free(pointer) }
+        for pointer in [cert, key, trust, priorities] { Glibc.free(pointer) }
     }
 }
 

@@ -1,6 +1,11 @@
 import CMicroHTTPD
 import CWatchdogShims
-import Foundation
+import Dispatch
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+import Locking
 
 /// Cuts connections that take too long to deliver a request: the slow-client (slowloris) defence
 /// libmicrohttpd lacks.
@@ -17,7 +22,7 @@ import Foundation
 /// libmicrohttpd closes a descriptor only after that notification returns: a descriptor number is
 /// never shut down after it could have been reused.
 ///
-/// The state is guarded by an `NSLock` (a pthread mutex) rather than `Synchronization.Mutex`: the
+/// The state is guarded by a `PlainLock` (a pthread mutex) rather than `Synchronization.Mutex`: the
 /// callers are libmicrohttpd's C threads, and ThreadSanitizer on Linux does not see `Mutex` (futex
 /// based, in the uninstrumented standard library), so it reported this class's accesses as races.
 final class RequestDeadlines: @unchecked Sendable {
@@ -29,7 +34,7 @@ final class RequestDeadlines: @unchecked Sendable {
     }
 
     let limit: Duration
-    private let lock = NSLock()
+    private let lock = PlainLock()
     private var connections: [UInt: Entry] = [:]
     private var cutCount = 0
     private var stopping = false
@@ -81,15 +86,13 @@ final class RequestDeadlines: @unchecked Sendable {
     }
 
     func startSweeping() {
-        let thread = Thread { [self] in
+        startThread(name: "http-request-deadlines") { [self] in
             while !lock.withLock({ stopping }) {
                 _ = wake.wait(timeout: .now() + .milliseconds(250))
                 sweep()
             }
             finished.signal()
         }
-        thread.name = "http-request-deadlines"
-        thread.start()
     }
 
     /// Stops and joins the sweeper (call before `MHD_stop_daemon`).

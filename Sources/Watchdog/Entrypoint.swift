@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import WatchdogConfig
 
@@ -21,7 +21,7 @@ public enum Entrypoint {
                 try ConfigLoader.readFile(path)
             })
         } catch {
-            FileHandle.standardError.write(Data("docker-watchdog: \(error.description)\n".utf8))
+            writeStandardError("docker-watchdog: \(error.description)\n")
             return configErrorStatus
         }
         switch command {
@@ -37,7 +37,7 @@ public enum Entrypoint {
             do {
                 _ = try WebSecurity(configuration: configuration)
             } catch {
-                FileHandle.standardError.write(Data("docker-watchdog: \(error.description)\n".utf8))
+                writeStandardError("docker-watchdog: \(error.description)\n")
                 return configErrorStatus
             }
             print("docker-watchdog: configuration OK\(file.map { " (\($0))" } ?? "")")
@@ -47,7 +47,7 @@ public enum Entrypoint {
             do {
                 webSecurity = try WebSecurity(configuration: configuration)
             } catch {
-                FileHandle.standardError.write(Data("docker-watchdog: \(error.description)\n".utf8))
+                writeStandardError("docker-watchdog: \(error.description)\n")
                 return configErrorStatus
             }
             return run(configuration, webSecurity: webSecurity, reload: { () throws(ConfigError) -> ConfigCommand in

@@ -1,6 +1,8 @@
 import CurlTransport
 import DockerEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import TextFormatting
 import Logging
 import MicroHTTPServer
 import Locking
@@ -64,7 +66,7 @@ public final class WatchdogService: Sendable {
                 logger: logger))
         }
         if c.containers.enabled {
-            let keys = c.containers.labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let keys = c.containers.labels.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
             let tracker = ContainerTracker(
                 historySize: c.containers.historySize, labelKeys: Self.labelKeysRead(configuration, containerLabels: keys))
             let streamer = EventStreamer(client: client(), tracker: tracker, logger: logger)
@@ -131,7 +133,7 @@ public final class WatchdogService: Sendable {
             return try? probe.stats(path: path, timeout: statfsTimeout).get()
         }
         let d = r.disk
-        let steps = d.steps.split(separator: ",").compactMap { DiskStep(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        let steps = d.steps.split(separator: ",").compactMap { DiskStep(rawValue: String($0.trimmingWhitespace())) }
         let disk = DiskRemediation(
             settings: .init(
                 enabled: d.enabled, dryRun: r.dryRun || d.dryRun,

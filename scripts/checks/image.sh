@@ -133,7 +133,12 @@ fi
 if ldd "$BIN" | grep -q 'libswift\|libFoundation\|lib_FoundationICU\|libdispatch'; then
     ldd "$BIN" >&2; die "$BIN links the Swift runtime dynamically (build with --static-swift-stdlib)"
 fi
-say "binary ready ($(elapsed))"
+# Nor Foundation: with ICU and CoreFoundation it is about 8 MB of code, most of which the kernel
+# keeps resident once a little of it runs (BENCHMARKS.md, resident memory). The watchdog's modules
+# import FoundationEssentials at most; one `import Foundation` anywhere in them links it all again.
+linked="$(nm "$BIN" | grep -c -E ' \$s10Foundation|CFRunLoop|_ZN6icu_[0-9]+' || true)"
+[[ "$linked" == 0 ]] || die "$BIN links Foundation, CoreFoundation or ICU ($linked symbols; nm \"$BIN\" | grep -E ' \\\$s10Foundation|CFRunLoop|_ZN6icu_'): a module of the watchdog imports Foundation"
+say "binary ready, no Foundation in it ($(elapsed))"
 
 for p in ${bg_pids[@]+"${bg_pids[@]}"}; do wait "$p" || die "could not make the base (log above)"; done
 bg_pids=()

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TextFormatting
 
 /// One entry of `GET /containers/json?all=1` (never with `size=true`: that walks every layer).
 ///
@@ -360,7 +361,7 @@ public struct DockerEvent: Decodable, Sendable, Equatable {
     /// The detail after the colon: "health_status: healthy" → "healthy".
     public var detail: String? {
         guard let colon = action.firstIndex(of: ":") else { return nil }
-        return action[action.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        return String(action[action.index(after: colon)...].trimmingWhitespace())
     }
 
     public static func decode(_ data: Data) throws(ModelDecodingError) -> DockerEvent {

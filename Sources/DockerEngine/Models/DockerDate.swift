@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Docker's timestamps: RFC 3339 with up to nanosecond precision
 /// (`2026-11-22T01:02:03.123456789Z`, `2021-03-04T10:00:00+01:00`), and Go's zero time

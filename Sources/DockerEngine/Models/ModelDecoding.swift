@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A Docker answer that does not have the promised shape. `path` names the offending field, e.g.
 /// `Images[3].Size`.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Answer of `GET /version`.
 ///

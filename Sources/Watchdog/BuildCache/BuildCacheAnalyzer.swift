@@ -1,5 +1,5 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
 
 /// Turns successive lists of BuildKit cache records (from `/system/df`) into cache hit and miss
 /// counts, and summarises one list into bounded per-type figures.

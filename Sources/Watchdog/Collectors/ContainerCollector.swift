@@ -1,6 +1,6 @@
 import DockerEngine
 import Exposition
-import Foundation
+import FoundationEssentials
 import Logging
 import Locking
 
@@ -54,8 +54,8 @@ public final class ContainerCollector: Collector {
     private let client: DockerClient
     private let tracker: ContainerTracker
     private let streamer: EventStreamer?
-    private let include: NSRegularExpression?
-    private let exclude: NSRegularExpression?
+    private let include: NamePattern?
+    private let exclude: NamePattern?
     private let lastResync = Mutex<ContinuousClock.Instant?>(nil)
     private let inspectFailures = Mutex<[String: UInt64]>([:])
     /// The previous list's entries, so a resync decodes only entries whose bytes changed.
@@ -79,8 +79,8 @@ public final class ContainerCollector: Collector {
         // (the default resync is 5 minutes: 1.4 MiB held at 1,000 containers for one compare).
         self.listCache = Mutex(ContainerListCache(
             labelKeys: tracker.labelKeys, keepsAnswerBytes: settings.resyncInterval <= Self.keepListBytesUpTo))
-        self.include = settings.include.isEmpty ? nil : try? NSRegularExpression(pattern: settings.include)
-        self.exclude = settings.exclude.isEmpty ? nil : try? NSRegularExpression(pattern: settings.exclude)
+        self.include = NamePattern(settings.include)
+        self.exclude = NamePattern(settings.exclude)
     }
 
     /// The longest resync interval at which the last list's bytes are kept (``ContainerListCache/keepsAnswerBytes``).
@@ -292,9 +292,8 @@ public final class ContainerCollector: Collector {
     }
 
     func isSelected(_ name: String) -> Bool {
-        let range = NSRange(name.startIndex..., in: name)
-        if let include, include.firstMatch(in: name, range: range) == nil { return false }
-        if let exclude, exclude.firstMatch(in: name, range: range) != nil { return false }
+        if let include, !include.matches(name) { return false }
+        if let exclude, exclude.matches(name) { return false }
         return true
     }
 

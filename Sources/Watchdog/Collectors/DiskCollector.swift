@@ -1,6 +1,6 @@
 import DockerEngine
 import Exposition
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Free space and inodes of the filesystem that holds Docker's root directory.

@@ -1,5 +1,9 @@
 import Exposition
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+import TextFormatting
 
 /// The watchdog's own footprint: CPU, memory, descriptors, threads, read from `/proc/self`.
 ///
@@ -74,7 +78,7 @@ public final class ProcessCollector: Collector {
     static func bootTime() -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
-            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+            return Double(line.dropFirst(6).trimmingWhitespace())
         }
         return nil
     }

@@ -1,6 +1,6 @@
 import DockerEngine
 import Exposition
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// Docker's own disk usage per category (images, containers, volumes, build cache) from

@@ -1,5 +1,5 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// One health transition, as kept in the history ring and served at `/api/v1/history`.

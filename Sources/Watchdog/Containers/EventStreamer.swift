@@ -1,5 +1,6 @@
 import DockerEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Logging
 import Locking
 
@@ -60,12 +61,10 @@ public final class EventStreamer: Sendable {
     }
 
     public func start() {
-        let thread = Thread { [self] in
+        startThread(name: "docker-events") { [self] in
             self.loop()
             self.finished.signal()
         }
-        thread.name = "docker-events"
-        thread.start()
     }
 
     /// Ends the stream (within about a second, libcurl's progress tick) and the loop.

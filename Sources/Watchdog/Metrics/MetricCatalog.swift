@@ -232,7 +232,7 @@ public enum MetricCatalog {
             case .info: type = "info"
             }
             let labels = d.labels.isEmpty ? "" : d.labels.map { "`\($0)`" }.joined(separator: ", ")
-            lines.append("| `\(d.exportedName)` | \(type) | \(labels) | \(d.collector) | \(d.help.replacingOccurrences(of: "|", with: "\\|")) |")
+            lines.append("| `\(d.exportedName)` | \(type) | \(labels) | \(d.collector) | \(d.help.replacing("|", with: "\\|")) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -1,5 +1,5 @@
 import Exposition
-import Foundation
+import FoundationEssentials
 import Logging
 import Locking
 

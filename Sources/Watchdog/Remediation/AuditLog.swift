@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Locking
 
 /// One line of the audit log, and one entry of `/api/v1/actions`.
@@ -44,7 +47,7 @@ public final class AuditLog: Sendable {
         guard var line = try? encoder.encode(record) else { throw WriteError(description: "cannot encode audit record") }
         line.append(0x0A)
         let result: Result<Void, WriteError> = lock.withLock { _ in
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
             if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
                 try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }

@@ -1,5 +1,5 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
 import Logging
 import Locking
 
@@ -53,7 +53,7 @@ public final class AutohealPolicy: RemediationPolicy {
         /// The wait after `restarts` restarts (at least one) before the next: backoff, doubling, capped.
         public func delay(afterRestarts restarts: Int) -> TimeInterval {
             let base = seconds(backoff)
-            let doubled = base * pow(2, Double(max(0, min(restarts - 1, 62))))
+            let doubled = base * Double(sign: .plus, exponent: max(0, min(restarts - 1, 62)), significand: 1)
             return max(base, min(doubled, seconds(maxBackoff)))
         }
     }
@@ -301,4 +301,4 @@ public final class AutohealPolicy: RemediationPolicy {
     }
 }
 
-private func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+private func iso(_ date: Date) -> String { date.formatted(.iso8601) }

@@ -1,5 +1,9 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+import TextFormatting
 
 /// What a command run by the watchdog did.
 public struct CommandResult: Sendable, Equatable {
@@ -47,7 +51,7 @@ public struct SystemDaemonControl: DaemonControl {
 
     public func daemonPID(pidFile: String) -> Int32? {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+              let pid = Int32(text.trimmingWhitespace()), pid > 1
         else { return nil }
         return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
     }
@@ -75,7 +79,7 @@ public struct SystemDaemonControl: DaemonControl {
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return nil }
         var best: (path: String, time: Date)?
         for name in names where name.hasPrefix("goroutine-stacks-") && name.hasSuffix(".log") {
-            let path = (directory as NSString).appendingPathComponent(name)
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             guard let time = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
                   time >= since.addingTimeInterval(-1)
             else { continue }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TextFormatting
 import Logging
 import Locking
 
@@ -79,9 +80,7 @@ public final class DaemonRestartPolicy: RemediationPolicy {
     public init(
         settings: Settings, status: @escaping @Sendable () -> HostStatus.Daemon, control: any DaemonControl, ledger: ActionLedger,
         logger: Logger, clock: PolicyClock = .system,
-        sleep: @escaping @Sendable (Duration) -> Void = { d in
-            Thread.sleep(forTimeInterval: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
-        }
+        sleep: @escaping @Sendable (Duration) -> Void = { sleepThread(for: $0) }
     ) {
         self.settings = settings
         self.status = status
@@ -190,7 +189,7 @@ public final class DaemonRestartPolicy: RemediationPolicy {
         let command = settings.restartCommand
         let record = ledger.perform(policy: name, action: "restart_daemon", targets: [command], reason: reason, dryRun: settings.dryRun, now: clock.wall()) {
             let result = control.run(command, timeout: settings.verifyTimeout)
-            let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let output = String(result.output.trimmingWhitespace())
             if result.timedOut {
                 throw DaemonControlError("the restart command did not finish within \(formattedDuration(settings.verifyTimeout)) and was killed; output: \(output)")
             }
@@ -249,7 +248,7 @@ public final class DaemonRestartPolicy: RemediationPolicy {
     }
 }
 
-private func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+private func iso(_ date: Date) -> String { date.formatted(.iso8601) }
 
 /// `90s` → "1m30s"-style text for plans and messages.
 func formattedDuration(_ d: Duration) -> String {

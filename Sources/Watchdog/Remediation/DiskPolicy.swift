@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TextFormatting
 
 /// The disk thresholds and the hysteresis between them (plain values, no I/O).
 ///
@@ -25,14 +26,14 @@ public struct DiskThresholds: Sendable, Equatable {
     public func pressure(_ fs: FilesystemStats) -> String? {
         let ratio = Self.availableRatio(fs)
         if ratio < actBelowRatio {
-            return String(format: "available %.1f%% < %.1f%%", ratio * 100, actBelowRatio * 100)
+            return "available \(fixedPoint(ratio * 100, fractionDigits: 1))% < \(fixedPoint(actBelowRatio * 100, fractionDigits: 1))%"
         }
         if Int64(clamping: fs.availableBytes) < actBelowBytes {
             return "available \(fs.availableBytes) bytes < \(actBelowBytes) bytes"
         }
         let inodes = Self.inodesRatio(fs)
         if inodes < actBelowInodesRatio {
-            return String(format: "free inodes %.1f%% < %.1f%%", inodes * 100, actBelowInodesRatio * 100)
+            return "free inodes \(fixedPoint(inodes * 100, fractionDigits: 1))% < \(fixedPoint(actBelowInodesRatio * 100, fractionDigits: 1))%"
         }
         return nil
     }

@@ -1,5 +1,5 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
 import Logging
 import Locking
 
@@ -68,7 +68,7 @@ public final class DiskRemediation: Sendable {
     private let measure: @Sendable () -> FilesystemStats?
     private let ledger: ActionLedger
     private let clock: PolicyClock
-    private let keep: NSRegularExpression?
+    private let keep: NamePattern?
     private let state = Mutex(State())
 
     public init(
@@ -80,7 +80,7 @@ public final class DiskRemediation: Sendable {
         self.measure = measure
         self.ledger = ledger
         self.clock = clock
-        self.keep = settings.keepPattern.isEmpty ? nil : try? NSRegularExpression(pattern: settings.keepPattern)
+        self.keep = NamePattern(settings.keepPattern)
     }
 
     public var underPressure: Bool { state.withLock { $0.active } }
@@ -107,7 +107,7 @@ public final class DiskRemediation: Sendable {
             return
         }
         if let cooling, current < cooling {
-            let until = coolingDate.map { ISO8601DateFormatter().string(from: $0) } ?? "later"
+            let until = coolingDate.map { $0.formatted(.iso8601) } ?? "later"
             ledger.setSuppressed("disk", reason: "cool-down until \(until) after an episode that did not reach the target")
             return
         }
@@ -199,7 +199,7 @@ public final class DiskRemediation: Sendable {
 
     func isKept(_ names: [String]) -> Bool {
         guard let keep else { return false }
-        return names.contains { keep.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
+        return names.contains { keep.matches($0) }
     }
 
     /// The items a per-item step may remove, in the order it removes them.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The two clocks a remediation policy reads, and which decision belongs to which.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import DockerEngine
 
 /// The Docker calls remediation makes, as a protocol so policy tests drive a fake.

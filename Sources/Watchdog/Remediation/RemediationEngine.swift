@@ -1,5 +1,5 @@
 import Exposition
-import Foundation
+import FoundationEssentials
 
 /// A remediation policy: decides whether to act and acts through the `ActionLedger`.
 public protocol RemediationPolicy: Sendable {

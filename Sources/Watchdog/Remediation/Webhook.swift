@@ -1,5 +1,6 @@
 import CurlTransport
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Logging
 import Locking
 

@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Logging
 import Locking
 
@@ -24,12 +25,10 @@ public final class CollectorRunner: Sendable {
 
     public func start() {
         guard started.withLock({ s -> Bool in defer { s = true }; return !s }) else { return }
-        let thread = Thread { [self] in
+        startThread(name: "collector-\(collector.name)") { [self] in
             self.loop()
             self.finished.signal()
         }
-        thread.name = "collector-\(collector.name)"
-        thread.start()
     }
 
     /// Asks the loop to end and waits up to `timeout` for the current round to finish.

@@ -1,5 +1,5 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// What the collectors last learned about the host, in human terms: the landing page shows it and

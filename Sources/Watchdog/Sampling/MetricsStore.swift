@@ -1,6 +1,6 @@
 import DockerEngine
 import Exposition
-import Foundation
+import FoundationEssentials
 import Locking
 import MicroHTTPServer
 

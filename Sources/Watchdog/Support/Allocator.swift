@@ -1,6 +1,6 @@
 import CWatchdogShims
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// glibc malloc settings for a long-running sampler, and handing freed heap back to the kernel.

@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Locking
 
 /// Waiting with a deadline on the monotonic clock only, so that setting the wall clock (NTP step,
 /// `date -s`, a VM resumed from a snapshot) neither stalls nor hurries the watchdog.
@@ -7,7 +9,7 @@ import Foundation
 /// kernel an absolute CLOCK_REALTIME deadline (`pthread_cond_timedwait` on a default condition,
 /// `sem_timedwait` in this toolchain's libdispatch). Setting the wall clock back by an hour while a
 /// thread waits makes that wait an hour longer — every sampling loop would stop for that hour.
-/// `Thread.sleep(forTimeInterval:)` is `nanosleep` measured against the system uptime, which the
+/// `sleepThread(for:)` is `clock_nanosleep` on CLOCK_MONOTONIC, which the
 /// wall clock does not move. Polling in slices that start short and grow keeps the latency of a
 /// quick answer (statvfs returns in microseconds) and the wake-ups of a long wait both small.
 enum MonotonicWait {
@@ -23,7 +25,7 @@ enum MonotonicWait {
             if condition() { return true }
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero { return false }
-            Thread.sleep(forTimeInterval: seconds(min(slice, remaining, maxSlice)))
+            sleepThread(for: min(slice, remaining, maxSlice))
             slice = min(slice * 2, maxSlice)
         }
     }

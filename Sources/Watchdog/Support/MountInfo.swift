@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Whether a path's filesystem is read-only, judged from `/proc/self/mountinfo`.
 ///
@@ -102,12 +105,21 @@ public enum MountInfo {
     /// Reads `/proc/self/mountinfo` (a procfs file: never blocks on a dead network mount).
     ///
     /// Read until end of file: procfs reports size 0 and hands out a page at a time, and
-    /// `String(contentsOfFile:)` stops after the first page, which on a Docker host with many
+    /// Read to the end with `read` until it returns 0: `String(contentsOfFile:)` stops after the first page, which on a Docker host with many
     /// overlay mounts drops the later ones (and then a parent mount would answer for them).
     public static func readSystem() -> String? {
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mountinfo") else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.readToEnd() else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            text += chunk[..<count]
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

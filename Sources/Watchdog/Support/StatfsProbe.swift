@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Locking
 
 #if canImport(Glibc)
@@ -60,13 +60,11 @@ public final class StatfsProbe: Sendable {
         let outcome = Mutex<Result<FilesystemStats, StatfsError>?>(nil)
         let call = statvfsCall
         let deadline = ContinuousClock.now + timeout
-        let thread = Thread { [self] in
+        startThread(name: "statvfs") { [self] in
             let result = call(path)
             outcome.withLock { $0 = result }
             self.inFlight.withLock { $0 = false }
         }
-        thread.name = "statvfs"
-        thread.start()
         // Waited for on the monotonic clock (a semaphore's timeout is wall-clock time on Linux).
         guard MonotonicWait.until(deadline, { outcome.withLock { $0 != nil } }) else {
             return .failure(.timedOut(path: path))

@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import TextFormatting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,8 +47,16 @@ public struct StructuredLogHandler: LogHandler {
         fields.map { key, value in
             let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
             guard needsQuotes else { return "\(key)=\(value)" }
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            var escaped = ""
+            for character in value.unicodeScalars {
+                switch character {
+                case "\\": escaped += "\\\\"
+                case "\"": escaped += "\\\""
+                case "\n": escaped += "\\n"
+                case "\r": escaped += "\\r"
+                default: escaped.unicodeScalars.append(character)
+                }
+            }
             return "\(key)=\"\(escaped)\""
         }.joined(separator: " ") + "\n"
     }
@@ -63,7 +73,7 @@ public struct StructuredLogHandler: LogHandler {
                 case "\t": out += "\\t"
                 default:
                     if scalar.value < 0x20 {
-                        out += String(format: "\\u%04x", scalar.value)
+                        out += "\\u" + hexPadded(scalar.value, width: 4)
                     } else {
                         out.unicodeScalars.append(scalar)
                     }
@@ -80,8 +90,9 @@ public struct StructuredLogHandler: LogHandler {
         var tm = tm()
         var seconds = tv.tv_sec
         gmtime_r(&seconds, &tm)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec, Int32(tv.tv_usec / 1000))
+        return zeroPadded(tm.tm_year + 1900, width: 4) + "-" + zeroPadded(tm.tm_mon + 1, width: 2) + "-"
+            + zeroPadded(tm.tm_mday, width: 2) + "T" + zeroPadded(tm.tm_hour, width: 2) + ":" + zeroPadded(tm.tm_min, width: 2)
+            + ":" + zeroPadded(tm.tm_sec, width: 2) + "." + zeroPadded(tv.tv_usec / 1000, width: 3) + "Z"
     }
 }
 
@@ -107,17 +118,7 @@ public final class LogSink: Sendable {
         self.write = write
     }
 
-    public static let standardError = LogSink { line in
-        var bytes = Array(line.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in
-                Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if n <= 0 { break }
-            offset += n
-        }
-    }
+    public static let standardError = LogSink { writeStandardError($0) }
 
     func write(_ line: String) {
         let start = queue.withLock { q -> Bool in
@@ -130,9 +131,7 @@ public final class LogSink: Sendable {
             return !q.started
         }
         if start {
-            let thread = Thread { [self] in self.drain() }
-            thread.name = "log-writer"
-            thread.start()
+            startThread(name: "log-writer") { [self] in self.drain() }
         }
         wake.signal()
     }
@@ -141,7 +140,7 @@ public final class LogSink: Sendable {
     public func flush(timeout: Duration = .seconds(2)) {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline && !queue.withLock({ $0.lines.isEmpty }) {
-            Thread.sleep(forTimeInterval: 0.01)
+            sleepThread(for: .milliseconds(10))
         }
     }
 
@@ -158,5 +157,18 @@ public final class LogSink: Sendable {
                 for line in batch { write(line) }
             }
         }
+    }
+}
+
+/// Writes `line` to file descriptor 2 whole (short writes retried), without stdio's buffer.
+func writeStandardError(_ line: String) {
+    var bytes = Array(line.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { raw in
+            Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
+        }
+        if n <= 0 { break }
+        offset += n
     }
 }

@@ -1,5 +1,5 @@
 import DockerEngine
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// Keeps `/system/df` single-flight across the collectors that call it, and keeps the latest answer
@@ -25,7 +25,7 @@ public final class SystemDFGate: Sendable {
         public var description: String { "another /system/df call was still running after \(waited)" }
     }
 
-    private let lock = NSLock()
+    private let lock = PlainLock()
     private let latest = Mutex<Answer?>(nil)
     private let serials = Mutex<UInt64>(0)
 
@@ -44,7 +44,7 @@ public final class SystemDFGate: Sendable {
         waitingAtMost wait: Duration, reuse: (Answer) -> Bool = { _ in false },
         _ call: () throws(DockerError) -> SystemDiskUsage
     ) throws -> Answer {
-        guard lock.lock(before: Date().addingTimeInterval(seconds(wait))) else { throw Busy(waited: wait) }
+        guard lock.lock(within: wait) else { throw Busy(waited: wait) }
         defer { lock.unlock() }
         if let previous = latestAnswer, reuse(previous) { return previous }
         let startedAt = Date()

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TextFormatting
 import MicroHTTPServer
 import Locking
 
@@ -84,10 +85,10 @@ public final class BasicAuthenticator: Sendable {
     /// case-insensitive (RFC 7617); the password may contain ":".
     static func parseBasic(_ header: String?) -> (user: String, password: String, raw: [UInt8])? {
         guard let header else { return nil }
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = header.trimmingWhitespace()
         guard trimmed.count > 6, trimmed.prefix(6).lowercased() == "basic " else { return nil }
-        let encoded = trimmed.dropFirst(6).trimmingCharacters(in: .whitespaces)
-        guard let data = Data(base64Encoded: encoded) else { return nil }
+        let encoded = trimmed.dropFirst(6).trimmingWhitespace()
+        guard let data = Data(base64Encoded: String(encoded)) else { return nil }
         let raw = Array(data)
         guard let colon = raw.firstIndex(of: UInt8(ascii: ":")),
               let user = String(validating: raw[..<colon], as: UTF8.self),

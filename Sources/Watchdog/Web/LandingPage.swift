@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TextFormatting
 
 /// The small HTML page at `/`: what this is, where the metrics are, and the host at a glance.
 enum LandingPage {
@@ -15,7 +16,7 @@ enum LandingPage {
         if let v = daemon.apiVersion { rows.append(("API version", v)) }
         if let v = daemon.storageDriver { rows.append(("Storage driver", v)) }
         if let v = daemon.rootDir { rows.append(("Docker root", v)) }
-        if let ping = daemon.lastPingSeconds { rows.append(("Last ping", String(format: "%.1f ms", ping * 1000))) }
+        if let ping = daemon.lastPingSeconds { rows.append(("Last ping", fixedPoint(ping * 1000, fractionDigits: 1) + " ms")) }
         if daemon.consecutiveFailures > 0 { rows.append(("Failed probes in a row", "\(daemon.consecutiveFailures)")) }
         if let error = daemon.lastError { rows.append(("Last daemon error", error)) }
         if let size = disk.sizeBytes, let avail = disk.availableBytes, size > 0 {
@@ -44,7 +45,7 @@ enum LandingPage {
         for (name, alive) in liveness where !alive { warnings.append("the \(name) sampling loop has stalled") }
 
         let collectors = statuses.values.sorted { $0.name < $1.name }.map { s -> String in
-            let last = s.lastSuccess.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+            let last = s.lastSuccess.map { $0.formatted(.iso8601) } ?? "never"
             let state = s.success ? "ok" : "failing: \(escape(s.error ?? "?"))"
             return "<tr><td>\(escape(s.name))</td><td>\(state)</td><td>\(last)</td><td>\(s.runs)</td></tr>"
         }.joined(separator: "\n")
@@ -67,7 +68,7 @@ enum LandingPage {
             <h2>Recent health transitions</h2>
             <table><tr><th>time</th><th>container</th><th>stack</th><th>change</th><th>last probe</th></tr>
             \(history.reversed().map { t in
-                "<tr><td>\(ISO8601DateFormatter().string(from: t.time))</td><td>\(escape(t.container))</td><td>\(escape(t.stack ?? ""))</td>"
+                "<tr><td>\(t.time.formatted(.iso8601))</td><td>\(escape(t.container))</td><td>\(escape(t.stack ?? ""))</td>"
                     + "<td>\(escape(t.from)) → \(escape(t.to))</td><td>\(escape(t.output ?? ""))</td></tr>"
             }.joined(separator: "\n"))
             </table>
@@ -105,8 +106,8 @@ enum LandingPage {
             value /= 1024
             unit += 1
         }
-        return unit == 0 ? "\(n) B" : String(format: "%.1f", value) + " " + units[unit]
+        return unit == 0 ? "\(n) B" : fixedPoint(value, fractionDigits: 1) + " " + units[unit]
     }
 
-    static func percent(_ ratio: Double) -> String { String(format: "%.1f%%", ratio * 100) }
+    static func percent(_ ratio: Double) -> String { fixedPoint(ratio * 100, fractionDigits: 1) + "%" }
 }

@@ -1,5 +1,6 @@
 import Exposition
-import Foundation
+import FoundationEssentials
+import TextFormatting
 import MicroHTTPServer
 
 /// The watchdog's HTTP surface: `/metrics` (or the configured path), `/`, `/healthz`.
@@ -90,7 +91,7 @@ public struct WebRouter: Sendable {
     static func acceptsGzip(_ header: String?) -> Bool {
         guard let header else { return false }
         for part in header.split(separator: ",") {
-            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let pieces = part.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
             guard let coding = pieces.first, coding == "gzip" || coding == "*" else { continue }
             let q = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             if q > 0 { return true }
