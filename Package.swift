@@ -45,7 +45,7 @@ let package = Package(
 
         // MARK: plain Swift
         .target(name: "Exposition"),
-        .target(name: "WatchdogConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "WatchdogConfig"),
         .target(
             name: "DockerEngine",
             dependencies: ["CurlTransport", "Locking", .product(name: "Logging", package: "swift-log")]
@@ -87,7 +87,7 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
-        .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig"]),
+        .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",
