@@ -47,7 +47,7 @@ let package = Package(
         // Trimming and number formatting without Foundation (the watchdog links FoundationEssentials at most).
         .target(name: "TextFormatting"),
         .target(name: "Exposition"),
-        .target(name: "WatchdogConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "WatchdogConfig"),
         .target(
             name: "DockerEngine",
             dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]
@@ -89,7 +89,7 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
-        .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig"]),
+        .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",

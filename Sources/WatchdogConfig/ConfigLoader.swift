@@ -1,4 +1,3 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -266,18 +265,11 @@ public enum ConfigLoader {
     }
 
     /// The reason part of a `readFile` error: the bare OS reason ("No such file or directory")
-    /// for our own reader and for Foundation's file errors, which wrap a POSIX error in a verbose
-    /// NSError; otherwise whatever the error says about itself.
+    /// for our own reader; otherwise whatever the error says about itself. (Foundation's file
+    /// errors are not unwrapped here: this module does not link Foundation, and the watchdog reads
+    /// with `readFile(_:)`.)
     private static func describe(_ error: any Error) -> String {
         if let e = error as? FileReadError { return e.reason }
-        let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        // `as? any Error` first: on Linux the stored value is a Swift error that does not cast to
-        // NSError directly.
-        if let underlying = (ns.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }),
-           underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
         return String(describing: error)
     }
 }

@@ -277,7 +277,7 @@ enum ConfigRegistry {
             "The failed probes must also span at least this long (from the start of the first one), so a burst of quick failures does not restart a daemon that is only busy for a moment."),
         ConfigKey(
             "remediation.daemon.restart_command", \.remediation.daemon.restartCommand, .string(summary: "shell command", placeholder: "COMMAND") { raw in
-                raw.trimmingCharacters(in: .whitespaces).isEmpty ? "expected a command, got an empty string" : nil
+                trimmedWhitespace(raw).isEmpty ? "expected a command, got an empty string" : nil
             },
             "Command that restarts the daemon, run with /bin/sh -c; a non-zero exit status or running past remediation.daemon.verify_timeout is a failed restart. Restarting dockerd is the service manager's job, not an API call."),
         ConfigKey(

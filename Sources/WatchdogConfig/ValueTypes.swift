@@ -1,4 +1,3 @@
-import Foundation
 /// Why a raw value was rejected; `ConfigLoader` wraps it into a `ConfigError` with key and source.
 struct ValueError: Error, Sendable, Equatable {
     let reason: String
@@ -8,7 +7,7 @@ struct ValueError: Error, Sendable, Equatable {
 /// How one kind of value is parsed, validated, rendered and documented.
 ///
 /// All three sources go through the same `parse`: flags and environment variables are strings
-/// anyway, and for the file the *raw text* of the YAML scalar is used rather than Yams' typed
+/// anyway, and for the file the *raw text* of the YAML scalar is used rather than YAML's typed
 /// interpretation. That keeps the accepted syntax identical everywhere (a value that works in a flag
 /// works in the file) and avoids YAML turning `1.40` into the float 1.4 or `0700` into octal.
 ///
@@ -46,6 +45,18 @@ func quoted(_ raw: String) -> String {
         }
     }
     return out + "\""
+}
+
+/// Trims spaces and tabs and other horizontal white space (Unicode category Zs), not line breaks:
+/// what Foundation's `trimmingCharacters(in: .whitespaces)` did, without Foundation.
+func trimmedWhitespace<S: StringProtocol>(_ s: S) -> String {
+    func isWhitespace(_ c: Character) -> Bool {
+        c == "\t" || c.unicodeScalars.allSatisfy { $0.properties.generalCategory == .spaceSeparator }
+    }
+    var sub = Substring(s)
+    while let f = sub.first, isWhitespace(f) { sub.removeFirst() }
+    while let l = sub.last, isWhitespace(l) { sub.removeLast() }
+    return String(sub)
 }
 
 private func trimmed(_ s: String) -> String {
@@ -277,7 +288,7 @@ func parseListenAddress(_ raw: String) throws(ValueError) -> ListenAddress {
 func parseDockerHost(_ raw: String) throws(ValueError) -> DockerHost {
     let usage = "expected unix:///path/to/docker.sock or tcp://host:port, got \(quoted(raw))"
     let s = trimmed(raw)
-    guard let sep = s.range(of: "://") else {
+    guard let sep = s.firstRange(of: "://") else {
         if s.hasPrefix("/") {
             throw ValueError("expected a URL, not a bare path: did you mean unix://\(s)?")
         }
@@ -440,12 +451,13 @@ extension ValueType where Value == String {
         )
     }
 
-    /// An empty string or a regular expression that NSRegularExpression accepts.
+    /// An empty string or a regular expression that Swift's `Regex` accepts (the standard
+    /// library's engine: no Foundation needed; its syntax is ICU's and PCRE's).
     static var regularExpression: ValueType {
         .string(summary: "regular expression", placeholder: "REGEX") { raw in
             if raw.isEmpty { return nil }
             do {
-                _ = try NSRegularExpression(pattern: raw)
+                _ = try Regex(raw)
                 return nil
             } catch {
                 return "not a valid regular expression: \(quoted(raw))"
@@ -457,7 +469,7 @@ extension ValueType where Value == String {
     static var diskSteps: ValueType {
         .string(summary: "comma-separated steps", placeholder: "STEPS") { raw in
             let known = ["build_cache", "dangling_images", "stopped_containers", "unused_images", "volumes"]
-            for step in raw.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(step) {
+            for step in raw.split(separator: ",").map({ trimmedWhitespace($0) }) where !known.contains(step) {
                 return "unknown step \(quoted(step)); expected some of \(known.joined(separator: ", "))"
             }
             return nil
@@ -467,7 +479,7 @@ extension ValueType where Value == String {
     /// Comma-separated container label keys (letters, digits, `.`, `-`, `_`, `/`).
     static var labelKeyList: ValueType {
         .string(summary: "comma-separated label keys", placeholder: "KEYS") { raw in
-            for key in raw.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) where !raw.isEmpty {
+            for key in raw.split(separator: ",", omittingEmptySubsequences: false).map({ trimmedWhitespace($0) }) where !raw.isEmpty {
                 if key.isEmpty { return "empty label key in \(quoted(raw))" }
                 if !key.allSatisfy({ $0.isLetter || $0.isNumber || "._-/".contains($0) }) {
                     return "label key \(quoted(key)) has characters other than letters, digits, '.', '-', '_', '/'"

@@ -1,5 +1,3 @@
-import Yams
-
 /// The web configuration file named by `web.config_file` (`--web.config.file`): TLS and basic auth for
 /// the HTTP endpoint, in the shape of the Prometheus exporter-toolkit's file, so one file can serve
 /// every exporter on a host.
@@ -79,11 +77,11 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
         } catch {
             throw ConfigError(key: "web.config_file", source: origin, reason: "cannot read web config file \(path): \(describe(error))")
         }
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLNode.parse(text)
         } catch {
-            throw ConfigError(key: "web.config_file", source: path, reason: "invalid YAML in web config file: \(error)")
+            throw YAMLSource.yamlError(error, path: path, key: "web.config_file", prefix: "invalid YAML in web config file")
         }
         var config = WebConfig(path: path, tls: nil, basicAuthUsers: [:])
         guard let root else { return config }  // an empty file: plain HTTP, no authentication
@@ -120,7 +118,7 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
     ]
 
     private static func parseTLS(
-        _ node: Node, path: String, directory: String, readFile: (String) throws -> String
+        _ node: YAMLNode, path: String, directory: String, readFile: (String) throws -> String
     ) throws(ConfigError) -> TLS {
         guard case .mapping(let mapping) = node else {
             throw ConfigError(key: "tls_server_config", source: YAMLSource.location(path, node.mark),
@@ -141,7 +139,7 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
                 throw ConfigError(key: full, source: here, reason: "expected a string, got \(kind(value))")
             }
             if isNull(value) { continue }
-            values[name] = (scalar.string, YAMLSource.location(path, value.mark ?? keyNode.mark))
+            values[name] = (scalar.string, YAMLSource.location(path, value.mark))
         }
         let sectionSource = YAMLSource.location(path, node.mark)
 
@@ -222,7 +220,7 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
 
     // MARK: - basic_auth_users
 
-    private static func parseUsers(_ node: Node, path: String) throws(ConfigError) -> [String: String] {
+    private static func parseUsers(_ node: YAMLNode, path: String) throws(ConfigError) -> [String: String] {
         guard case .mapping(let mapping) = node else {
             throw ConfigError(key: "basic_auth_users", source: YAMLSource.location(path, node.mark),
                               reason: "expected a mapping of user name to bcrypt hash, got \(kind(node))")
@@ -239,7 +237,7 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
                 throw ConfigError(key: full, source: here, reason: "expected a bcrypt hash, got \(kind(value))")
             }
             guard isBCryptHash(scalar.string) else {
-                throw ConfigError(key: full, source: YAMLSource.location(path, value.mark ?? keyNode.mark),
+                throw ConfigError(key: full, source: YAMLSource.location(path, value.mark),
                                   reason: "expected a bcrypt hash ($2y$, $2b$ or $2a$, cost 04-31, 60 characters; e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'), got \(quoted(redact(scalar.string)))")
             }
             users[user] = scalar.string
@@ -268,7 +266,7 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
 
     // MARK: - Helpers
 
-    private static func scalarKey(_ node: Node, prefix: String, path: String) throws(ConfigError) -> String {
+    private static func scalarKey(_ node: YAMLNode, prefix: String, path: String) throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node else {
             throw ConfigError(key: prefix.isEmpty ? "web.config_file" : prefix, source: YAMLSource.location(path, node.mark),
                               reason: "mapping keys must be plain names, got \(kind(node))")
@@ -281,19 +279,9 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
         return "unknown key; expected one of: \(candidates.joined(separator: ", "))"
     }
 
-    private static func isNull(_ node: Node) -> Bool {
-        guard case .scalar = node else { return false }
-        return Resolver.default.resolveTag(of: node) == .null
-    }
+    private static func isNull(_ node: YAMLNode) -> Bool { node.isNull }
 
-    private static func kind(_ node: Node) -> String {
-        switch node {
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        case .scalar(let s): return "the value \(quoted(s.string))"
-        case .alias: return "an alias"
-        }
-    }
+    private static func kind(_ node: YAMLNode) -> String { YAMLSource.kind(node) }
 
     private static func describe(_ error: any Error) -> String {
         if let e = error as? ConfigLoader.FileReadError { return e.reason }

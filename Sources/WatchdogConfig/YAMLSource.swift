@@ -1,5 +1,3 @@
-import Yams
-
 /// One value for one key from one source, not yet parsed.
 struct RawAssignment: Sendable {
     let key: ConfigKey
@@ -9,14 +7,15 @@ struct RawAssignment: Sendable {
 
 /// Reads the configuration file.
 ///
-/// The file is walked as a Yams node tree (`Yams.compose`) rather than decoded with `Codable`:
-/// the tree keeps each node's line (`Node.mark`), so every error can point at the line to fix, and
-/// walking it against the registry rejects unknown keys, which `Codable` would silently ignore.
+/// The file is walked as a node tree (`YAMLNode.parse`, our own parser: Yams would pull in
+/// Foundation) rather than decoded with `Codable`: the tree keeps each node's line
+/// (`YAMLNode.mark`), so every error can point at the line to fix, and walking it against the
+/// registry rejects unknown keys, which `Codable` would silently ignore.
 enum YAMLSource {
     static func assignments(yaml: String, path: String) throws(ConfigError) -> [RawAssignment] {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try YAMLNode.parse(yaml)
         } catch {
             throw yamlError(error, path: path)
         }
@@ -25,7 +24,7 @@ enum YAMLSource {
         switch root {
         case .mapping(let mapping):
             try walk(mapping, prefix: "", path: path, into: &out)
-        case .scalar(let scalar) where isNull(scalar):
+        case .scalar(let scalar) where scalar.isNull:
             break  // a file that says only "~" or "null": nothing set
         default:
             throw ConfigError(
@@ -36,10 +35,10 @@ enum YAMLSource {
     }
 
     private static func walk(
-        _ mapping: Node.Mapping, prefix: String, path: String, into out: inout [RawAssignment]
+        _ mapping: YAMLNode.Mapping, prefix: String, path: String, into out: inout [RawAssignment]
     ) throws(ConfigError) {
         for (keyNode, value) in mapping {
-            guard case .scalar(let keyScalar) = keyNode, !isNull(keyScalar) else {
+            guard case .scalar(let keyScalar) = keyNode, !keyScalar.isNull else {
                 throw ConfigError(
                     key: prefix.isEmpty ? "config.file" : prefix, source: location(path, keyNode.mark),
                     reason: "mapping keys must be plain names, got \(kind(keyNode))")
@@ -59,24 +58,24 @@ enum YAMLSource {
                 case .scalar(let scalar):
                     // An empty value (`key:`, `~`, `null`) means "not set here": easier than
                     // deleting the line when commenting a setting out.
-                    if isNull(scalar) { continue }
+                    if scalar.isNull { continue }
                     out.append(RawAssignment(
                         key: key, raw: scalar.string,
-                        origin: Origin(layer: .file, source: location(path, value.mark ?? keyNode.mark))))
+                        origin: Origin(layer: .file, source: location(path, value.mark))))
                 default:
                     throw ConfigError(
-                        key: full, source: location(path, value.mark ?? keyNode.mark),
+                        key: full, source: location(path, value.mark),
                         reason: "expected \(key.summary), got \(kind(value))")
                 }
             } else if ConfigRegistry.sections.contains(full) {
                 switch value {
                 case .mapping(let nested):
                     try walk(nested, prefix: full, path: path, into: &out)
-                case .scalar(let scalar) where isNull(scalar):
+                case .scalar(let scalar) where scalar.isNull:
                     continue  // `web:` with nothing under it
                 default:
                     throw ConfigError(
-                        key: full, source: location(path, value.mark ?? keyNode.mark),
+                        key: full, source: location(path, value.mark),
                         reason: "expected a mapping of \(full).* keys, got \(kind(value))")
                 }
             } else {
@@ -107,48 +106,29 @@ enum YAMLSource {
         return parts.dropLast().reversed().reduce("\(parts.last!): ...") { "\($1): {\($0)}" }
     }
 
-    private static func isNull(_ scalar: Node.Scalar) -> Bool {
-        Resolver.default.resolveTag(of: .scalar(scalar)) == .null
-    }
-
-    private static func kind(_ node: Node) -> String {
+    static func kind(_ node: YAMLNode) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .scalar(let s): return "the value \(quoted(s.string))"
-        case .alias: return "an alias"
         }
     }
 
-    static func location(_ path: String, _ mark: Mark?) -> String {
-        guard let mark else { return path }
-        return "\(path):\(mark.line)"
+    static func location(_ path: String, _ mark: YAMLNode.Mark) -> String {
+        "\(path):\(mark.line)"
     }
 
-    /// Turns Yams' parse errors into a `ConfigError` that names the file and line.
-    private static func yamlError(_ error: any Error, path: String) -> ConfigError {
-        guard let yamlError = error as? YamlError else {
-            return ConfigError(key: "config.file", source: path, reason: "invalid YAML: \(error)")
-        }
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _),
-             .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            var reason = "invalid YAML: \(problem)"
-            if let context {
-                reason += " (\(context.text) at line \(context.mark.line))"
-            }
-            return ConfigError(key: "config.file", source: location(path, mark), reason: reason)
-        case .duplicatedKeysInMapping(let duplicates, let context):
+    /// Turns a parse error into a `ConfigError` that names the file and line.
+    static func yamlError(_ error: YAMLError, path: String, key: String = "config.file", prefix: String = "invalid YAML") -> ConfigError {
+        if let first = error.duplicateKeys.first {
             return ConfigError(
-                key: duplicates.first ?? "config.file", source: location(path, context.mark),
-                reason: "duplicate key \(duplicates.map { quoted($0) }.joined(separator: ", ")): it appears more than once in one mapping (this is its first occurrence)")
-        case .reader(let problem, let offset, _, _):
-            return ConfigError(
-                key: "config.file", source: path,
-                reason: "invalid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
-        default:
-            return ConfigError(key: "config.file", source: path, reason: "invalid YAML: \(yamlError)")
+                key: first, source: location(path, error.mark),
+                reason: "duplicate key \(error.duplicateKeys.map { quoted($0) }.joined(separator: ", ")): it appears more than once in one mapping (this is its first occurrence)")
         }
+        var reason = "\(prefix): \(error.problem)"
+        if let context = error.context, let contextMark = error.contextMark {
+            reason += " (\(context) at line \(contextMark.line))"
+        }
+        return ConfigError(key: key, source: location(path, error.mark), reason: reason)
     }
 }
