@@ -9,24 +9,24 @@ import TextFormatting
 /// longer links), each checked against the Foundation call it replaces; the tests may use Foundation.
 @Suite("Foundation-free helpers")
 struct FoundationFreeHelpersTests {
+    /// printf prints the exact binary value rounded half to even; `fixedPoint` rounds the scaled
+    /// double half away from zero. Below 10^15 units of the last digit the scaled double is exact
+    /// to within half a unit, so the two may differ by one unit in the last digit and only there.
     @Test func fixedPointPrintsWhatStringFormatPrints() {
-        var rng = SystemRandomNumberGenerator()
-        var values: [Double] = [0, -0.0, 0.05, 0.15, 1.25, 99.95, 100, -3.14159, 1e-9, 123_456.789, 1_763_800_000.123456789]
+        var rng = SplitMix(seed: 0x5EED)
+        var values: [Double] = [0, -0.0, 0.05, 0.15, 1.25, 99.95, 100, -3.14159, 1e-9, 123_456.789, 1_763_800.123456789]
         for _ in 0..<2000 {
-            let magnitude = [1.0, 100, 1e4, 1e9][Int.random(in: 0..<4, using: &rng)]
+            let magnitude = [1.0, 100, 1e4, 1e6][Int.random(in: 0..<4, using: &rng)]
             values.append(Double.random(in: -magnitude...magnitude, using: &rng))
         }
         for value in values {
             for digits in [0, 1, 3, 9] where value.magnitude * pow(10, Double(digits)) < 1e15 {
                 let ours = fixedPoint(value, fractionDigits: digits)
                 let theirs = String(format: "%.\(digits)f", value)
-                // printf rounds the exact binary value half to even; ours rounds the scaled double
-                // half away from zero: they may differ in the last digit only at an exact tie.
-                if ours != theirs {
-                    let a = Double(ours)!, b = Double(theirs)!
-                    #expect((a - b).magnitude <= pow(10, -Double(digits)) * 1.0000001, "\(value) with \(digits) digits: \(ours) vs \(theirs)")
-                    #expect(ours.count == theirs.count || ours.hasPrefix("-") != theirs.hasPrefix("-"), "\(value): \(ours) vs \(theirs)")
-                }
+                guard ours != theirs else { continue }
+                // As integers in units of the last digit ("-0.0" and "0.0" are both 0).
+                func units(_ text: String) -> Int { Int(text.replacing(".", with: ""))! }
+                #expect(abs(units(ours) - units(theirs)) <= 1, "\(value) with \(digits) digits: \(ours) vs \(theirs)")
             }
         }
         #expect(fixedPoint(12.345, fractionDigits: 1) == "12.3")
@@ -54,28 +54,40 @@ struct FoundationFreeHelpersTests {
         }
     }
 
+    /// The lock is held by another thread (a pthread mutex must be unlocked by its owner, and
+    /// ThreadSanitizer's deadlock detector checks that), and semaphores do the signalling.
     @Test func timedLockWaitsAtMostItsTimeoutAndTakesAFreeLock() {
         let lock = PlainLock()
         #expect(lock.lock(within: .zero))  // free: taken at once
+        lock.unlock()
+        let held = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), released = DispatchSemaphore(value: 0)
+        startThread(name: "lock-holder") {
+            lock.lock()
+            held.signal()
+            release.wait()
+            lock.unlock()
+            released.signal()
+        }
+        #expect(held.wait(timeout: .now() + 10) == .success)
         let start = ContinuousClock.now
-        #expect(!lock.lock(within: .milliseconds(200)))  // held by us, not recursive
+        #expect(!lock.lock(within: .milliseconds(200)))  // held elsewhere: gives up after the timeout
         let waited = ContinuousClock.now - start
         #expect(waited >= .milliseconds(190) && waited < .seconds(5), "waited \(waited)")
-        lock.unlock()
-        #expect(lock.lock(within: .milliseconds(10)))
+        release.signal()
+        #expect(released.wait(timeout: .now() + 10) == .success)
+        #expect(lock.lock(within: .seconds(5)))
         lock.unlock()
     }
 
     @Test func threadsRunTheirBodyUnderTheirName() {
         let seen = Mutex<String?>(nil)
-        let done = PlainLock()
-        done.lock()
+        let done = DispatchSemaphore(value: 0)
         startThread(name: "test-thread-name-too-long") {
             let comm = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
             seen.withLock { $0 = comm?.trimmingCharacters(in: .whitespacesAndNewlines) }
-            done.unlock()
+            done.signal()
         }
-        #expect(done.lock(within: .seconds(10)))
+        #expect(done.wait(timeout: .now() + 10) == .success)
         #expect(seen.withLock { $0 } == "test-thread-nam")  // the kernel keeps 15 bytes
     }
 
@@ -93,5 +105,18 @@ struct FoundationFreeHelpersTests {
         #expect(try #require(NamePattern("db")).matches("prod-db-1"))
         #expect(NamePattern("") == nil)
         #expect(NamePattern("(unclosed") == nil)
+    }
+}
+
+/// A seeded generator (SplitMix64), so that a failure reproduces.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
