@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Release builds on Linux put every function in a section of its own, so that the linker can
+/// place the code a running watchdog executes together (`Sources/docker-watchdog/hot-sections.txt`,
+/// made by `scripts/hot-sections.sh`): the kernel keeps whole 64 KiB blocks of a binary's text
+/// resident around each page touched, and executed code scattered over the binary made most of it
+/// resident (BENCHMARKS.md, resident memory). Debug builds are left alone.
+let functionSections: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-function-sections"], .when(platforms: [.linux], configuration: .release))
+]
+
 /// docker-watchdog: samples a Docker host, serves Prometheus metrics and repairs the host.
 ///
 /// Layout: two system-library targets and one C shim target wrap libmicrohttpd and libcurl; the only
@@ -33,24 +42,26 @@ let package = Package(
         .target(
             name: "CWatchdogShims",
             dependencies: ["CMicroHTTPD", "CCurl"],
+            cSettings: [.unsafeFlags(["-ffunction-sections"], .when(platforms: [.linux], configuration: .release))],
             // gnutls (client-certificate checks, HMAC) and crypt (bcrypt via crypt_r) for the web config.
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("gnutls"), .linkedLibrary("crypt")]
         ),
 
         // MARK: thin wrappers (the only modules with unsafe code)
-        .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims", "Locking", "TextFormatting"]),
+        .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims", "Locking", "TextFormatting"], swiftSettings: functionSections),
         // Locks ThreadSanitizer can see (Synchronization.Mutex's futex is invisible to it on Linux).
-        .target(name: "Locking", dependencies: ["CWatchdogShims"]),
-        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims", "Locking"]),
+        .target(name: "Locking", dependencies: ["CWatchdogShims"], swiftSettings: functionSections),
+        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims", "Locking"], swiftSettings: functionSections),
 
         // MARK: plain Swift
         // Trimming and number formatting without Foundation (the watchdog links FoundationEssentials at most).
-        .target(name: "TextFormatting"),
-        .target(name: "Exposition"),
-        .target(name: "WatchdogConfig"),
+        .target(name: "TextFormatting", swiftSettings: functionSections),
+        .target(name: "Exposition", swiftSettings: functionSections),
+        .target(name: "WatchdogConfig", swiftSettings: functionSections),
         .target(
             name: "DockerEngine",
-            dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: functionSections
         ),
         .target(
             name: "Watchdog",
@@ -59,14 +70,21 @@ let package = Package(
                 // Only for the allocator settings (Support/Allocator.swift): plain calls, no pointers.
                 "CWatchdogShims",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: functionSections
         ),
         // A release binary is linked position-dependent: a PIE's relocations dirty about 2 MiB of
         // pages at start-up that stay resident (BENCHMARKS.md, resident memory). Debug builds (the
-        // sanitizers need a PIE) are left alone.
+        // sanitizers need a PIE) are left alone. The executed code is placed together (see
+        // `functionSections`; gold's option, the toolchain's default linker on Linux).
         .executableTarget(
             name: "docker-watchdog", dependencies: ["Watchdog"],
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(platforms: [.linux], configuration: .release))]
+            exclude: ["hot-sections.txt"],
+            swiftSettings: functionSections,
+            linkerSettings: [.unsafeFlags(
+                ["-Xclang-linker", "-no-pie",
+                 "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/Sources/docker-watchdog/hot-sections.txt"],
+                .when(platforms: [.linux], configuration: .release))]
         ),
 
         // MARK: test support
