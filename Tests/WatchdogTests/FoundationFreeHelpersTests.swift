@@ -1,3 +1,4 @@
+import FakeDockerEngine
 import Foundation
 import Locking
 import Testing
@@ -13,7 +14,7 @@ struct FoundationFreeHelpersTests {
     /// double half away from zero. Below 10^15 units of the last digit the scaled double is exact
     /// to within half a unit, so the two may differ by one unit in the last digit and only there.
     @Test func fixedPointPrintsWhatStringFormatPrints() {
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)  // seeded, so that a failure reproduces
         var values: [Double] = [0, -0.0, 0.05, 0.15, 1.25, 99.95, 100, -3.14159, 1e-9, 123_456.789, 1_763_800.123456789]
         for _ in 0..<2000 {
             let magnitude = [1.0, 100, 1e4, 1e6][Int.random(in: 0..<4, using: &rng)]
@@ -108,15 +109,3 @@ struct FoundationFreeHelpersTests {
     }
 }
 
-/// A seeded generator (SplitMix64), so that a failure reproduces.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
