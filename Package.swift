@@ -1,23 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Release builds on Linux put every function in a section of its own, so that the linker can
-/// place the code a running watchdog executes together (`Sources/docker-watchdog/hot-sections.txt`,
-/// made by `scripts/hot-sections.sh`): the kernel keeps whole 64 KiB blocks of a binary's text
-/// resident around each page touched, and executed code scattered over the binary made most of it
-/// resident (BENCHMARKS.md, resident memory). Debug builds are left alone.
-let functionSections: [SwiftSetting] = [
-    .unsafeFlags(["-Xfrontend", "-function-sections"], .when(platforms: [.linux], configuration: .release))
-]
-
 /// docker-watchdog: samples a Docker host, serves Prometheus metrics and repairs the host.
 ///
-/// Layout: two system-library targets and one C shim target wrap libmicrohttpd and libcurl; the only
-/// Swift modules that touch unsafe pointers are `CurlTransport` and `MicroHTTPServer`. Everything
-/// else is plain Swift.
+/// The targets below are in layers, lowest first; a target depends only on targets of lower
+/// layers (`scripts/checks/layering.sh` reads this manifest and every file's imports and fails
+/// otherwise). Unsafe pointer code lives only in the thin wrappers of layer 2 (and `Locking`);
+/// everything above is plain Swift. Linux only: the code uses epoll, statfs, /proc and glibc.
+/// docs/architecture.md walks through the layers, one scrape and one remediation.
 let package = Package(
     name: "docker-watchdog",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "docker-watchdog", targets: ["docker-watchdog"]),
         .executable(name: "fake-docker-engine", targets: ["fake-docker-engine"]),
@@ -28,79 +20,103 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
-        // MARK: C libraries
-        .systemLibrary(
-            name: "CMicroHTTPD",
-            pkgConfig: "libmicrohttpd",
-            providers: [.apt(["libmicrohttpd-dev"])]
-        ),
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
+        // MARK: layer 0: C libraries and one shim per library (typed wrappers of variadic calls)
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        // gnutls (client-certificate checks, HMAC, random bytes) and crypt (bcrypt via crypt_r) for the web config.
         .target(
-            name: "CWatchdogShims",
-            dependencies: ["CMicroHTTPD", "CCurl"],
-            cSettings: [.unsafeFlags(["-ffunction-sections"], .when(platforms: [.linux], configuration: .release))],
-            // gnutls (client-certificate checks, HMAC) and crypt (bcrypt via crypt_r) for the web config.
-            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("gnutls"), .linkedLibrary("crypt")]
-        ),
+            name: "CHTTPServerShims", dependencies: ["CMicroHTTPD"],
+            linkerSettings: [.linkedLibrary("gnutls"), .linkedLibrary("crypt")]),
+        .target(name: "CZlibShims", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CSystemShims"),
 
-        // MARK: thin wrappers (the only modules with unsafe code)
-        .target(name: "CurlTransport", dependencies: ["CCurl", "CWatchdogShims", "Locking", "TextFormatting"], swiftSettings: functionSections),
-        // Locks ThreadSanitizer can see (Synchronization.Mutex's futex is invisible to it on Linux).
-        .target(name: "Locking", dependencies: ["CWatchdogShims"], swiftSettings: functionSections),
-        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CWatchdogShims", "Locking"], swiftSettings: functionSections),
-
-        // MARK: plain Swift
+        // MARK: layer 1: foundations without Docker or HTTP
+        // Locks, threads, sleeps and allocator settings on pthreads/glibc (ThreadSanitizer sees these
+        // locks; Synchronization.Mutex's futex is invisible to it on Linux).
+        .target(name: "Locking", dependencies: ["CSystemShims"]),
         // Trimming and number formatting without Foundation (the watchdog links FoundationEssentials at most).
-        .target(name: "TextFormatting", swiftSettings: functionSections),
-        .target(name: "Exposition", swiftSettings: functionSections),
-        .target(name: "WatchdogConfig", swiftSettings: functionSections),
+        .target(name: "TextFormatting"),
+        .target(name: "Exposition"),
+        .target(name: "WatchdogConfig"),
+        // Response bodies shared without copies, gzip pieces (zlib).
+        .target(name: "ResponseBodies", dependencies: ["CZlibShims"]),
+
+        // MARK: layer 2: thin wrappers (the only modules with unsafe code, besides Locking and ResponseBodies)
+        .target(name: "CurlTransport", dependencies: ["CCurl", "CCurlShims", "Locking", "TextFormatting"]),
+        .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CHTTPServerShims", "Locking", "ResponseBodies"]),
+        // statfs with a deadline, /proc/self/mountinfo.
+        .target(name: "HostProbes", dependencies: ["Locking"]),
+
+        // MARK: layer 3: the Docker Engine API client
         .target(
             name: "DockerEngine",
-            dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: functionSections
-        ),
+            dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]),
+
+        // MARK: layer 4: sampling (collector protocol and registry, runner, store, host status, core metrics)
+        .target(
+            name: "Sampling",
+            dependencies: [
+                "DockerEngine", "Exposition", "Locking", "ResponseBodies", "TextFormatting", "WatchdogConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // MARK: layer 5: container state and health (tracker, events stream)
+        .target(
+            name: "Containers",
+            dependencies: ["DockerEngine", "Locking", "Sampling", .product(name: "Logging", package: "swift-log")]),
+
+        // MARK: layer 6: collectors (one file each) and remediation (engine, policies, ledger, audit log)
+        .target(
+            name: "Collectors",
+            dependencies: [
+                "Containers", "DockerEngine", "Exposition", "HostProbes", "Locking", "Sampling", "TextFormatting",
+                "WatchdogConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Remediation",
+            dependencies: [
+                "Containers", "CurlTransport", "DockerEngine", "Exposition", "HostProbes", "Locking", "Sampling",
+                "TextFormatting", "WatchdogConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // MARK: layer 7: the web front (router with the auth gate, security, status page)
+        .target(
+            name: "Web",
+            dependencies: [
+                "Containers", "Exposition", "Locking", "MicroHTTPServer", "Remediation", "Sampling", "TextFormatting",
+                "WatchdogConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // MARK: layer 8: the service that wires everything, and the entry point
         .target(
             name: "Watchdog",
             dependencies: [
-                "DockerEngine", "Exposition", "WatchdogConfig", "MicroHTTPServer", "Locking", "TextFormatting",
-                // Only for the allocator settings (Support/Allocator.swift): plain calls, no pointers.
-                "CWatchdogShims",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: functionSections
-        ),
+                "Collectors", "Containers", "CurlTransport", "DockerEngine", "Exposition", "HostProbes", "Locking",
+                "MicroHTTPServer", "Remediation",
+                "Sampling", "TextFormatting", "Web", "WatchdogConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
         // A release binary is linked position-dependent: a PIE's relocations dirty about 2 MiB of
         // pages at start-up that stay resident (BENCHMARKS.md, resident memory). Debug builds (the
-        // sanitizers need a PIE) are left alone. The executed code is placed together (see
-        // `functionSections`; gold's option, the toolchain's default linker on Linux).
+        // sanitizers need a PIE) are left alone.
         .executableTarget(
             name: "docker-watchdog", dependencies: ["Watchdog"],
-            exclude: ["hot-sections.txt"],
-            swiftSettings: functionSections,
-            linkerSettings: [.unsafeFlags(
-                ["-Xclang-linker", "-no-pie",
-                 "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/Sources/docker-watchdog/hot-sections.txt"],
-                .when(platforms: [.linux], configuration: .release))]
-        ),
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(platforms: [.linux], configuration: .release))]),
 
-        // MARK: test support
+        // MARK: layer 9: test support, benchmark and fuzz tools (not part of the watchdog)
         .target(name: "FakeDockerEngine", dependencies: ["MicroHTTPServer", "Locking"]),
-        // Benchmark servers and profile (scripts/bench.sh): not part of the watchdog.
         .executableTarget(name: "fake-docker-engine", dependencies: ["FakeDockerEngine", "MicroHTTPServer"]),
         .executableTarget(
             name: "bench-profile",
-            dependencies: ["Watchdog", "DockerEngine", "Exposition", "FakeDockerEngine", "MicroHTTPServer"]
-        ),
+            dependencies: ["Watchdog", "Collectors", "Containers", "Sampling", "ResponseBodies", "DockerEngine", "Exposition", "FakeDockerEngine", "MicroHTTPServer"]),
         .target(name: "WatchdogTestSupport", dependencies: ["CurlTransport"]),
         // Fuzz targets (scripts/checks/fuzz.sh builds them with libFuzzer; a plain build replays a corpus).
         .target(
             name: "FuzzTargets",
-            dependencies: ["DockerEngine", "WatchdogConfig", "Watchdog", "Exposition", "MicroHTTPServer", "WatchdogTestSupport"]
-        ),
+            dependencies: [
+                "DockerEngine", "WatchdogConfig", "Watchdog", "Exposition", "MicroHTTPServer", "WatchdogTestSupport",
+                "Sampling", "Web", "Collectors", "Containers", "Remediation",
+            ]),
         .executableTarget(name: "fuzz-docker-json", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "fuzz-config", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "fuzz-http", dependencies: ["FuzzTargets"]),
@@ -112,9 +128,20 @@ let package = Package(
         .testTarget(
             name: "DockerEngineTests",
             dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport"],
-            resources: [.copy("Fixtures")]
-        ),
-        .testTarget(name: "WatchdogTests", dependencies: ["Watchdog", "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport", "Locking", "TextFormatting", "DockerEngine"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Watchdog", "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport", "FakeDockerEngine", "MicroHTTPServer", "Locking"]),
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "WatchdogTests",
+            dependencies: [
+                "Watchdog", "Sampling", "Collectors", "Containers", "Remediation", "Web", "HostProbes", "ResponseBodies",
+                "FakeDockerEngine", "CurlTransport", "WatchdogTestSupport", "Locking", "TextFormatting", "DockerEngine",
+                "WatchdogConfig", "MicroHTTPServer", "Exposition",
+            ]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "Watchdog", "Sampling", "Collectors", "Containers", "Remediation", "Web", "HostProbes", "ResponseBodies",
+                "DockerEngine", "Exposition", "CurlTransport", "WatchdogTestSupport", "FakeDockerEngine", "MicroHTTPServer",
+                "Locking", "WatchdogConfig", "TextFormatting",
+            ]),
     ]
 )

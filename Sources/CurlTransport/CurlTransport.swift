@@ -1,5 +1,5 @@
 import CCurl
-import CWatchdogShims
+import CCurlShims
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc

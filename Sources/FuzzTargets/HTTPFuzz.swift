@@ -1,7 +1,9 @@
 import Exposition
 import Foundation
 import MicroHTTPServer
-@testable import Watchdog  // CollectorStatus.init is internal; debug builds (the only ones fuzzed) enable testing
+@testable import Sampling  // CollectorStatus.init is internal; debug builds (the only ones fuzzed) enable testing
+import Web
+import Collectors
 import WatchdogTestSupport
 
 /// The HTTP surface, twice per input:

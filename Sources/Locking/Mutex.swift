@@ -1,4 +1,4 @@
-import CWatchdogShims
+import CSystemShims
 
 /// A pthread mutex at a stable address (owned by the C shim): what `Mutex` and the few callers
 /// that need a timed wait lock with.

@@ -1,4 +1,4 @@
-import CWatchdogShims
+import CSystemShims
 
 /// Starts a detached thread called `name` (shown by `ps -L`, `top -H`, `perf`; at most 15 bytes
 /// kept) that runs `body`.

@@ -1,4 +1,4 @@
-import CWatchdogShims
+import CHTTPServerShims
 import FoundationEssentials
 
 /// bcrypt password hashes, checked with libcrypt's `crypt_r` (libxcrypt: `$2y$`, `$2b$`, `$2a$`).

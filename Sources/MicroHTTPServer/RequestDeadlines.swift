@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import CWatchdogShims
+import CHTTPServerShims
 import Dispatch
 import FoundationEssentials
 #if canImport(Glibc)

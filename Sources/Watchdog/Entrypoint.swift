@@ -4,6 +4,9 @@ import WatchdogConfig
 
 #if canImport(Glibc)
 import Glibc
+import Locking
+import Web
+import Sampling
 #endif
 
 /// The program: parse configuration, start the service, run until SIGTERM or SIGINT.

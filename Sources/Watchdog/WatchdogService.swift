@@ -7,6 +7,12 @@ import Logging
 import MicroHTTPServer
 import Locking
 import WatchdogConfig
+import HostProbes
+import Web
+import Remediation
+import Collectors
+import Containers
+import Sampling
 
 /// The whole watchdog: collectors on their own threads, the metrics store, and the HTTP server.
 ///
@@ -19,7 +25,6 @@ public final class WatchdogService: Sendable {
     private let runners: [CollectorRunner]
     /// Container health history and state; nil when the containers collector is off.
     public let tracker: ContainerTracker?
-    private let streamer: EventStreamer?
     /// The remediation engine (its policies, plan and ledger of actions).
     public let remediation: RemediationEngine
     private let logger: Logger
@@ -39,7 +44,7 @@ public final class WatchdogService: Sendable {
         let pinned = APIVersion(configuration.docker.apiVersion)
         // One client per sampling thread: a client serialises its calls, and a slow /system/df must
         // never delay a liveness probe.
-        func client() -> DockerClient {
+        @Sendable func client() -> DockerClient {
             DockerClient(
                 endpoint: endpoint, connectTimeout: configuration.docker.connectTimeout,
                 requestTimeout: configuration.docker.requestTimeout, pinnedVersion: pinned,
@@ -47,67 +52,19 @@ public final class WatchdogService: Sendable {
         }
         let host = HostStatus()
         let store = MetricsStore(apiStats: stats)
-        let c = configuration.collectors
-        let systemDFGate = SystemDFGate()
-        var collectors: [any Collector] = [
-            DaemonCollector(
-                client: client(), host: host, interval: c.daemon.interval, timeout: c.daemon.timeout,
-                infoInterval: c.daemon.infoInterval, logger: logger),
-            DiskCollector(
-                client: client(), host: host, interval: c.disk.interval, statfsTimeout: c.disk.statfsTimeout,
-                path: c.disk.path, hostPrefix: c.disk.hostPrefix),
-            SystemDFCollector(
-                client: client(), host: host, interval: c.systemDF.interval, timeout: c.systemDF.timeout, gate: systemDFGate),
-            ProcessCollector(interval: c.process.interval),
-        ]
-        if c.buildCache.enabled {
-            collectors.append(BuildCacheCollector(
-                client: client(), gate: systemDFGate, interval: c.buildCache.interval, timeout: c.systemDF.timeout,
-                logger: logger))
-        }
-        if c.containers.enabled {
-            let keys = c.containers.labels.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
-            let tracker = ContainerTracker(
-                historySize: c.containers.historySize, labelKeys: Self.labelKeysRead(configuration, containerLabels: keys))
-            let streamer = EventStreamer(client: client(), tracker: tracker, logger: logger)
-            collectors.append(ContainerCollector(
-                client: client(), tracker: tracker, streamer: streamer,
-                settings: .init(
-                    interval: c.containers.interval, resyncInterval: c.containers.resyncInterval,
-                    inspectTimeout: c.containers.inspectTimeout, maxInspectsPerRound: c.containers.maxInspectsPerRound,
-                    maxStreakInspectsPerRound: c.containers.maxStreakInspectsPerRound,
-                    maxSeries: c.containers.maxSeries, include: c.containers.include, exclude: c.containers.exclude,
-                    labelKeys: keys)))
-            self.tracker = tracker
-            self.streamer = streamer
-        } else {
-            self.tracker = nil
-            self.streamer = nil
-        }
+        let context = CollectorContext(configuration: configuration, host: host, logger: logger, makeClient: client)
+        var collectors = CollectorList.all.filter { $0.isEnabled(configuration) }.map { $0.make(context) }
+        self.tracker = context.existing(ContainerTracker.self)
         self.host = host
         self.store = store
         self.remediation = Self.makeRemediation(configuration, client: client(), host: host, tracker: self.tracker, logger: logger)
-        collectors.append(remediation)
-        self.runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
-        // docker_watchdog_events_stream_up is published with the containers collector's rounds:
-        // when the stream connects or breaks, that collector runs a round at once.
-        if let streamer, let containers = runners.first(where: { $0.collector is ContainerCollector }) {
-            // Weak: the runner holds the collector, which holds the streamer, which holds this.
-            streamer.observeConnection { [weak containers] in containers?.runSoon() }
+        collectors.append(RemediationLoop(engine: remediation))
+        let runners = collectors.map { CollectorRunner(collector: $0, store: store, logger: logger) }
+        for runner in runners {
+            // Weak: the runner holds the collector, which holds what calls this back.
+            runner.collector.bind { [weak runner] in runner?.runSoon() }
         }
-    }
-
-    /// The container label keys anything reads from the tracker: the compose project and service
-    /// (series labels, stacks), `collector.containers.labels`, and the autoheal opt-in and
-    /// protection labels (the key of `key=value`). The tracker and the lists it is fed keep only
-    /// these; the disk policy lists containers itself, with every label.
-    static func labelKeysRead(_ configuration: WatchdogConfiguration, containerLabels: [String]) -> Set<String> {
-        var keys: Set<String> = ["com.docker.compose.project", "com.docker.compose.service"]
-        keys.formUnion(containerLabels)
-        for spec in [configuration.remediation.autoheal.label, configuration.remediation.protectLabel] where !spec.isEmpty {
-            keys.insert(String(spec.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]))
-        }
-        return keys
+        self.runners = runners
     }
 
     static func makeRemediation(
@@ -170,12 +127,12 @@ public final class WatchdogService: Sendable {
     /// - Parameter webSecurity: TLS and basic auth already read from `web.config_file` (the entry point
     ///   reads it first to exit with status 2 on a bad file); nil reads it here.
     public func start(webSecurity: WebSecurity? = nil) throws {
+        let web = configuration.web
+        let guardian = try webSecurity ?? WebSecurity(configuration: configuration)
         let runners = self.runners
         let router = WebRouter(
             telemetryPath: configuration.web.telemetryPath, store: store, host: host, tracker: tracker, remediation: remediation,
-            liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
-        let web = configuration.web
-        let guardian = try webSecurity ?? WebSecurity(configuration: configuration)
+            gate: guardian, liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
         let httpServer = try HTTPServer(
             listen: .tcp(host: web.listenAddress.host, port: web.listenAddress.port),
             options: HTTPServerOptions(
@@ -184,16 +141,13 @@ public final class WatchdogService: Sendable {
                 connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
                 maxRequestBodyBytes: 64 << 10, tls: guardian.tls,
                 onServerMessage: ServerMessages(logger: logger, count: { [store] in store.countServerError() }).receive),
-            // Every endpoint sits behind the same gate, /healthz included, as in the exporter-toolkit.
-            handler: { [store] request in
-                guard let refusal = guardian.check(request) else { return router.handle(request) }
-                store.countUnauthorized()
-                return refusal
-            })
+            handler: router.handle)
         server.withLock { $0 = httpServer }
         security.withLock { $0 = guardian }
-        for runner in runners { runner.start() }
-        streamer?.start()
+        for runner in runners {
+            runner.start()
+            runner.collector.startBackground()
+        }
         logger.info("docker-watchdog started", metadata: [
             "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
             "docker_host": "\(configuration.docker.host)",
@@ -232,8 +186,8 @@ public final class WatchdogService: Sendable {
                 if !runner.stop(timeout: limit) { unfinished.withLock { $0.append(runner.collector.name) } }
             }
         }
-        if let streamer {
-            DispatchQueue.global().async(group: group) { streamer.stop(timeout: limit) }
+        for runner in runners {
+            DispatchQueue.global().async(group: group) { runner.collector.stopBackground(timeout: limit) }
         }
         let inTime = group.wait(timeout: .now() + seconds(limit) + 0.5) == .success
         let stuck = unfinished.withLock { $0 }.sorted()

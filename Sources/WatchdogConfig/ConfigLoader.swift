@@ -206,6 +206,16 @@ public enum ConfigLoader {
                     out.configFile = (path, "flag \(flag)")
                 }
             default:
+                // `--no-NAME` turns a boolean off (`--no-collector.containers`), as kingpin does.
+                if ConfigRegistry.byFlagName[name] == nil, name.hasPrefix("no-"),
+                   let key = ConfigRegistry.byFlagName[String(name.dropFirst(3))], key.isBool {
+                    guard inline == nil else {
+                        out.fail(ConfigError(key: key.name, source: "flag \(flag)", reason: "takes no value"))
+                        continue
+                    }
+                    out.assignments.append(RawAssignment(key: key, raw: "false", origin: Origin(layer: .flags, source: "flag \(flag)")))
+                    continue
+                }
                 guard let key = ConfigRegistry.byFlagName[name] else {
                     var reason = "unknown flag"
                     let candidates = ConfigRegistry.keys.map(\.flagName) + specialFlags

@@ -131,6 +131,10 @@ enum ConfigRegistry {
 
         // MARK: collectors
         ConfigKey(
+            "collector.daemon.enabled", \.collectors.daemon.enabled, .bool,
+            flagAliases: ["collector.daemon"],
+            "Whether the daemon is probed (/_ping, /info, /version). Off, docker_daemon_up is not exported and daemon restarts have nothing to act on."),
+        ConfigKey(
             "collector.daemon.interval", \.collectors.daemon.interval, .duration(positive: true),
             "How often the daemon is probed with /_ping."),
         ConfigKey(
@@ -139,6 +143,10 @@ enum ConfigRegistry {
         ConfigKey(
             "collector.daemon.info_interval", \.collectors.daemon.infoInterval, .duration(positive: true),
             "How often /info and /version are refreshed; they change rarely and /info is slow on busy daemons."),
+        ConfigKey(
+            "collector.disk.enabled", \.collectors.disk.enabled, .bool,
+            flagAliases: ["collector.disk"],
+            "Whether the filesystem holding Docker's data is measured (the disk policy measures it itself when it acts)."),
         ConfigKey(
             "collector.disk.interval", \.collectors.disk.interval, .duration(positive: true),
             "How often the filesystem holding Docker's data is measured."),
@@ -152,6 +160,10 @@ enum ConfigRegistry {
             "collector.disk.host_prefix", \.collectors.disk.hostPrefix, .optionalAbsolutePath,
             "Prefix for DockerRootDir when the watchdog runs in a container with the host's filesystem mounted (e.g. /host)."),
         ConfigKey(
+            "collector.system_df.enabled", \.collectors.systemDF.enabled, .bool,
+            flagAliases: ["collector.system-df"],
+            "Whether /system/df is sampled for Docker's usage by category."),
+        ConfigKey(
             "collector.system_df.interval", \.collectors.systemDF.interval, .duration(positive: true),
             "How often /system/df is fetched; it walks every image, container and volume and can take minutes on large hosts."),
         ConfigKey(
@@ -159,15 +171,21 @@ enum ConfigRegistry {
             "Deadline of one /system/df call, instead of docker.request_timeout. May exceed the interval: the call is single-flight."),
         ConfigKey(
             "collector.build_cache.enabled", \.collectors.buildCache.enabled, .bool,
+            flagAliases: ["collector.build-cache"],
             "Whether BuildKit's build cache is sampled (size per record type, and hit and miss counters measured between samples)."),
         ConfigKey(
             "collector.build_cache.interval", \.collectors.buildCache.interval, .duration(positive: true),
             "How often build-cache records are fetched (/system/df?type=build-cache from API 1.42, a full /system/df before; a recent answer of the system_df collector is used instead when there is one). Hits and misses are counted between samples; calls use collector.system_df.timeout."),
         ConfigKey(
+            "collector.process.enabled", \.collectors.process.enabled, .bool,
+            flagAliases: ["collector.process"],
+            "Whether the watchdog's own process metrics are exported."),
+        ConfigKey(
             "collector.process.interval", \.collectors.process.interval, .duration(positive: true),
             "How often the watchdog's own process metrics are sampled."),
         ConfigKey(
             "collector.containers.enabled", \.collectors.containers.enabled, .bool,
+            flagAliases: ["collector.containers"],
             "Whether container state and health are collected (one /events stream plus periodic lists)."),
         ConfigKey(
             "collector.containers.interval", \.collectors.containers.interval, .duration(positive: true),
@@ -213,8 +231,8 @@ enum ConfigRegistry {
             },
             "Append-only JSON-lines audit log: every action is written before it runs and after it ends. An action whose first line cannot be written is not run."),
         ConfigKey(
-            "remediation.protect_label", \.remediation.protectLabel, .string(summary: "label key=value", placeholder: "LABEL"),
-            "Container, image and volume label (key=value, or key for any value) that protects the object from every remediation."),
+            "remediation.protect_label", \.remediation.protectLabel, .labelSelector,
+            "Container, image and volume label that protects the object from every remediation: key (any value), key=value, or key= (the empty value)."),
         ConfigKey(
             "remediation.keep_pattern", \.remediation.keepPattern, .regularExpression,
             "Regular expression on image tags, container names and volume names that are never removed (empty: none)."),
@@ -258,8 +276,8 @@ enum ConfigRegistry {
             "remediation.disk.min_age", \.remediation.disk.minAge, .duration(positive: true),
             "Stopped containers (since they exited) and images (since created or first seen by the watchdog) younger than this are never removed."),
         ConfigKey(
-            "remediation.disk.named_volume_label", \.remediation.disk.namedVolumeLabel, .string(summary: "label key=value", placeholder: "LABEL"),
-            "Label (key=value) that makes a named, unused volume removable by the volumes step; empty: named volumes are never removed."),
+            "remediation.disk.named_volume_label", \.remediation.disk.namedVolumeLabel, .labelSelector,
+            "Label selector (key, key=value or key=) that makes a named, unused volume removable by the volumes step; empty: named volumes are never removed."),
         ConfigKey(
             "remediation.disk.cooldown", \.remediation.disk.cooldown, .duration(positive: true),
             "Wait this long before running the ladder again after an episode that did not reach the target (or a dry run)."),
@@ -302,8 +320,8 @@ enum ConfigRegistry {
             "remediation.autoheal.dry_run", \.remediation.autoheal.dryRun, .bool,
             "Plan and report container restarts without restarting anything."),
         ConfigKey(
-            "remediation.autoheal.label", \.remediation.autoheal.label, .string(summary: "label key=value", placeholder: "LABEL"),
-            "Container label (key=value, or key for any value) that opts a container in to autoheal; empty: only remediation.autoheal.all opts containers in."),
+            "remediation.autoheal.label", \.remediation.autoheal.label, .labelSelector,
+            "Container label that opts a container in to autoheal: key (any value), key=value, or key= (the empty value); empty: only remediation.autoheal.all opts containers in."),
         ConfigKey(
             "remediation.autoheal.all", \.remediation.autoheal.all, .bool,
             "Autoheal every unhealthy container, labelled or not (never those carrying remediation.protect_label). Off by default: restarting a container its owner did not opt in can lose work in flight."),

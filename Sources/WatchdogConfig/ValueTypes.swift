@@ -567,3 +567,22 @@ extension ValueType where Value: RawRepresentable & CaseIterable, Value.RawValue
         )
     }
 }
+
+extension ValueType where Value == LabelSelector {
+    /// A label selector (`key`, `key=value`, `key=`, or empty for none); see ``LabelSelector``.
+    static var labelSelector: ValueType {
+        ValueType(
+            summary: "label selector: key, key=value or key=",
+            placeholder: "LABEL",
+            isBool: false,
+            parse: { (raw: String) throws(ValueError) -> LabelSelector in
+                do throws(LabelSelectorError) {
+                    return try LabelSelector(parsing: raw)
+                } catch {
+                    throw ValueError("\(error.reason) in \(quoted(raw))")
+                }
+            },
+            format: { $0.description }
+        )
+    }
+}

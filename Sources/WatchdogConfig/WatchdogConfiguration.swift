@@ -66,6 +66,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
 
         /// The daemon liveness probe (`/_ping`) and the slower `/info` + `/version` refresh.
         public struct Daemon: Sendable, Equatable {
+            /// `collector.daemon.enabled`
+            public var enabled: Bool = true
             /// `collector.daemon.interval`
             public var interval: Duration = .seconds(10)
             /// `collector.daemon.timeout`: may exceed `interval`; the probe is single-flight.
@@ -77,6 +79,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
 
         /// Free space of the filesystem holding Docker's data.
         public struct Disk: Sendable, Equatable {
+            /// `collector.disk.enabled`
+            public var enabled: Bool = true
             /// `collector.disk.interval`
             public var interval: Duration = .seconds(15)
             /// `collector.disk.statfs_timeout`: statfs can hang on a dead NFS mount.
@@ -90,6 +94,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
 
         /// `GET /system/df`, which is expensive on hosts with many images/volumes.
         public struct SystemDF: Sendable, Equatable {
+            /// `collector.system_df.enabled`
+            public var enabled: Bool = true
             /// `collector.system_df.interval`
             public var interval: Duration = .seconds(300)
             /// `collector.system_df.timeout`: replaces `docker.request_timeout` for this call.
@@ -136,6 +142,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
 
         /// The watchdog's own process metrics.
         public struct Process: Sendable, Equatable {
+            /// `collector.process.enabled`
+            public var enabled: Bool = true
             /// `collector.process.interval`
             public var interval: Duration = .seconds(15)
             public init() {}
@@ -150,8 +158,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var interval: Duration = .seconds(15)
         /// `remediation.audit_log`: the append-only JSON-lines audit log.
         public var auditLog: String = "/var/lib/docker-watchdog/audit.jsonl"
-        /// `remediation.protect_label`: `key=value` (or `key`) that protects any object.
-        public var protectLabel: String = "docker-watchdog.protect=true"
+        /// `remediation.protect_label`: the label selector that protects any object.
+        public var protectLabel: LabelSelector = "docker-watchdog.protect=true"
         /// `remediation.keep_pattern`: regular expression on image tags, container and volume names.
         public var keepPattern: String = ""
         /// `remediation.webhook_url`: `http://host:port/path` told of every action; empty: none.
@@ -174,7 +182,7 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var steps: String = "build_cache,dangling_images"
             public var buildCacheKeep: Int64 = 0
             public var minAge: Duration = .seconds(3600)
-            public var namedVolumeLabel: String = ""
+            public var namedVolumeLabel: LabelSelector = .none
             public var cooldown: Duration = .seconds(600)
             public init() {}
         }
@@ -205,7 +213,7 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var enabled: Bool = true
             public var dryRun: Bool = false
             /// `key=value` (or `key`) that opts a container in.
-            public var label: String = "docker-watchdog.autoheal=true"
+            public var label: LabelSelector = "docker-watchdog.autoheal=true"
             /// Every container with a health check, labelled or not.
             public var all: Bool = false
             public var minUnhealthy: Duration = .seconds(60)

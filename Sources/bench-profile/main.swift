@@ -21,6 +21,10 @@ import Foundation
 import Logging
 import MicroHTTPServer
 import Watchdog
+import Collectors
+import Containers
+import Sampling
+import ResponseBodies
 
 var counts = [0, 100, 1000, 10000]
 var iterations = 7

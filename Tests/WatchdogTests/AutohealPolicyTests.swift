@@ -5,6 +5,14 @@ import Logging
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// Containers in memory: a failing one reports "starting" for two seconds after a restart, then
 /// "unhealthy" again, like a real container whose health check keeps failing.

@@ -3,6 +3,13 @@ import MicroHTTPServer
 import Locking
 import Testing
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import ResponseBodies
 
 /// The basic-auth policy: which checks pay a bcrypt, what is cached, and the 401.
 @Suite struct BasicAuthenticatorTests {

@@ -2,6 +2,14 @@ import DockerEngine
 import Foundation
 import Testing
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// The hit/miss arithmetic on hand-made record sequences. The shapes (IDs aside) are what Debian's
 /// dockerd 20.10 listed for the builds of `BuildCacheTests`: a base-image record "from local ",

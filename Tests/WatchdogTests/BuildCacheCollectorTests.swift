@@ -7,6 +7,13 @@ import Locking
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import ResponseBodies
 
 /// The build_cache collector and the /system/df gate against the fake engine.
 @Suite("Build cache collector (fake engine)")

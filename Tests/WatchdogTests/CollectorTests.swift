@@ -7,6 +7,14 @@ import MicroHTTPServer
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// Collectors, the store and the router driven by the fake engine and fake statvfs.
 @Suite("Collectors and web router (fake engine)")

@@ -7,6 +7,14 @@ import Testing
 import WatchdogConfig
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// The container state machine and the collector's families, driven by hand-made inputs.
 @Suite("Container tracker")
@@ -133,7 +141,7 @@ struct ContainerTrackerTests {
         var configuration = WatchdogConfiguration()
         configuration.remediation.autoheal.label = "heal.me=yes"
         configuration.remediation.protectLabel = "keep.out"
-        #expect(WatchdogService.labelKeysRead(configuration, containerLabels: ["team"]) == [
+        #expect(ContainerCollector.labelKeysRead(configuration, containerLabels: ["team"]) == [
             "com.docker.compose.project", "com.docker.compose.service", "team", "heal.me", "keep.out",
         ])
     }

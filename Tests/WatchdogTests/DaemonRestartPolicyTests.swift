@@ -6,6 +6,14 @@ import Logging
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// A clock the tests move by hand; `sleep` on it advances it (verification waits, stack-dump grace).
 /// `advance` moves the wall and the monotonic clock together (time passes); `stepWall` moves only

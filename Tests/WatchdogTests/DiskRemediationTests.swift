@@ -5,6 +5,13 @@ import Logging
 import Locking
 import Testing
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import ResponseBodies
 
 /// A Docker host in memory: objects with sizes on a filesystem whose free space they determine.
 final class FakeHost: RemediationDocker, @unchecked Sendable {

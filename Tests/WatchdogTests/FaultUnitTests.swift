@@ -4,6 +4,14 @@ import Logging
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// The rows of the fault matrix (Tests/IntegrationTests/FaultMatrixTests.swift) that cannot be
 /// made on a real host here: a hung statvfs (no FUSE or dead NFS mount to hang on) and wall-clock

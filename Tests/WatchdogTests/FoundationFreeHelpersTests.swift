@@ -2,9 +2,17 @@ import FakeDockerEngine
 import Foundation
 import Locking
 import Testing
+import WatchdogConfig
 import TextFormatting
 @testable import DockerEngine
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import ResponseBodies
 
 /// The helpers that replace what the watchdog's modules used from Foundation (which the watchdog no
 /// longer links), each checked against the Foundation call it replaces; the tests may use Foundation.

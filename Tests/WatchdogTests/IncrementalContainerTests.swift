@@ -5,6 +5,14 @@ import Foundation
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// The shortcuts of a containers round against doing everything again, over long random
 /// sequences of lists, events and inspects: the tracker skipping list entries that did not

@@ -1,6 +1,14 @@
 import Foundation
 import Testing
 import Watchdog
+import Sampling
+import Collectors
+import Containers
+import Remediation
+import Web
+import HostProbes
+import Locking
+import ResponseBodies
 import WatchdogConfig
 
 /// The README's reference tables must be exactly what the code generates.

@@ -2,6 +2,13 @@ import Locking
 import Logging
 import Testing
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import ResponseBodies
 
 /// The HTTP server's complaints: every one counted, at most one log line per interval, and the
 /// next line says how many were left out (a client can cause one per connection).

@@ -6,6 +6,14 @@ import MicroHTTPServer
 import Testing
 import WatchdogTestSupport
 @testable import Watchdog
+@testable import Sampling
+@testable import Collectors
+@testable import Containers
+@testable import Remediation
+@testable import Web
+@testable import HostProbes
+@testable import Locking
+@testable import ResponseBodies
 
 /// The HTTP surface over a real libmicrohttpd server on loopback, port 0.
 @Suite("HTTP surface")

@@ -6,6 +6,7 @@ import Glibc
 #endif
 import Logging
 import Locking
+import Sampling
 
 /// A swift-log handler that writes one logfmt or JSON line per message to standard error.
 ///

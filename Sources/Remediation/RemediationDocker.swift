@@ -1,0 +1,41 @@
+import FoundationEssentials
+import DockerEngine
+import Sampling
+
+/// The Docker calls remediation makes, as a protocol so policy tests drive a fake.
+public protocol RemediationDocker: Sendable {
+    func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult
+    func pruneDanglingImages(protectLabel: String?) throws -> RemovalResult
+    func listContainers() throws -> [ContainerSummary]
+    func inspectContainer(_ id: String) throws -> ContainerInspect
+    func removeContainer(_ id: String) throws
+    func listImages() throws -> [ImageSummary]
+    func removeImage(_ id: String) throws -> RemovalResult
+    /// When the image was last tagged (pulled, built, `docker tag`), if Docker knows.
+    func imageLastTagTime(_ id: String) throws -> Date?
+    func listUnusedVolumes() throws -> [VolumeSummary]
+    func removeVolume(_ name: String) throws
+    func restartContainer(_ id: String) throws
+}
+
+/// The real thing: each call with the client's deadlines (prunes get longer ones: they walk layers).
+public struct DockerRemediationClient: RemediationDocker {
+    public let client: DockerClient
+    public init(client: DockerClient) { self.client = client }
+
+    public func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult {
+        try client.pruneBuildCache(keepStorage: keepStorage, timeout: .seconds(600))
+    }
+    public func pruneDanglingImages(protectLabel: String?) throws -> RemovalResult {
+        try client.pruneDanglingImages(protectLabel: protectLabel, timeout: .seconds(600))
+    }
+    public func listContainers() throws -> [ContainerSummary] { try client.listContainers() }
+    public func inspectContainer(_ id: String) throws -> ContainerInspect { try client.inspectContainer(id) }
+    public func removeContainer(_ id: String) throws { try client.removeContainer(id, timeout: .seconds(120)) }
+    public func listImages() throws -> [ImageSummary] { try client.listImages() }
+    public func removeImage(_ id: String) throws -> RemovalResult { try client.removeImage(id, timeout: .seconds(300)) }
+    public func imageLastTagTime(_ id: String) throws -> Date? { try client.imageLastTagTime(id) }
+    public func listUnusedVolumes() throws -> [VolumeSummary] { try client.listUnusedVolumes() }
+    public func removeVolume(_ name: String) throws { try client.removeVolume(name, timeout: .seconds(120)) }
+    public func restartContainer(_ id: String) throws { try client.restartContainer(id) }
+}

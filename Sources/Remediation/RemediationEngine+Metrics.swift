@@ -1,0 +1,47 @@
+import Exposition
+import Sampling
+
+/// Metrics about what the watchdog did to the host (the `remediation` collector).
+extension MetricCatalog {
+    public static let remediationActions = MetricDescriptor(
+        name: "docker_watchdog_remediation_actions", type: .counter,
+        help: "Remediation actions that ran to completion, by policy (disk, daemon, autoheal) and action.",
+        labels: ["policy", "action"], collector: "remediation")
+    public static let remediationFailures = MetricDescriptor(
+        name: "docker_watchdog_remediation_failures", type: .counter,
+        help: "Remediation actions that failed or were not run because the audit log could not be written, by policy and action.",
+        labels: ["policy", "action"], collector: "remediation")
+    public static let remediationDryRuns = MetricDescriptor(
+        name: "docker_watchdog_remediation_dry_run_actions", type: .counter,
+        help: "Actions a policy in dry-run mode planned and reported instead of running, by policy and action.",
+        labels: ["policy", "action"], collector: "remediation")
+    public static let remediationReclaimed = MetricDescriptor(
+        name: "docker_watchdog_remediation_reclaimed_bytes", type: .counter,
+        help: "Free bytes gained on the Docker root's filesystem by disk remediation, measured with statvfs before and after each step, by action.",
+        labels: ["action"], collector: "remediation")
+    public static let remediationLastAction = MetricDescriptor(
+        name: "docker_watchdog_remediation_last_action_timestamp_seconds", type: .gauge,
+        help: "Unix time of the policy's last action (finished or failed).",
+        labels: ["policy"], collector: "remediation")
+    public static let remediationSuppressed = MetricDescriptor(
+        name: "docker_watchdog_remediation_suppressed", type: .gauge,
+        help: "1 while a policy wants to act but holds back (cool-down, cap reached, nothing left to remove); the reason is in the log and /api/v1/plan.",
+        labels: ["policy"], collector: "remediation")
+    public static let remediationEnabled = MetricDescriptor(
+        name: "docker_watchdog_remediation_enabled", type: .gauge,
+        help: "1 if the remediation policy is enabled.",
+        labels: ["policy"], collector: "remediation")
+    public static let remediationDryRun = MetricDescriptor(
+        name: "docker_watchdog_remediation_dry_run", type: .gauge,
+        help: "1 if the remediation policy only plans and reports (dry run).",
+        labels: ["policy"], collector: "remediation")
+    public static let diskPressure = MetricDescriptor(
+        name: "docker_watchdog_disk_pressure", type: .gauge,
+        help: "1 from the moment free space or inodes fell below the act threshold until they are back above the target (hysteresis), else 0.",
+        labels: [], collector: "remediation")
+
+    public static let remediationMetrics: [MetricDescriptor] = [
+        remediationActions, remediationFailures, remediationDryRuns, remediationReclaimed, remediationLastAction,
+        remediationSuppressed, remediationEnabled, remediationDryRun, diskPressure,
+    ]
+}

@@ -1,0 +1,62 @@
+import Exposition
+import FoundationEssentials
+import Sampling
+
+/// A remediation policy: decides whether to act and acts through the `ActionLedger`.
+public protocol RemediationPolicy: Sendable {
+    /// "disk", "daemon", "autoheal": the `policy` label and the audit log's policy field.
+    var name: String { get }
+    var enabled: Bool { get }
+    var dryRun: Bool { get }
+    /// Looks at the latest state and acts if warranted. Runs on the engine's thread only.
+    func evaluate()
+    /// What the policy would do now, and why, in sentences (for `/api/v1/plan`).
+    var plan: [String] { get }
+}
+
+extension DiskRemediation: RemediationPolicy {
+    public var name: String { "disk" }
+    public var enabled: Bool { settings.enabled }
+    public var dryRun: Bool { settings.dryRun }
+}
+
+/// Evaluates every policy, one at a time, on one thread (the Watchdog module runs ``evaluate()``
+/// on a loop of its own): at most one action runs at any moment, across all policies.
+public final class RemediationEngine: Sendable {
+    public let interval: Duration
+    /// The longest one evaluation can take: a prune of a big build cache can take minutes.
+    public var maxRoundDuration: Duration { .seconds(1800) }
+    public let ledger: ActionLedger
+    public let policies: [any RemediationPolicy]
+    private let disk: DiskRemediation?
+
+    public init(interval: Duration, ledger: ActionLedger, policies: [any RemediationPolicy]) {
+        self.interval = interval
+        self.ledger = ledger
+        self.policies = policies
+        self.disk = policies.compactMap { $0 as? DiskRemediation }.first
+    }
+
+    /// Lets every enabled policy act, then returns remediation's metric families.
+    public func evaluate() -> [MetricFamily] {
+        for policy in policies where policy.enabled { policy.evaluate() }
+        var families = ledger.families(policies: policies.map { ($0.name, $0.enabled, $0.dryRun) })
+        if let disk, disk.enabled {
+            families.append(MetricCatalog.diskPressure.family(value: disk.underPressure ? 1 : 0))
+        }
+        return families
+    }
+
+    /// The current plan of every policy, for `/api/v1/plan`.
+    public struct PlanEntry: Sendable, Codable {
+        public var policy: String
+        public var enabled: Bool
+        public var dryRun: Bool
+        public var suppressed: String?
+        public var plan: [String]
+    }
+
+    public var currentPlan: [PlanEntry] {
+        policies.map { PlanEntry(policy: $0.name, enabled: $0.enabled, dryRun: $0.dryRun, suppressed: ledger.suppression($0.name), plan: $0.plan) }
+    }
+}
