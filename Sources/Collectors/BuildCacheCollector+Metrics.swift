@@ -37,11 +37,13 @@ extension MetricCatalog {
         labels: ["record_type"], collector: "build_cache")
     public static let buildCacheHitRateAvailable = MetricDescriptor(
         name: "docker_build_cache_hit_rate_available", type: .gauge,
-        help: "1 once a sample has shown BuildKit cache records, so hits and misses are measured; 0 while the daemon has none (legacy builder only, or nothing built yet) and the hit and miss counters are absent.",
+        help:
+            "1 once a sample has shown BuildKit cache records, so hits and misses are measured; 0 while the daemon has none (legacy builder only, or nothing built yet) and the hit and miss counters are absent.",
         labels: [], collector: "build_cache")
     public static let buildCacheHits = MetricDescriptor(
         name: "docker_build_cache_hits", type: .counter,
-        help: "Reuses of existing build-cache records between samples (rises of UsageCount), by record type and origin (build, or base_image for FROM layers). Counts results BuildKit loaded, not CACHED lines.",
+        help:
+            "Reuses of existing build-cache records between samples (rises of UsageCount), by record type and origin (build, or base_image for FROM layers). Counts results BuildKit loaded, not CACHED lines.",
         labels: ["record_type", "origin"], collector: "build_cache")
     public static let buildCacheMisses = MetricDescriptor(
         name: "docker_build_cache_misses", type: .counter,

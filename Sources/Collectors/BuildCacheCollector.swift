@@ -57,7 +57,8 @@ public final class BuildCacheCollector: Collector {
             answer = try gate.fetch(
                 waitingAtMost: timeout,
                 reuse: { previous in
-                    reused = previous.usage.buildCache != nil && previous.serial > lastSerial
+                    reused =
+                        previous.usage.buildCache != nil && previous.serial > lastSerial
                         && ContinuousClock.now - previous.finishedAt <= maxAge
                     return reused
                 }
@@ -77,12 +78,14 @@ public final class BuildCacheCollector: Collector {
             return (delta, s.families)
         }
         if delta.totalHits + delta.totalMisses > 0 || delta.pruned > 0 || !delta.uncounted.isEmpty {
-            logger.debug("build cache sample", metadata: [
-                "records": "\(records.count)", "hits": "\(delta.totalHits)", "misses": "\(delta.totalMisses)",
-                "pruned": "\(delta.pruned)", "pending": "\(delta.pending)",
-                "uncounted": "\(delta.uncounted.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ","))",
-                "reused_answer": "\(reused)",
-            ])
+            logger.debug(
+                "build cache sample",
+                metadata: [
+                    "records": "\(records.count)", "hits": "\(delta.totalHits)", "misses": "\(delta.totalMisses)",
+                    "pruned": "\(delta.pruned)", "pending": "\(delta.pending)",
+                    "uncounted": "\(delta.uncounted.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ","))",
+                    "reused_answer": "\(reused)",
+                ])
         }
         return CollectionResult(families: families)
     }
@@ -111,8 +114,9 @@ public final class BuildCacheCollector: Collector {
             }
             result.append(MetricCatalog.buildCacheHits.family(byKey(counters.hits)))
             result.append(MetricCatalog.buildCacheMisses.family(byKey(counters.misses)))
-            result.append(MetricCatalog.buildCacheUncounted.family(
-                counters.uncounted.sorted { $0.key < $1.key }.map { ([Label("reason", $0.key.rawValue)], Double($0.value)) }))
+            result.append(
+                MetricCatalog.buildCacheUncounted.family(
+                    counters.uncounted.sorted { $0.key < $1.key }.map { ([Label("reason", $0.key.rawValue)], Double($0.value)) }))
         }
         return result
     }

@@ -80,8 +80,9 @@ public final class ContainerCollector: Collector {
         self.settings = settings
         // The last list's bytes are kept only when the next list is at most half a minute away
         // (the default resync is 5 minutes: 1.4 MiB held at 1,000 containers for one compare).
-        self.listCache = Mutex(ContainerListCache(
-            labelKeys: tracker.labelKeys, keepsAnswerBytes: settings.resyncInterval <= Self.keepListBytesUpTo))
+        self.listCache = Mutex(
+            ContainerListCache(
+                labelKeys: tracker.labelKeys, keepsAnswerBytes: settings.resyncInterval <= Self.keepListBytesUpTo))
         self.include = NamePattern(settings.include)
         self.exclude = NamePattern(settings.exclude)
     }
@@ -453,13 +454,15 @@ public final class ContainerCollector: Collector {
     private func appendCounterFamilies(to families: inout [MetricFamily], counters: ContainerTracker.Counters, dropped: Int) {
 
         // Counters from the events stream.
-        families.append(MetricCatalog.healthTransitions.family(
-            ["healthy", "unhealthy", "starting"].map { ([Label("status", $0)], Double(counters.healthTransitions[$0] ?? 0)) }))
+        families.append(
+            MetricCatalog.healthTransitions.family(
+                ["healthy", "unhealthy", "starting"].map { ([Label("status", $0)], Double(counters.healthTransitions[$0] ?? 0)) }))
         families.append(MetricCatalog.oomKills.family(value: Double(counters.oomKills)))
-        families.append(MetricCatalog.deaths.family(
-            ["success", "error", "not_executable", "sigkill", "sigterm", "signal", "unknown"].map {
-                ([Label("exit_class", $0)], Double(counters.deaths[$0] ?? 0))
-            }))
+        families.append(
+            MetricCatalog.deaths.family(
+                ["success", "error", "not_executable", "sigkill", "sigterm", "signal", "unknown"].map {
+                    ([Label("exit_class", $0)], Double(counters.deaths[$0] ?? 0))
+                }))
         families.append(MetricCatalog.restarts.family(value: Double(counters.restarts)))
 
         // The collector's own bookkeeping.

@@ -145,13 +145,16 @@ public final class DaemonCollector: Collector {
                 MetricCatalog.lastProbeSuccess.family(value: s.lastSuccess?.timeIntervalSince1970 ?? 0),
             ]
             if let info = s.info {
-                result.append(MetricCatalog.daemonInfo.family(value: 1, labels: [
-                    Label("server_version", info.serverVersion ?? ""),
-                    Label("api_version", s.version?.apiVersion ?? ""),
-                    Label("storage_driver", info.driver ?? ""),
-                    Label("root_dir", info.dockerRootDir ?? ""),
-                    Label("live_restore", (info.liveRestoreEnabled ?? false) ? "true" : "false"),
-                ]))
+                result.append(
+                    MetricCatalog.daemonInfo.family(
+                        value: 1,
+                        labels: [
+                            Label("server_version", info.serverVersion ?? ""),
+                            Label("api_version", s.version?.apiVersion ?? ""),
+                            Label("storage_driver", info.driver ?? ""),
+                            Label("root_dir", info.dockerRootDir ?? ""),
+                            Label("live_restore", (info.liveRestoreEnabled ?? false) ? "true" : "false"),
+                        ]))
                 result.append(MetricCatalog.liveRestore.family(value: (info.liveRestoreEnabled ?? false) ? 1 : 0))
             }
             return result

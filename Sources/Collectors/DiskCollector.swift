@@ -64,8 +64,9 @@ public final class DiskCollector: Collector {
         switch probe.stats(path: path, timeout: statfsTimeout) {
         case .success(let fs):
             host.updateDisk { d in
-                d = HostStatus.Disk(path: path, sizeBytes: fs.sizeBytes, availableBytes: fs.availableBytes,
-                                    files: fs.files, filesFree: fs.filesFree, statfsHung: false, lastError: nil)
+                d = HostStatus.Disk(
+                    path: path, sizeBytes: fs.sizeBytes, availableBytes: fs.availableBytes,
+                    files: fs.files, filesFree: fs.filesFree, statfsHung: false, lastError: nil)
             }
             let labels = [Label("path", path)]
             return CollectionResult(families: [

@@ -1,7 +1,7 @@
 import Exposition
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TextFormatting
 import Sampling

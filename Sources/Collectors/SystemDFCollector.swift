@@ -53,12 +53,13 @@ public final class SystemDFCollector: Collector {
         func series(_ value: (DiskUsageCategory) -> Double) -> [([Label], Double)] {
             pairs.map { ([Label("category", $0.name)], value($0.usage)) }
         }
-        return CollectionResult(families: [
-            MetricCatalog.usageObjects.family(series { Double($0.totalCount) }),
-            MetricCatalog.usageActive.family(series { Double($0.activeCount) }),
-            MetricCatalog.usageSize.family(series { Double($0.sizeBytes) }),
-            MetricCatalog.usageReclaimable.family(series { Double($0.reclaimableBytes) }),
-        ], error: error)
+        return CollectionResult(
+            families: [
+                MetricCatalog.usageObjects.family(series { Double($0.totalCount) }),
+                MetricCatalog.usageActive.family(series { Double($0.activeCount) }),
+                MetricCatalog.usageSize.family(series { Double($0.sizeBytes) }),
+                MetricCatalog.usageReclaimable.family(series { Double($0.reclaimableBytes) }),
+            ], error: error)
     }
 
     static func pairs(_ usage: SystemDiskUsage) -> [(name: String, usage: DiskUsageCategory)] {

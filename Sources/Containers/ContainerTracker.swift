@@ -371,9 +371,11 @@ public final class ContainerTracker: Sendable {
     /// Applies what an inspect returned.
     public func applyInspect(_ inspect: ContainerInspect, now: Date = Date()) {
         state.withLock { s in
-            var c = s.containers[inspect.id] ?? TrackedContainer(
-                id: inspect.id, name: inspect.name, image: inspect.config.image, labels: Self.kept(inspect.config.labels, labelKeys),
-                state: inspect.state.status, health: "none")
+            var c =
+                s.containers[inspect.id]
+                ?? TrackedContainer(
+                    id: inspect.id, name: inspect.name, image: inspect.config.image, labels: Self.kept(inspect.config.labels, labelKeys),
+                    state: inspect.state.status, health: "none")
             let health = inspect.state.health?.status ?? "none"
             let lastLog = inspect.state.health?.log.last
             c.lastProbeExitCode = lastLog?.exitCode

@@ -2,7 +2,7 @@ import CCurl
 import CCurlShims
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Locking
 import TextFormatting

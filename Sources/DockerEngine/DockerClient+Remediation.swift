@@ -127,8 +127,9 @@ extension DockerClient {
     /// (`--stop-timeout`, default 10 s) applies.
     public func restartContainer(_ id: String, stopTimeout: Int? = nil, timeout: Duration? = nil) throws(DockerError) {
         let query = stopTimeout.map { [("t", String($0))] } ?? []
-        _ = try send("POST", "/containers/\(Self.percentEncode(id))/restart", query: query,
-                     endpointName: "container_restart", timeout: timeout ?? .seconds(Int64(stopTimeout ?? 60) + 60))
+        _ = try send(
+            "POST", "/containers/\(Self.percentEncode(id))/restart", query: query,
+            endpointName: "container_restart", timeout: timeout ?? .seconds(Int64(stopTimeout ?? 60) + 60))
     }
 
     // MARK: - Plumbing

@@ -124,8 +124,9 @@ public struct MetricFamily: Sendable, Equatable {
             for (i, bound) in h.upperBounds.enumerated() {
                 cumulative &+= h.counts[i]
                 samples.append(
-                    Sample(suffix: "_bucket", labels: labels + [Label("le", FloatFormat.goG(bound))],
-                           value: Double(cumulative)))
+                    Sample(
+                        suffix: "_bucket", labels: labels + [Label("le", FloatFormat.goG(bound))],
+                        value: Double(cumulative)))
             }
             samples.append(Sample(suffix: "_bucket", labels: labels + [Label("le", "+Inf")], value: Double(h.count)))
             samples.append(Sample(suffix: "_sum", labels: labels, value: h.sum))
@@ -186,7 +187,9 @@ public struct Histogram: Sendable, Equatable {
     /// Cumulative bucket counts, one per upper bound (the `+Inf` bucket is `count`).
     public var cumulativeCounts: [UInt64] {
         var running: UInt64 = 0
-        return counts.map { running &+= $0; return running }
+        return counts.map {
+            running &+= $0; return running
+        }
     }
 
     /// Common bucket layouts.

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Renders metric families into Prometheus text 0.0.4 or OpenMetrics 1.0.0.
@@ -148,12 +148,12 @@ enum NameRules {
 // MARK: - Writer
 
 private struct Entry {
-    var start: Int        // label block in the arena
+    var start: Int  // label block in the arena
     var length: Int
     var suffixRank: Int
-    var le: Double        // histogram buckets only
+    var le: Double  // histogram buckets only
     var value: Double
-    var order: Int        // input order, for stability (first duplicate wins)
+    var order: Int  // input order, for stability (first duplicate wins)
     var key8: UInt64 = 0  // 8 bytes of the label block after the family's common prefix, big-endian
 }
 
@@ -316,15 +316,19 @@ private struct Writer {
                     continue
                 }
                 let arenaMark = arena.count
-                guard let le = appendLabelBlock(sample.labels, isBucket: isHistogram && rank == 0,
-                                                isHistogram: isHistogram, family: head.name)
+                guard
+                    let le = appendLabelBlock(
+                        sample.labels, isBucket: isHistogram && rank == 0,
+                        isHistogram: isHistogram, family: head.name)
                 else {
                     arena.removeSubrange(arenaMark...)
                     result.invalidSamples += 1
                     continue
                 }
-                entries.append(Entry(start: arenaMark, length: arena.count - arenaMark, suffixRank: rank,
-                                     le: le, value: sample.value, order: order))
+                entries.append(
+                    Entry(
+                        start: arenaMark, length: arena.count - arenaMark, suffixRank: rank,
+                        le: le, value: sample.value, order: order))
             }
         }
 
@@ -411,7 +415,8 @@ private struct Writer {
         arena.withUnsafeBufferPointer { a in
             for e in entries {
                 if let p = previous, p.suffixRank == e.suffixRank, p.le == e.le || (p.le.isNaN && e.le.isNaN),
-                   compareBytes(a, p.start, p.length, e.start, e.length) == 0 {
+                    compareBytes(a, p.start, p.length, e.start, e.length) == 0
+                {
                     result.duplicateSamples += 1
                     if result.problems.count < RenderResult.maxProblems {
                         let block = String(decoding: UnsafeBufferPointer(rebasing: a[e.start..<(e.start + e.length)]), as: UTF8.self)

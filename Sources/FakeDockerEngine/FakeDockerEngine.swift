@@ -143,21 +143,27 @@ public final class FakeDockerEngine: Sendable {
             let sent = Mutex(false)
             return HTTPResponse(
                 status: 200, headers: [("Content-Type", "application/json")],
-                body: .stream(declaredLength: UInt64(bytes.count), next: {
-                    let first = sent.withLock { s -> Bool in defer { s = true }; return !s }
-                    return first ? .data(prefix) : .abort
-                }))
+                body: .stream(
+                    declaredLength: UInt64(bytes.count),
+                    next: {
+                        let first = sent.withLock { s -> Bool in
+                            defer { s = true }; return !s
+                        }
+                        return first ? .data(prefix) : .abort
+                    }))
         case .stream(let lines, let thenClose):
             let pending = Mutex(lines.map { Array(($0 + "\n").utf8) })
             let gate = hangGate
             return HTTPResponse(
                 status: 200, headers: [("Content-Type", "application/json")],
-                body: .stream(declaredLength: nil, next: {
-                    if let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return .data(next) }
-                    if thenClose { return .abort }
-                    gate.wait(upTo: 600)
-                    return .end
-                }))
+                body: .stream(
+                    declaredLength: nil,
+                    next: {
+                        if let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return .data(next) }
+                        if thenClose { return .abort }
+                        gate.wait(upTo: 600)
+                        return .end
+                    }))
         case .sequence(let steps):
             guard !steps.isEmpty else { return .text(500, "empty sequence") }
             return respond(steps[min(index, steps.count - 1)], index: index)
@@ -180,16 +186,19 @@ public final class FakeDockerEngine: Sendable {
     public static func defaultRoutes(apiVersion: String) -> [String: Behaviour] {
         [
             "/_ping": .raw(status: 200, body: "OK", contentType: "text/plain; charset=utf-8", headers: [("Api-Version", apiVersion)]),
-            "/version": .json("""
+            "/version": .json(
+                """
                 {"Platform":{"Name":""},"Version":"20.10.24+dfsg1","ApiVersion":"\(apiVersion)","MinAPIVersion":"1.12",\
                 "GitCommit":"5d6db84","GoVersion":"go1.19.8","Os":"linux","Arch":"amd64","KernelVersion":"6.1.0"}
                 """),
-            "/info": .json("""
+            "/info": .json(
+                """
                 {"ID":"FAKE:ENGINE","Containers":3,"ContainersRunning":2,"ContainersPaused":0,"ContainersStopped":1,\
                 "Images":2,"Driver":"overlay2","DockerRootDir":"/tmp","LiveRestoreEnabled":false,\
                 "ServerVersion":"20.10.24+dfsg1","Name":"fakehost","OperatingSystem":"Debian GNU/Linux 12 (bookworm)"}
                 """),
-            "/system/df": .json("""
+            "/system/df": .json(
+                """
                 {"LayersSize":1000,"Images":[],"Containers":[],"Volumes":[],"BuildCache":[]}
                 """),
         ]

@@ -118,10 +118,12 @@ public final class SyntheticDockerEngine: Sendable {
         }
         switch endpoint {
         case "ping":
-            return HTTPResponse(status: 200, headers: [
-                ("Content-Type", "text/plain; charset=utf-8"), ("Api-Version", apiVersion), ("Docker-Experimental", "false"),
-                ("Ostype", "linux"), ("Server", "Docker/20.10.24+dfsg1 (linux)"),
-            ], body: .bytes(Array("OK".utf8)))
+            return HTTPResponse(
+                status: 200,
+                headers: [
+                    ("Content-Type", "text/plain; charset=utf-8"), ("Api-Version", apiVersion), ("Docker-Experimental", "false"),
+                    ("Ostype", "linux"), ("Server", "Docker/20.10.24+dfsg1 (linux)"),
+                ], body: .bytes(Array("OK".utf8)))
         case "version":
             return json(SyntheticJSON.version(apiVersion: apiVersion))
         case "info":
@@ -197,19 +199,21 @@ public final class SyntheticDockerEngine: Sendable {
         let hub = events
         return HTTPResponse(
             status: 200, headers: jsonHeaders,
-            body: .stream(declaredLength: nil, next: {
-                while true {
-                    switch subscription.next(timeout: 1.0) {
-                    case .lines(let lines):
-                        return .data(Array(lines.joined().utf8))
-                    case .idle:
-                        continue
-                    case .closed:
-                        hub.unsubscribe(subscription)
-                        return .end
+            body: .stream(
+                declaredLength: nil,
+                next: {
+                    while true {
+                        switch subscription.next(timeout: 1.0) {
+                        case .lines(let lines):
+                            return .data(Array(lines.joined().utf8))
+                        case .idle:
+                            continue
+                        case .closed:
+                            hub.unsubscribe(subscription)
+                            return .end
+                        }
                     }
-                }
-            }))
+                }))
     }
 }
 
@@ -420,7 +424,8 @@ struct SyntheticHostState {
         for (i, (image, users)) in images.sorted(by: { $0.key < $1.key }).enumerated() {
             if i > 0 { out += "," }
             let size = 30_000_000 + Int64(i) * 7_000_000
-            out += "{\"Containers\":\(users),\"Created\":\(baseTime - Int64(i) * 86400),\"Id\":\"sha256:\(hex16(UInt64(i) &* 0x9E3779B97F4A7C15))\(String(repeating: "0", count: 48))\","
+            out +=
+                "{\"Containers\":\(users),\"Created\":\(baseTime - Int64(i) * 86400),\"Id\":\"sha256:\(hex16(UInt64(i) &* 0x9E3779B97F4A7C15))\(String(repeating: "0", count: 48))\","
                 + "\"Labels\":null,\"ParentId\":\"\",\"RepoDigests\":[],\"RepoTags\":[\(SyntheticJSON.quote(image))],"
                 + "\"SharedSize\":\(size / 3),\"Size\":\(size),\"VirtualSize\":\(size)}"
         }
@@ -433,7 +438,8 @@ struct SyntheticHostState {
         let projects = Set(containers.compactMap(\.project)).sorted()
         for (i, p) in projects.enumerated() {
             if i > 0 { out += "," }
-            out += "{\"CreatedAt\":\"2024-11-02T10:00:00Z\",\"Driver\":\"local\",\"Labels\":{\"com.docker.compose.project\":\(SyntheticJSON.quote(p)),"
+            out +=
+                "{\"CreatedAt\":\"2024-11-02T10:00:00Z\",\"Driver\":\"local\",\"Labels\":{\"com.docker.compose.project\":\(SyntheticJSON.quote(p)),"
                 + "\"com.docker.compose.volume\":\"data\"},\"Mountpoint\":\"/var/lib/docker/volumes/\(p)_data/_data\",\"Name\":\"\(p)_data\","
                 + "\"Options\":null,\"Scope\":\"local\",\"UsageData\":{\"RefCount\":1,\"Size\":\(10_000_000 + i * 1000)}}"
         }
@@ -602,10 +608,11 @@ enum SyntheticJSON {
         let endpoint = running ? String(c.id.prefix(32)) + String(c.imageID.suffix(32)) : ""
         var out = "{\"Id\":\"\(c.id)\",\"Names\":[\(quote("/" + c.name))],\"Image\":\(quote(c.image)),\"ImageID\":\"\(c.imageID)\","
         out += "\"Command\":\(quote(command(c))),\"Created\":\(c.created),"
-        out += c.service == "web" && running
+        out +=
+            c.service == "web" && running
             ? "\"Ports\":[{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":\(20000 + c.serial % 40000),\"Type\":\"tcp\"}],"
             : "\"Ports\":[],"
-        if sizes { out += "\"SizeRw\":\(4096 * (1 + c.serial % 500)),\"SizeRootFs\":\(80_000_000 + c.serial % 1000),"}
+        if sizes { out += "\"SizeRw\":\(4096 * (1 + c.serial % 500)),\"SizeRootFs\":\(80_000_000 + c.serial % 1000)," }
         out += "\"Labels\":\(labelsObject(c)),\"State\":\"\(c.state)\",\"Status\":\(quote(status(c, now: now))),"
         out += "\"HostConfig\":{\"NetworkMode\":\"\(net)\"},\"NetworkSettings\":{\"Networks\":{\"\(net)\":{\"IPAMConfig\":null,"
         out += "\"Links\":null,\"Aliases\":null,\"NetworkID\":\"\(String(c.imageID.suffix(64)))\",\"EndpointID\":\"\(endpoint)\","
@@ -641,8 +648,9 @@ enum SyntheticJSON {
             for i in 0..<5 {
                 let failing = c.health == "unhealthy" && i >= 5 - min(5, c.failingStreak)
                 let start = c.startedAt + 1000 + Int64(i) * 30
-                log.append("{\"Start\":\"\(iso(start))\",\"End\":\"\(iso(start, nanos: 523_456_789))\",\"ExitCode\":\(failing ? 1 : 0),"
-                    + "\"Output\":\(quote(failing ? "curl: (7) Failed to connect to localhost port 8080 after 0 ms: Connection refused\n" : "ok\n"))}")
+                log.append(
+                    "{\"Start\":\"\(iso(start))\",\"End\":\"\(iso(start, nanos: 523_456_789))\",\"ExitCode\":\(failing ? 1 : 0),"
+                        + "\"Output\":\(quote(failing ? "curl: (7) Failed to connect to localhost port 8080 after 0 ms: Connection refused\n" : "ok\n"))}")
             }
             if c.health == "starting" { log = [] }
             health = ",\"Health\":{\"Status\":\"\(c.health)\",\"FailingStreak\":\(c.failingStreak),\"Log\":[\(log.joined(separator: ","))]}"
@@ -650,7 +658,8 @@ enum SyntheticJSON {
         let finished = c.state == "exited" ? iso(c.startedAt + 3600) : "0001-01-01T00:00:00Z"
         let net = network(c)
         let env = "[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"TZ=UTC\",\"APP_ENV=production\",\"LOG_LEVEL=info\"]"
-        let healthcheck = c.hasHealthcheck
+        let healthcheck =
+            c.hasHealthcheck
             ? ",\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"curl -fsS http://localhost:8080/healthz || exit 1\"],\"Interval\":30000000000,\"Timeout\":5000000000,\"Retries\":3}"
             : ""
         var out = "{\"Id\":\"\(c.id)\",\"Created\":\"\(iso(c.created))\",\"Path\":\"/docker-entrypoint.sh\",\"Args\":[\"start\"],"
@@ -753,7 +762,9 @@ final class EventHub: Sendable {
             defer { condition.unlock() }
             let deadline = Date().addingTimeInterval(timeout)
             while true {
-                let lines = queue.withLock { q -> [String] in defer { q.removeAll() }; return q }
+                let lines = queue.withLock { q -> [String] in
+                    defer { q.removeAll() }; return q
+                }
                 if !lines.isEmpty { return .lines(lines) }
                 if closed.withLock({ $0 }) { return .closed }
                 if !condition.wait(until: deadline) { return .idle }

@@ -39,11 +39,11 @@ public enum FuzzDriver {
             }
         }
         #if WATCHDOG_FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
         #else
-        exit(replay(name: T.name, arguments: Array(CommandLine.arguments.dropFirst())))
+            exit(replay(name: T.name, arguments: Array(CommandLine.arguments.dropFirst())))
         #endif
     }
 
@@ -56,10 +56,12 @@ public enum FuzzDriver {
             if argument == "--max-seconds", let value = iterator.next().flatMap(Double.init) {
                 maxSeconds = value
             } else if argument.hasPrefix("-") {
-                FileHandle.standardError.write(Data("""
-                    usage: fuzz-\(name) [--max-seconds S] FILE|DIR...
-                    (this build replays inputs; scripts/checks/fuzz.sh builds it with libFuzzer)\n
-                    """.utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        """
+                        usage: fuzz-\(name) [--max-seconds S] FILE|DIR...
+                        (this build replays inputs; scripts/checks/fuzz.sh builds it with libFuzzer)\n
+                        """.utf8))
                 return 2
             } else {
                 paths.append(argument)
@@ -99,17 +101,17 @@ public enum FuzzDriver {
 nonisolated(unsafe) private var currentTarget: (([UInt8]) -> Void)?
 
 #if WATCHDOG_FUZZING
-/// libFuzzer's entry point in `libclang_rt.fuzzer_no_main` (linked by scripts/checks/fuzz.sh).
-@_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
+    /// libFuzzer's entry point in `libclang_rt.fuzzer_no_main` (linked by scripts/checks/fuzz.sh).
+    @_silgen_name("LLVMFuzzerRunDriver")
+    private func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+    ) -> Int32
 
-/// Called by libFuzzer on the main thread for every input.
-private func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
-    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-    currentTarget?(bytes)
-    return 0
-}
+    /// Called by libFuzzer on the main thread for every input.
+    private func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
+        let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+        currentTarget?(bytes)
+        return 0
+    }
 #endif

@@ -116,9 +116,10 @@ public enum HTTPFuzz: FuzzTarget {
 
         init() {
             let store = MetricsStore(apiStats: nil)
-            store.publish(CollectorStatus(
-                name: "daemon", families: [MetricCatalog.daemonUp.family(value: 1)], success: true, error: nil,
-                duration: .milliseconds(3), lastSuccess: Date(), lastRound: Date(), runs: 1, failures: 0))
+            store.publish(
+                CollectorStatus(
+                    name: "daemon", families: [MetricCatalog.daemonUp.family(value: 1)], success: true, error: nil,
+                    duration: .milliseconds(3), lastSuccess: Date(), lastRound: Date(), runs: 1, failures: 0))
             let router = WebRouter(telemetryPath: "/metrics", store: store, host: HostStatus(), liveness: { [("daemon", true)] })
             self.router = router
             do {

@@ -1,6 +1,6 @@
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Whether a path's filesystem is read-only, judged from `/proc/self/mountinfo`.
@@ -34,11 +34,13 @@ public enum MountInfo {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             // At least the six fixed fields, then the separator, fstype, source, super options.
             guard fields.count >= 10, let separator = fields[6...].firstIndex(of: "-"),
-                  fields.count > separator + 3 else { return nil }
-            entries.append(Entry(
-                mountPoint: unescape(fields[4]),
-                mountOptions: fields[5].split(separator: ",").map(String.init),
-                superOptions: fields[separator + 3].split(separator: ",").map(String.init)))
+                fields.count > separator + 3
+            else { return nil }
+            entries.append(
+                Entry(
+                    mountPoint: unescape(fields[4]),
+                    mountOptions: fields[5].split(separator: ",").map(String.init),
+                    superOptions: fields[separator + 3].split(separator: ",").map(String.init)))
         }
         return entries.isEmpty ? nil : entries
     }

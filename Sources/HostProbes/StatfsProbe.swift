@@ -2,7 +2,7 @@ import FoundationEssentials
 import Locking
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Filesystem figures from statvfs, in bytes and inodes.
@@ -78,16 +78,18 @@ public final class StatfsProbe: Sendable {
         var buffer = statvfs()
         guard statvfs(path, &buffer) == 0 else { return .failure(.failed(path: path, errno: errno)) }
         let mountFlagReadOnly = (buffer.f_flag & UInt(ST_RDONLY)) != 0
-        let readOnly = mountFlagReadOnly
+        let readOnly =
+            mountFlagReadOnly
             && filesystemReadOnly(resolvedPath: resolved(path), mountinfo: MountInfo.readSystem())
         let fragment = UInt64(buffer.f_frsize)
-        return .success(FilesystemStats(
-            sizeBytes: UInt64(buffer.f_blocks) * fragment,
-            freeBytes: UInt64(buffer.f_bfree) * fragment,
-            availableBytes: UInt64(buffer.f_bavail) * fragment,
-            files: UInt64(buffer.f_files),
-            filesFree: UInt64(buffer.f_ffree),
-            readOnly: readOnly))
+        return .success(
+            FilesystemStats(
+                sizeBytes: UInt64(buffer.f_blocks) * fragment,
+                freeBytes: UInt64(buffer.f_bfree) * fragment,
+                availableBytes: UInt64(buffer.f_bavail) * fragment,
+                files: UInt64(buffer.f_files),
+                filesFree: UInt64(buffer.f_ffree),
+                readOnly: readOnly))
     }
 
     /// Whether a path that statvfs calls read-only is on a read-only filesystem.

@@ -23,7 +23,12 @@ public final class StopSignal: Sendable {
 
     /// Sleeps until `deadline`, `stop()` or `nudge()`.
     public func wait(until deadline: ContinuousClock.Instant) {
-        _ = MonotonicWait.until(deadline) { isStopped || nudged.withLock { n in defer { n = false }; return n } }
+        _ = MonotonicWait.until(deadline) {
+            isStopped
+                || nudged.withLock { n in
+                    defer { n = false }; return n
+                }
+        }
     }
 }
 

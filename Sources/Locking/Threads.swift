@@ -9,10 +9,12 @@ import CSystemShims
 /// on a hung daemon never holds up another.
 public func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    let error = cwd_thread_start(name, { context in
-        guard let context else { return }
-        Unmanaged<ThreadBody>.fromOpaque(context).takeRetainedValue().body()
-    }, box)
+    let error = cwd_thread_start(
+        name,
+        { context in
+            guard let context else { return }
+            Unmanaged<ThreadBody>.fromOpaque(context).takeRetainedValue().body()
+        }, box)
     if error != 0 {
         Unmanaged<ThreadBody>.fromOpaque(box).release()
         fatalError("cannot start thread \(name): pthread_create error \(error)")

@@ -2,7 +2,7 @@ import CMicroHTTPD
 import CHTTPServerShims
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Locking
 import ResponseBodies
@@ -216,9 +216,10 @@ public final class HTTPServer: Sendable {
         // libmicrohttpd keeps these pointers rather than copying: they live until after MHD_stop_daemon.
         let tlsStrings = TLSStrings(options.tls)
         let watch = UnsafeMutablePointer<cwd_mhd_watch>.allocate(capacity: 1)
-        watch.initialize(to: cwd_mhd_watch(
-            callback: mhdConnectionEvent, context: unmanaged.toOpaque(), require_client_certificate: 0,
-            message: options.onServerMessage == nil ? nil : mhdServerMessage))
+        watch.initialize(
+            to: cwd_mhd_watch(
+                callback: mhdConnectionEvent, context: unmanaged.toOpaque(), require_client_certificate: 0,
+                message: options.onServerMessage == nil ? nil : mhdServerMessage))
         let daemon = tlsStrings.withTLS { tls in
             cwd_mhd_start_watched(
                 flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, unmanaged.toOpaque(),
@@ -340,13 +341,15 @@ private func collectValues(_ connection: OpaquePointer?, kind: MHD_ValueKind, lo
     box.lower = lowercaseKeys
     let unmanaged = Unmanaged.passRetained(box)
     defer { unmanaged.release() }
-    _ = MHD_get_connection_values(connection, kind, { context, _, key, value in
-        guard let context, let key else { return .YES }
-        let box = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue()
-        let name = String(cString: key)
-        box.values[box.lower ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
-        return .YES
-    }, unmanaged.toOpaque())
+    _ = MHD_get_connection_values(
+        connection, kind,
+        { context, _, key, value in
+            guard let context, let key else { return .YES }
+            let box = Unmanaged<Box>.fromOpaque(context).takeUnretainedValue()
+            let name = String(cString: key)
+            box.values[box.lower ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
+            return .YES
+        }, unmanaged.toOpaque())
     return box.values
 }
 

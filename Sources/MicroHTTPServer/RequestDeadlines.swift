@@ -3,7 +3,7 @@ import CHTTPServerShims
 import Dispatch
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Locking
 

@@ -166,9 +166,10 @@ public final class ActionLedger: Sendable {
             MetricCatalog.remediationDryRuns.family(series(s.dryRuns)),
             MetricCatalog.remediationReclaimed.family(s.reclaimed.sorted { $0.key < $1.key }.map { ([Label("action", $0.key)], Double($0.value)) }),
             MetricCatalog.remediationLastAction.family(s.lastAction.sorted { $0.key < $1.key }.map { ([Label("policy", $0.key)], $0.value.timeIntervalSince1970) }),
-            MetricCatalog.remediationSuppressed.family(policies.map { p in
-                ([Label("policy", p.name)], s.suppressed[p.name] == nil ? 0 : 1)
-            }),
+            MetricCatalog.remediationSuppressed.family(
+                policies.map { p in
+                    ([Label("policy", p.name)], s.suppressed[p.name] == nil ? 0 : 1)
+                }),
             MetricCatalog.remediationEnabled.family(policies.map { ([Label("policy", $0.name)], $0.enabled ? 1 : 0) }),
             MetricCatalog.remediationDryRun.family(policies.map { ([Label("policy", $0.name)], $0.dryRun ? 1 : 0) }),
         ]

@@ -255,9 +255,11 @@ public final class AutohealPolicy: RemediationPolicy {
             return out
         }
         for name in newly {
-            logger.warning("autoheal: restart cap reached; the container is left alone until it turns healthy", metadata: [
-                "container": "\(name)", "max_restarts": "\(settings.maxRestarts)",
-            ])
+            logger.warning(
+                "autoheal: restart cap reached; the container is left alone until it turns healthy",
+                metadata: [
+                    "container": "\(name)", "max_restarts": "\(settings.maxRestarts)",
+                ])
         }
     }
 
@@ -272,11 +274,13 @@ public final class AutohealPolicy: RemediationPolicy {
         }
         let health = inspect.state.health?.status ?? "none"
         guard health == "unhealthy", inspect.state.status == "running", !isProtected(inspect.config.labels),
-              isOptedIn(inspect.config.labels)
+            isOptedIn(inspect.config.labels)
         else {
-            logger.info("autoheal: the container changed before its restart; not restarting it", metadata: [
-                "container": "\(c.name)", "health": "\(health)", "state": "\(inspect.state.status)",
-            ])
+            logger.info(
+                "autoheal: the container changed before its restart; not restarting it",
+                metadata: [
+                    "container": "\(c.name)", "health": "\(health)", "state": "\(inspect.state.status)",
+                ])
             return
         }
         let record = ledger.perform(

@@ -1,7 +1,7 @@
 import DockerEngine
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TextFormatting
 
@@ -51,7 +51,7 @@ public struct SystemDaemonControl: DaemonControl {
 
     public func daemonPID(pidFile: String) -> Int32? {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let pid = Int32(text.trimmingWhitespace()), pid > 1
+            let pid = Int32(text.trimmingWhitespace()), pid > 1
         else { return nil }
         return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
     }
@@ -81,7 +81,7 @@ public struct SystemDaemonControl: DaemonControl {
         for name in names where name.hasPrefix("goroutine-stacks-") && name.hasSuffix(".log") {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             guard let time = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                  time >= since.addingTimeInterval(-1)
+                time >= since.addingTimeInterval(-1)
             else { continue }
             if best == nil || time > best!.time { best = (path, time) }
         }

@@ -132,7 +132,8 @@ public final class DaemonRestartPolicy: RemediationPolicy {
             finish(plan, suppression: nil)
             return
         }
-        let reason = "the daemon failed \(d.consecutiveFailures) consecutive probes over \(Int(span))s"
+        let reason =
+            "the daemon failed \(d.consecutiveFailures) consecutive probes over \(Int(span))s"
             + (d.lastError.map { " (last error: \($0))" } ?? "")
             + (d.liveRestore == false ? "; live-restore is off: the restart stops every container" : "")
         if wasCapped || used >= settings.maxRestarts {
@@ -176,10 +177,12 @@ public final class DaemonRestartPolicy: RemediationPolicy {
                 reason: "\(reason); dockerd writes goroutine-stacks-*.log to \(directory) and logs the path", dryRun: settings.dryRun, now: t
             ) {
                 try control.requestStackDump(pid: pid)
-                logger.notice("asked dockerd for a goroutine stack dump", metadata: [
-                    "pid": "\(pid)", "directory": "\(directory)",
-                    "note": "dockerd writes goroutine-stacks-<time>.log there and logs 'goroutine stacks written to <path>'",
-                ])
+                logger.notice(
+                    "asked dockerd for a goroutine stack dump",
+                    metadata: [
+                        "pid": "\(pid)", "directory": "\(directory)",
+                        "note": "dockerd writes goroutine-stacks-<time>.log there and logs 'goroutine stacks written to <path>'",
+                    ])
                 sleep(settings.stackDumpGrace)
                 return ActionOutcome()
             }
@@ -207,9 +210,11 @@ public final class DaemonRestartPolicy: RemediationPolicy {
             if let path = control.findStackDump(in: dumpDirectory, since: t) {
                 logger.notice("dockerd stack dump written", metadata: ["path": "\(path)"])
             } else {
-                logger.notice("no new stack dump found yet; dockerd's log names it ('goroutine stacks written to')", metadata: [
-                    "directory": "\(dumpDirectory)",
-                ])
+                logger.notice(
+                    "no new stack dump found yet; dockerd's log names it ('goroutine stacks written to')",
+                    metadata: [
+                        "directory": "\(dumpDirectory)"
+                    ])
             }
         }
     }
@@ -242,9 +247,11 @@ public final class DaemonRestartPolicy: RemediationPolicy {
             return s.warnedLiveRestore != liveRestore
         }
         if changed && !liveRestore {
-            logger.warning("live-restore is off: a daemon restart by the watchdog will stop every container on this host", metadata: [
-                "hint": "set \"live-restore\": true in /etc/docker/daemon.json",
-            ])
+            logger.warning(
+                "live-restore is off: a daemon restart by the watchdog will stop every container on this host",
+                metadata: [
+                    "hint": "set \"live-restore\": true in /etc/docker/daemon.json"
+                ])
         }
     }
 }

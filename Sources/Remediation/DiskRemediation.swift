@@ -226,7 +226,10 @@ public final class DiskRemediation: Sendable {
             var eligible: [(image: ImageSummary, since: Date)] = []
             for image in try docker.listImages() {
                 if used.contains(image.id) || image.repoTags.contains(where: used.contains) || isProtected(image.labels)
-                    || isKept(image.repoTags + [image.id]) { continue }
+                    || isKept(image.repoTags + [image.id])
+                {
+                    continue
+                }
                 // Young means built (Created) or pulled/tagged (LastTagTime) less than min_age ago.
                 let created = Date(timeIntervalSince1970: Double(image.created))
                 let tagged = try docker.imageLastTagTime(image.id) ?? created

@@ -54,9 +54,10 @@ public final class Webhook: Sendable {
             defer { pending.withLock { $0 -= 1 } }
             let session = CurlSession(endpoint: endpoint)
             do {
-                let response = try session.perform(TransportRequest(
-                    method: "POST", target: target, headers: [("Content-Type", "application/json")], body: body,
-                    connectTimeout: timeout, totalTimeout: timeout, maxBodyBytes: 1 << 20))
+                let response = try session.perform(
+                    TransportRequest(
+                        method: "POST", target: target, headers: [("Content-Type", "application/json")], body: body,
+                        connectTimeout: timeout, totalTimeout: timeout, maxBodyBytes: 1 << 20))
                 if !(200..<300).contains(response.status) {
                     logger.warning("webhook answered an error", metadata: ["url": "\(url)", "status": "\(response.status)"])
                 }

@@ -24,7 +24,11 @@ public final class CollectorRunner: Sendable {
     }
 
     public func start() {
-        guard started.withLock({ s -> Bool in defer { s = true }; return !s }) else { return }
+        guard
+            started.withLock({ s -> Bool in
+                defer { s = true }; return !s
+            })
+        else { return }
         startThread(name: "collector-\(collector.name)") { [self] in
             self.loop()
             self.finished.signal()
@@ -73,9 +77,11 @@ public final class CollectorRunner: Sendable {
                 failures += 1
                 // Log when a collector starts failing or fails differently, not every round of an outage.
                 if error != lastError {
-                    logger.warning("collector round failed", metadata: [
-                        "collector": "\(collector.name)", "error": "\(error)", "duration_seconds": "\(seconds(duration))",
-                    ])
+                    logger.warning(
+                        "collector round failed",
+                        metadata: [
+                            "collector": "\(collector.name)", "error": "\(error)", "duration_seconds": "\(seconds(duration))",
+                        ])
                 }
             } else {
                 if lastError != nil {
@@ -84,10 +90,11 @@ public final class CollectorRunner: Sendable {
                 lastSuccess = Date()
             }
             lastError = result.error
-            store.publish(CollectorStatus(
-                name: collector.name, families: result.families, success: result.error == nil, error: result.error,
-                duration: duration, lastSuccess: lastSuccess, lastRound: Date(), runs: runs, failures: failures,
-                interval: collector.interval))
+            store.publish(
+                CollectorStatus(
+                    name: collector.name, families: result.families, success: result.error == nil, error: result.error,
+                    duration: duration, lastSuccess: lastSuccess, lastRound: Date(), runs: runs, failures: failures,
+                    interval: collector.interval))
             // What the round allocated and dropped (a container list, decoded answers) goes back to
             // the kernel instead of staying in the allocator's free lists.
             Allocator.releaseFreeMemory()

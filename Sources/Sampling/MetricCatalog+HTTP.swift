@@ -22,10 +22,12 @@ extension MetricCatalog {
 
     public static let unauthorizedRequests = MetricDescriptor(
         name: "docker_watchdog_http_unauthorized_requests", type: .counter,
-        help: "Requests answered 401 because basic auth is configured and they carried no credentials or wrong ones (a browser's first request without credentials counts too). A steady rise is someone guessing passwords.",
+        help:
+            "Requests answered 401 because basic auth is configured and they carried no credentials or wrong ones (a browser's first request without credentials counts too). A steady rise is someone guessing passwords.",
         labels: [], collector: "core")
     public static let serverErrors = MetricDescriptor(
         name: "docker_watchdog_http_server_errors", type: .counter,
-        help: "Errors the HTTP server (libmicrohttpd) reported: failed TLS handshakes (plain HTTP to the TLS port, an old TLS version, a missing client certificate), malformed requests it answered with 400 and closed, and whatever else it reports. Logged at most once per 10 s.",
+        help:
+            "Errors the HTTP server (libmicrohttpd) reported: failed TLS handshakes (plain HTTP to the TLS port, an old TLS version, a missing client certificate), malformed requests it answered with 400 and closed, and whatever else it reports. Logged at most once per 10 s.",
         labels: [], collector: "core")
 }

@@ -102,10 +102,11 @@ public enum MetricCatalog {
         labels: ["endpoint", "kind"], collector: "core")
 
     /// The watchdog's own bookkeeping, exported by the store whatever collectors run.
-    public static let coreMetrics: [MetricDescriptor] = [
-        buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorLastRound, collectorInterval,
-        collectorRuns, collectorFailures, apiRequests, apiErrors,
-    ] + reloadMetrics
+    public static let coreMetrics: [MetricDescriptor] =
+        [
+            buildInfo, collectorDuration, collectorSuccess, collectorLastSuccess, collectorLastRound, collectorInterval,
+            collectorRuns, collectorFailures, apiRequests, apiErrors,
+        ] + reloadMetrics
 
     /// The metrics reference table (README, docs) for `descriptors`, in their order.
     public static func markdownTable(_ descriptors: [MetricDescriptor]) -> String {

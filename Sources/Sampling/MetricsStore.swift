@@ -78,10 +78,12 @@ public final class MetricsStore: Sendable {
 
     public init(apiStats: DockerRequestStats?, buildInfo: BuildInfo = .current) {
         self.apiStats = apiStats
-        self.buildInfo = MetricCatalog.buildInfo.family(value: 1, labels: [
-            Label("version", buildInfo.version), Label("revision", buildInfo.revision),
-            Label("swift_version", buildInfo.swiftVersion),
-        ])
+        self.buildInfo = MetricCatalog.buildInfo.family(
+            value: 1,
+            labels: [
+                Label("version", buildInfo.version), Label("revision", buildInfo.revision),
+                Label("swift_version", buildInfo.swiftVersion),
+            ])
     }
 
     /// Replaces a collector's sample and invalidates the rendered bodies.
@@ -150,9 +152,11 @@ public final class MetricsStore: Sendable {
         let om = format == .openMetrics
         let key = CacheKey(openMetrics: om, gzip: gzip)
         let (generation, cached, statuses, counts, reload, http, fragmentCache, pieceCache, otherFormat) = state.withLock { s in
-            (s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, HTTPCounts(unauthorized: s.unauthorized, serverErrors: s.serverErrors),
-             s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:],
-             s.fragments[!om])
+            (
+                s.generation, s.cache[key], s.statuses, s.apiCounts, s.reload, HTTPCounts(unauthorized: s.unauthorized, serverErrors: s.serverErrors),
+                s.fragments[om] ?? RenderFragmentCache(), s.pieces[om] ?? [:],
+                s.fragments[!om]
+            )
         }
         if let cached { return cached }
         var fragmentsKept = fragmentCache
@@ -238,8 +242,9 @@ public final class MetricsStore: Sendable {
         result.append(MetricCatalog.collectorRuns.family(series { Double($0.runs) }))
         result.append(MetricCatalog.collectorFailures.family(series { Double($0.failures) }))
         if apiStats != nil {
-            result.append(MetricCatalog.apiRequests.family(
-                counts.requests.sorted { $0.key < $1.key }.map { ([Label("endpoint", $0.key)], Double($0.value)) }))
+            result.append(
+                MetricCatalog.apiRequests.family(
+                    counts.requests.sorted { $0.key < $1.key }.map { ([Label("endpoint", $0.key)], Double($0.value)) }))
             var errors: [([Label], Double)] = []
             for (endpoint, kinds) in counts.failures {
                 for (kind, n) in kinds { errors.append(([Label("endpoint", endpoint), Label("kind", kind)], Double(n))) }

@@ -3,10 +3,10 @@ import Logging
 import WatchdogConfig
 
 #if canImport(Glibc)
-import Glibc
-import Locking
-import Web
-import Sampling
+    import Glibc
+    import Locking
+    import Web
+    import Sampling
 #endif
 
 /// The program: parse configuration, start the service, run until SIGTERM or SIGINT.
@@ -20,9 +20,11 @@ public enum Entrypoint {
     public static func main(arguments: [String], environment: [String: String]) -> Int32 {
         let command: ConfigCommand
         do {
-            command = try ConfigLoader.load(arguments: arguments, environment: environment, readFile: { path in
-                try ConfigLoader.readFile(path)
-            })
+            command = try ConfigLoader.load(
+                arguments: arguments, environment: environment,
+                readFile: { path in
+                    try ConfigLoader.readFile(path)
+                })
         } catch {
             writeStandardError("docker-watchdog: \(error.description)\n")
             return configErrorStatus
@@ -53,11 +55,15 @@ public enum Entrypoint {
                 writeStandardError("docker-watchdog: \(error.description)\n")
                 return configErrorStatus
             }
-            return run(configuration, webSecurity: webSecurity, reload: { () throws(ConfigError) -> ConfigCommand in
-                try ConfigLoader.load(arguments: arguments, environment: environment, readFile: { path in
-                    try ConfigLoader.readFile(path)
+            return run(
+                configuration, webSecurity: webSecurity,
+                reload: { () throws(ConfigError) -> ConfigCommand in
+                    try ConfigLoader.load(
+                        arguments: arguments, environment: environment,
+                        readFile: { path in
+                            try ConfigLoader.readFile(path)
+                        })
                 })
-            })
         }
     }
 
@@ -118,10 +124,12 @@ public enum Entrypoint {
             let users = try service.webSecurity?.reload()
             if users?.tlsChangeNeedsRestart == true { pending.append("web.config_file (tls_server_config)") }
             status = .init(successful: true, lastSuccess: Date(), restartRequired: !pending.isEmpty)
-            logger.info("configuration reloaded", metadata: [
-                "basic_auth_users": "\(users?.users.count ?? 0)",
-                "restart_required_for": "\(pending.isEmpty ? "nothing" : pending.joined(separator: ","))",
-            ])
+            logger.info(
+                "configuration reloaded",
+                metadata: [
+                    "basic_auth_users": "\(users?.users.count ?? 0)",
+                    "restart_required_for": "\(pending.isEmpty ? "nothing" : pending.joined(separator: ","))",
+                ])
         } catch {
             status.successful = false
             logger.error("configuration reload failed; the running configuration stays", metadata: ["error": "\(error.description)"])

@@ -148,14 +148,16 @@ public final class WatchdogService: Sendable {
             runner.start()
             runner.collector.startBackground()
         }
-        logger.info("docker-watchdog started", metadata: [
-            "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
-            "docker_host": "\(configuration.docker.host)",
-            "read_only": "\(configuration.docker.readOnly)",
-            "tls": "\(guardian.tls == nil ? "off" : guardian.tls?.clientCAPEM == nil ? "on" : "client-cert")",
-            "basic_auth_users": "\(guardian.authenticator.userNames.count)",
-            "version": "\(BuildInfo.current.version)",
-        ])
+        logger.info(
+            "docker-watchdog started",
+            metadata: [
+                "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
+                "docker_host": "\(configuration.docker.host)",
+                "read_only": "\(configuration.docker.readOnly)",
+                "tls": "\(guardian.tls == nil ? "off" : guardian.tls?.clientCAPEM == nil ? "on" : "client-cert")",
+                "basic_auth_users": "\(guardian.authenticator.userNames.count)",
+                "version": "\(BuildInfo.current.version)",
+            ])
     }
 
     /// TLS and basic auth of the running server; `webSecurity?.reload()` re-reads the basic-auth users

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Builds the configuration from the command line, the environment and the configuration file.
@@ -154,9 +154,10 @@ public enum ConfigLoader {
             let arg = arguments[i]
             i += 1
             if onlyPositionals || !arg.hasPrefix("-") || arg == "-" {
-                out.fail(ConfigError(
-                    key: arg, source: "command line",
-                    reason: "unexpected argument; settings are given as --flags (see --help)"))
+                out.fail(
+                    ConfigError(
+                        key: arg, source: "command line",
+                        reason: "unexpected argument; settings are given as --flags (see --help)"))
                 continue
             }
             if arg == "--" {
@@ -208,7 +209,8 @@ public enum ConfigLoader {
             default:
                 // `--no-NAME` turns a boolean off (`--no-collector.containers`), as kingpin does.
                 if ConfigRegistry.byFlagName[name] == nil, name.hasPrefix("no-"),
-                   let key = ConfigRegistry.byFlagName[String(name.dropFirst(3))], key.isBool {
+                    let key = ConfigRegistry.byFlagName[String(name.dropFirst(3))], key.isBool
+                {
                     guard inline == nil else {
                         out.fail(ConfigError(key: key.name, source: "flag \(flag)", reason: "takes no value"))
                         continue

@@ -28,11 +28,11 @@ public enum ConfigReference {
     /// default and environment variable, wrapped for an 80-column terminal.
     public static func helpText(program: String) -> String {
         var out = """
-        Usage: \(program) [flags]
+            Usage: \(program) [flags]
 
-        Prometheus exporter and self-healer for Docker hosts.
+            Prometheus exporter and self-healer for Docker hosts.
 
-        """
+            """
         out += "\n"
         out += wrap(
             "Settings are read from, highest precedence first: command-line flags, environment variables, the YAML file named by --config.file, built-in defaults. Each key below is a flag (--web.listen-address :9734 or --web.listen-address=:9734), an environment variable (DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS) and a nested YAML key (web: listen_address: \":9734\"). An empty environment variable counts as unset, and so does an empty YAML value. Unknown flags, keys and DOCKER_WATCHDOG_* variables are errors.",
@@ -109,7 +109,8 @@ public enum ConfigReference {
     /// text, so YAML's own typing (`yes`, `1.40`) is harmless; what must be quoted is text YAML
     /// would parse differently or treat as null (`:9734`, `unix://...`, the empty string).
     private static func yamlScalar(_ s: String) -> String {
-        let plainSafe = s.first.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "/") } ?? false
+        let plainSafe =
+            s.first.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "/") } ?? false
             && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/_.-".contains($0)) }
             && !["null", "Null", "NULL", "~"].contains(s)
         if plainSafe { return s }

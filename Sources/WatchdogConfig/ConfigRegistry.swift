@@ -94,16 +94,19 @@ enum ConfigRegistry {
         // MARK: docker
         ConfigKey(
             "docker.host", \.docker.host, .dockerHost, envAliases: ["DOCKER_HOST"],
-            "Docker Engine endpoint: unix:///path or tcp://host:port (http:// is read as tcp://; TLS and ssh are not supported). DOCKER_HOST is honoured, below DOCKER_WATCHDOG_DOCKER_HOST, so the watchdog finds the same daemon as the docker CLI."),
+            "Docker Engine endpoint: unix:///path or tcp://host:port (http:// is read as tcp://; TLS and ssh are not supported). DOCKER_HOST is honoured, below DOCKER_WATCHDOG_DOCKER_HOST, so the watchdog finds the same daemon as the docker CLI."
+        ),
         ConfigKey(
             "docker.api_version", \.docker.apiVersion, .apiVersion,
             "Pin an Engine API version (e.g. 1.43) instead of negotiating it from /version; empty negotiates. Pin only to work around a daemon that misreports its version."),
         ConfigKey(
             "docker.read_only", \.docker.readOnly, .bool,
-            "Least privilege: the Docker client refuses every request that is not a GET (nothing on the host can be changed, whatever else is configured) and every remediation policy is off. Pair it with a socket proxy that allows only the GET endpoints listed in the README."),
+            "Least privilege: the Docker client refuses every request that is not a GET (nothing on the host can be changed, whatever else is configured) and every remediation policy is off. Pair it with a socket proxy that allows only the GET endpoints listed in the README."
+        ),
         ConfigKey(
             "docker.connect_timeout", \.docker.connectTimeout, .duration(positive: true),
-            "Deadline for connecting to the Engine. Short on purpose: a socket that does not accept within seconds means a hung daemon, which is what the watchdog must report. Must not exceed docker.request_timeout."),
+            "Deadline for connecting to the Engine. Short on purpose: a socket that does not accept within seconds means a hung daemon, which is what the watchdog must report. Must not exceed docker.request_timeout."
+        ),
         ConfigKey(
             "docker.request_timeout", \.docker.requestTimeout, .duration(positive: true),
             "Total deadline of one API call, connecting included (the system_df collector has its own, collector.system_df.timeout)."),
@@ -127,7 +130,8 @@ enum ConfigRegistry {
         ConfigKey(
             "web.config_file", \.web.configFile, .string(summary: "file path or empty", placeholder: "PATH"),
             flagAliases: ["web.config.file"],
-            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in the README. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."),
+            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in the README. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."
+        ),
 
         // MARK: collectors
         ConfigKey(
@@ -175,7 +179,8 @@ enum ConfigRegistry {
             "Whether BuildKit's build cache is sampled (size per record type, and hit and miss counters measured between samples)."),
         ConfigKey(
             "collector.build_cache.interval", \.collectors.buildCache.interval, .duration(positive: true),
-            "How often build-cache records are fetched (/system/df?type=build-cache from API 1.42, a full /system/df before; a recent answer of the system_df collector is used instead when there is one). Hits and misses are counted between samples; calls use collector.system_df.timeout."),
+            "How often build-cache records are fetched (/system/df?type=build-cache from API 1.42, a full /system/df before; a recent answer of the system_df collector is used instead when there is one). Hits and misses are counted between samples; calls use collector.system_df.timeout."
+        ),
         ConfigKey(
             "collector.process.enabled", \.collectors.process.enabled, .bool,
             flagAliases: ["collector.process"],
@@ -201,7 +206,8 @@ enum ConfigRegistry {
             "Most container inspects in one round; the rest wait for the next round, so a burst of events cannot flood the daemon."),
         ConfigKey(
             "collector.containers.max_streak_inspects_per_round", \.collectors.containers.maxStreakInspectsPerRound, .integer(0...100_000),
-            "Unhealthy containers re-inspected per round for their failing streak, least recently inspected first; a fixed number so steady-state Docker calls per round do not grow with the container count (0: streaks refresh only on events)."),
+            "Unhealthy containers re-inspected per round for their failing streak, least recently inspected first; a fixed number so steady-state Docker calls per round do not grow with the container count (0: streaks refresh only on events)."
+        ),
         ConfigKey(
             "collector.containers.max_series", \.collectors.containers.maxSeries, .integer(0...1_000_000),
             "Most containers that get per-container series; beyond it only host-level aggregates are exported and docker_watchdog_container_series_dropped says how many were left out."),
@@ -226,7 +232,8 @@ enum ConfigRegistry {
             "remediation.interval", \.remediation.interval, .duration(positive: true),
             "How often the remediation policies are evaluated (one at a time: at most one action runs at any moment)."),
         ConfigKey(
-            "remediation.audit_log", \.remediation.auditLog, .string(summary: "file path", placeholder: "PATH") { raw in
+            "remediation.audit_log", \.remediation.auditLog,
+            .string(summary: "file path", placeholder: "PATH") { raw in
                 raw.hasPrefix("/") ? nil : "expected an absolute path, got \(quoted(raw))"
             },
             "Append-only JSON-lines audit log: every action is written before it runs and after it ends. An action whose first line cannot be written is not run."),
@@ -237,10 +244,11 @@ enum ConfigRegistry {
             "remediation.keep_pattern", \.remediation.keepPattern, .regularExpression,
             "Regular expression on image tags, container names and volume names that are never removed (empty: none)."),
         ConfigKey(
-            "remediation.webhook_url", \.remediation.webhookURL, .string(summary: "http URL", placeholder: "URL") { raw in
+            "remediation.webhook_url", \.remediation.webhookURL,
+            .string(summary: "http URL", placeholder: "URL") { raw in
                 if raw.isEmpty { return nil }
                 guard raw.hasPrefix("http://"), let rest = raw.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first,
-                      let colon = rest.lastIndex(of: ":"), Int(rest[rest.index(after: colon)...]) != nil
+                    let colon = rest.lastIndex(of: ":"), Int(rest[rest.index(after: colon)...]) != nil
                 else { return "expected http://host:port/path, got \(quoted(raw))" }
                 return nil
             },
@@ -268,7 +276,8 @@ enum ConfigRegistry {
             "Stop only once free inodes are back at this share."),
         ConfigKey(
             "remediation.disk.steps", \.remediation.disk.steps, .diskSteps,
-            "Comma-separated ladder steps that may run, always in this order: build_cache, dangling_images, stopped_containers, unused_images, volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label)."),
+            "Comma-separated ladder steps that may run, always in this order: build_cache, dangling_images, stopped_containers, unused_images, volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label)."
+        ),
         ConfigKey(
             "remediation.disk.build_cache_keep", \.remediation.disk.buildCacheKeep, .byteSize(),
             "Build cache to keep when pruning it (BuildKit removes the least recently used records first)."),
@@ -294,13 +303,16 @@ enum ConfigRegistry {
             "remediation.daemon.min_span", \.remediation.daemon.minSpan, .duration(positive: true),
             "The failed probes must also span at least this long (from the start of the first one), so a burst of quick failures does not restart a daemon that is only busy for a moment."),
         ConfigKey(
-            "remediation.daemon.restart_command", \.remediation.daemon.restartCommand, .string(summary: "shell command", placeholder: "COMMAND") { raw in
+            "remediation.daemon.restart_command", \.remediation.daemon.restartCommand,
+            .string(summary: "shell command", placeholder: "COMMAND") { raw in
                 trimmedWhitespace(raw).isEmpty ? "expected a command, got an empty string" : nil
             },
-            "Command that restarts the daemon, run with /bin/sh -c; a non-zero exit status or running past remediation.daemon.verify_timeout is a failed restart. Restarting dockerd is the service manager's job, not an API call."),
+            "Command that restarts the daemon, run with /bin/sh -c; a non-zero exit status or running past remediation.daemon.verify_timeout is a failed restart. Restarting dockerd is the service manager's job, not an API call."
+        ),
         ConfigKey(
             "remediation.daemon.pid_file", \.remediation.daemon.pidFile, .optionalAbsolutePath,
-            "dockerd's pidfile. Before a restart the watchdog sends SIGUSR1 to that pid, and dockerd writes a goroutine stack dump (goroutine-stacks-*.log in its exec root, the path in its log): what maintainers ask for. Empty: no stack dump."),
+            "dockerd's pidfile. Before a restart the watchdog sends SIGUSR1 to that pid, and dockerd writes a goroutine stack dump (goroutine-stacks-*.log in its exec root, the path in its log): what maintainers ask for. Empty: no stack dump."
+        ),
         ConfigKey(
             "remediation.daemon.verify_timeout", \.remediation.daemon.verifyTimeout, .duration(positive: true),
             "Deadline of the restart command, and then again of the daemon's first /_ping answer after it; a daemon that does not answer by then is a failed restart."),
@@ -309,7 +321,8 @@ enum ConfigRegistry {
             "Minimum time between two restarts (or planned restarts in a dry run), so a daemon that is slow to come back is not restarted again while it starts."),
         ConfigKey(
             "remediation.daemon.max_restarts", \.remediation.daemon.maxRestarts, .integer(1...100),
-            "At most this many restarts in any remediation.daemon.window. Past the cap the policy stops, reports itself suppressed and waits for a human: it restarts again only after the daemon has answered once and the window has room."),
+            "At most this many restarts in any remediation.daemon.window. Past the cap the policy stops, reports itself suppressed and waits for a human: it restarts again only after the daemon has answered once and the window has room."
+        ),
         ConfigKey(
             "remediation.daemon.window", \.remediation.daemon.window, .duration(positive: true),
             "The sliding window of remediation.daemon.max_restarts."),
@@ -324,7 +337,8 @@ enum ConfigRegistry {
             "Container label that opts a container in to autoheal: key (any value), key=value, or key= (the empty value); empty: only remediation.autoheal.all opts containers in."),
         ConfigKey(
             "remediation.autoheal.all", \.remediation.autoheal.all, .bool,
-            "Autoheal every unhealthy container, labelled or not (never those carrying remediation.protect_label). Off by default: restarting a container its owner did not opt in can lose work in flight."),
+            "Autoheal every unhealthy container, labelled or not (never those carrying remediation.protect_label). Off by default: restarting a container its owner did not opt in can lose work in flight."
+        ),
         ConfigKey(
             "remediation.autoheal.min_unhealthy", \.remediation.autoheal.minUnhealthy, .duration(positive: true),
             "A container must have been unhealthy this long before it is restarted, so a brief failing probe during load does not bounce it."),
@@ -336,7 +350,8 @@ enum ConfigRegistry {
             "Upper bound of the doubling backoff between restarts of one container."),
         ConfigKey(
             "remediation.autoheal.max_restarts", \.remediation.autoheal.maxRestarts, .integer(1...1000),
-            "Consecutive restarts of one container that did not make it healthy; then the container is left alone (and the policy reports itself suppressed) until it turns healthy again. A restart that does not help is not repeated forever."),
+            "Consecutive restarts of one container that did not make it healthy; then the container is left alone (and the policy reports itself suppressed) until it turns healthy again. A restart that does not help is not repeated forever."
+        ),
         ConfigKey(
             "remediation.autoheal.stack", \.remediation.autoheal.stack, .bool,
             "When a container of a compose project is restarted, restart the project's other unhealthy opted-in members with it (services that failed together often recover only together)."),
@@ -388,11 +403,15 @@ enum ConfigRegistry {
                 if request.layer > connect.layer {
                     return ConfigError(
                         key: "docker.request_timeout", source: request.source,
-                        reason: "must not be shorter than docker.connect_timeout (\(formatDuration(config.docker.connectTimeout)), \(connect.source)), got \(formatDuration(config.docker.requestTimeout)); lower docker.connect_timeout as well")
+                        reason:
+                            "must not be shorter than docker.connect_timeout (\(formatDuration(config.docker.connectTimeout)), \(connect.source)), got \(formatDuration(config.docker.requestTimeout)); lower docker.connect_timeout as well"
+                    )
                 }
                 return ConfigError(
                     key: "docker.connect_timeout", source: connect.source,
-                    reason: "must not exceed docker.request_timeout (\(formatDuration(config.docker.requestTimeout)), \(request.source)), which includes connecting; got \(formatDuration(config.docker.connectTimeout))")
+                    reason:
+                        "must not exceed docker.request_timeout (\(formatDuration(config.docker.requestTimeout)), \(request.source)), which includes connecting; got \(formatDuration(config.docker.connectTimeout))"
+                )
             }),
     ]
 

@@ -398,8 +398,8 @@ extension ValueType where Value == Double {
                 }
                 // Double() would also accept "nan", "inf" and hex floats; allow plain decimals only.
                 guard !s.isEmpty,
-                      s.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." || $0 == "-" || $0 == "+" }),
-                      let v = Double(s), v.isFinite
+                    s.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." || $0 == "-" || $0 == "+" }),
+                    let v = Double(s), v.isFinite
                 else {
                     throw ValueError("expected a ratio such as 0.1 or 10%, got \(quoted(raw))")
                 }
@@ -514,7 +514,8 @@ extension ValueType where Value == String {
             if raw.isEmpty { return nil }
             let parts = raw.split(separator: ".", omittingEmptySubsequences: false)
             if parts.count == 2, parts[0] == "1", (1...3).contains(parts[1].count),
-               parts[1].allSatisfy({ $0.isASCII && $0.isNumber }) {
+                parts[1].allSatisfy({ $0.isASCII && $0.isNumber })
+            {
                 return nil
             }
             return "expected an API version such as 1.43 (or empty to negotiate), got \(quoted(raw))"

@@ -86,8 +86,9 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
         var config = WebConfig(path: path, tls: nil, basicAuthUsers: [:])
         guard let root else { return config }  // an empty file: plain HTTP, no authentication
         guard case .mapping(let top) = root else {
-            throw ConfigError(key: "web.config_file", source: YAMLSource.location(path, root.mark),
-                              reason: "expected a mapping (tls_server_config, basic_auth_users), got \(kind(root))")
+            throw ConfigError(
+                key: "web.config_file", source: YAMLSource.location(path, root.mark),
+                reason: "expected a mapping (tls_server_config, basic_auth_users), got \(kind(root))")
         }
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         for (keyNode, value) in top {
@@ -121,8 +122,9 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
         _ node: YAMLNode, path: String, directory: String, readFile: (String) throws -> String
     ) throws(ConfigError) -> TLS {
         guard case .mapping(let mapping) = node else {
-            throw ConfigError(key: "tls_server_config", source: YAMLSource.location(path, node.mark),
-                              reason: "expected a mapping (cert_file, key_file, ...), got \(kind(node))")
+            throw ConfigError(
+                key: "tls_server_config", source: YAMLSource.location(path, node.mark),
+                reason: "expected a mapping (cert_file, key_file, ...), got \(kind(node))")
         }
         var values: [String: (value: String, source: String)] = [:]
         for (keyNode, value) in mapping {
@@ -149,11 +151,13 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
             case "NoClientCert": clientAuth = .none
             case "RequireAndVerifyClientCert": clientAuth = .requireAndVerify
             case "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven":
-                throw ConfigError(key: "tls_server_config.client_auth_type", source: source,
-                                  reason: "\(quoted(raw)) is not supported by docker-watchdog; use NoClientCert or RequireAndVerifyClientCert")
+                throw ConfigError(
+                    key: "tls_server_config.client_auth_type", source: source,
+                    reason: "\(quoted(raw)) is not supported by docker-watchdog; use NoClientCert or RequireAndVerifyClientCert")
             default:
-                throw ConfigError(key: "tls_server_config.client_auth_type", source: source,
-                                  reason: "expected NoClientCert or RequireAndVerifyClientCert, got \(quoted(raw))")
+                throw ConfigError(
+                    key: "tls_server_config.client_auth_type", source: source,
+                    reason: "expected NoClientCert or RequireAndVerifyClientCert, got \(quoted(raw))")
             }
         }
         var minVersion = TLS.MinVersion.tls12
@@ -162,11 +166,13 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
             case "TLS12": minVersion = .tls12
             case "TLS13": minVersion = .tls13
             case "TLS10", "TLS11":
-                throw ConfigError(key: "tls_server_config.min_version", source: source,
-                                  reason: "\(raw) is refused: TLS versions before 1.2 are broken; use TLS12 or TLS13")
+                throw ConfigError(
+                    key: "tls_server_config.min_version", source: source,
+                    reason: "\(raw) is refused: TLS versions before 1.2 are broken; use TLS12 or TLS13")
             default:
-                throw ConfigError(key: "tls_server_config.min_version", source: source,
-                                  reason: "expected TLS12 or TLS13, got \(quoted(raw))")
+                throw ConfigError(
+                    key: "tls_server_config.min_version", source: source,
+                    reason: "expected TLS12 or TLS13, got \(quoted(raw))")
             }
         }
 
@@ -187,31 +193,37 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
         let cert = try file("cert_file", required: true)!
         let key = try file("key_file", required: true)!
         guard cert.text.contains("-----BEGIN CERTIFICATE-----") else {
-            throw ConfigError(key: "tls_server_config.cert_file", source: values["cert_file"]!.source,
-                              reason: "\(cert.path) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+            throw ConfigError(
+                key: "tls_server_config.cert_file", source: values["cert_file"]!.source,
+                reason: "\(cert.path) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         }
         guard key.text.contains("PRIVATE KEY-----") else {
-            throw ConfigError(key: "tls_server_config.key_file", source: values["key_file"]!.source,
-                              reason: "\(key.path) holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+            throw ConfigError(
+                key: "tls_server_config.key_file", source: values["key_file"]!.source,
+                reason: "\(key.path) holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)")
         }
         if key.text.contains("ENCRYPTED") {
-            throw ConfigError(key: "tls_server_config.key_file", source: values["key_file"]!.source,
-                              reason: "\(key.path) is encrypted; docker-watchdog needs an unencrypted key (protect it with file permissions)")
+            throw ConfigError(
+                key: "tls_server_config.key_file", source: values["key_file"]!.source,
+                reason: "\(key.path) is encrypted; docker-watchdog needs an unencrypted key (protect it with file permissions)")
         }
         let ca = try file("client_ca_file", required: false)
         switch (clientAuth, ca) {
         case (.requireAndVerify, nil):
-            throw ConfigError(key: "tls_server_config.client_ca_file", source: values["client_auth_type"]!.source,
-                              reason: "missing: RequireAndVerifyClientCert needs client_ca_file, the CA that signs client certificates")
+            throw ConfigError(
+                key: "tls_server_config.client_ca_file", source: values["client_auth_type"]!.source,
+                reason: "missing: RequireAndVerifyClientCert needs client_ca_file, the CA that signs client certificates")
         case (.none, .some):
-            throw ConfigError(key: "tls_server_config.client_ca_file", source: values["client_ca_file"]!.source,
-                              reason: "set without client_auth_type: RequireAndVerifyClientCert; it would have no effect")
+            throw ConfigError(
+                key: "tls_server_config.client_ca_file", source: values["client_ca_file"]!.source,
+                reason: "set without client_auth_type: RequireAndVerifyClientCert; it would have no effect")
         default:
             break
         }
         if let ca, !ca.text.contains("-----BEGIN CERTIFICATE-----") {
-            throw ConfigError(key: "tls_server_config.client_ca_file", source: values["client_ca_file"]!.source,
-                              reason: "\(ca.path) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+            throw ConfigError(
+                key: "tls_server_config.client_ca_file", source: values["client_ca_file"]!.source,
+                reason: "\(ca.path) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         }
         return TLS(
             certFile: cert.path, keyFile: key.path, clientCAFile: ca?.path, certificatePEM: cert.text, keyPEM: key.text,
@@ -222,8 +234,9 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
 
     private static func parseUsers(_ node: YAMLNode, path: String) throws(ConfigError) -> [String: String] {
         guard case .mapping(let mapping) = node else {
-            throw ConfigError(key: "basic_auth_users", source: YAMLSource.location(path, node.mark),
-                              reason: "expected a mapping of user name to bcrypt hash, got \(kind(node))")
+            throw ConfigError(
+                key: "basic_auth_users", source: YAMLSource.location(path, node.mark),
+                reason: "expected a mapping of user name to bcrypt hash, got \(kind(node))")
         }
         var users: [String: String] = [:]
         for (keyNode, value) in mapping {
@@ -237,8 +250,9 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
                 throw ConfigError(key: full, source: here, reason: "expected a bcrypt hash, got \(kind(value))")
             }
             guard isBCryptHash(scalar.string) else {
-                throw ConfigError(key: full, source: YAMLSource.location(path, value.mark),
-                                  reason: "expected a bcrypt hash ($2y$, $2b$ or $2a$, cost 04-31, 60 characters; e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'), got \(quoted(redact(scalar.string)))")
+                throw ConfigError(
+                    key: full, source: YAMLSource.location(path, value.mark),
+                    reason: "expected a bcrypt hash ($2y$, $2b$ or $2a$, cost 04-31, 60 characters; e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'), got \(quoted(redact(scalar.string)))")
             }
             users[user] = scalar.string
         }
@@ -249,8 +263,8 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
     public static func isBCryptHash(_ s: String) -> Bool {
         let bytes = Array(s.utf8)
         guard bytes.count == 60, bytes[0] == UInt8(ascii: "$"), bytes[1] == UInt8(ascii: "2"),
-              [UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "y")].contains(bytes[2]), bytes[3] == UInt8(ascii: "$"),
-              bytes[6] == UInt8(ascii: "$")
+            [UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "y")].contains(bytes[2]), bytes[3] == UInt8(ascii: "$"),
+            bytes[6] == UInt8(ascii: "$")
         else { return false }
         guard let cost = Int(String(decoding: bytes[4..<6], as: UTF8.self)), (4...31).contains(cost) else { return false }
         return bytes[7...].allSatisfy { b in
@@ -268,8 +282,9 @@ public struct WebConfig: Sendable, Equatable, CustomStringConvertible {
 
     private static func scalarKey(_ node: YAMLNode, prefix: String, path: String) throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node else {
-            throw ConfigError(key: prefix.isEmpty ? "web.config_file" : prefix, source: YAMLSource.location(path, node.mark),
-                              reason: "mapping keys must be plain names, got \(kind(node))")
+            throw ConfigError(
+                key: prefix.isEmpty ? "web.config_file" : prefix, source: YAMLSource.location(path, node.mark),
+                reason: "mapping keys must be plain names, got \(kind(node))")
         }
         return scalar.string
     }

@@ -480,7 +480,10 @@ enum YAMLTypeResolution {
         ("float", "[-+]?(?:[0-9][0-9_]*)(?:\\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)"),
         ("merge", "<<"),
         ("null", "~|null|Null|NULL|"),
-        ("timestamp", "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?"),
+        (
+            "timestamp",
+            "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?"
+        ),
         ("value", "="),
     ]
 
@@ -654,7 +657,8 @@ struct YAMLScanner {
         var previous: Unicode.Scalar = " "
         for c in text {
             let v = c.value
-            let printable = v == 0x09 || v == 0x0A || v == 0x0D || (0x20...0x7E).contains(v) || v == 0x85
+            let printable =
+                v == 0x09 || v == 0x0A || v == 0x0D || (0x20...0x7E).contains(v) || v == 0x85
                 || (0xA0...0xD7FF).contains(v) || (0xE000...0xFFFD).contains(v) || (0x10000...0x10FFFF).contains(v)
             if !printable {
                 throw YAMLError(
@@ -758,7 +762,8 @@ struct YAMLScanner {
 
         let indicators: Set<Unicode.Scalar> = ["-", "?", ":", ",", "[", "]", "{", "}", "#", "&", "*", "!", "|", ">", "'", "\"", "%", "@", "`"]
         if !(isBlankZ() || indicators.contains(c)) || (c == "-" && !isBlank(1))
-            || (flowLevel == 0 && (c == "?" || c == ":") && !isBlankZ(1)) {
+            || (flowLevel == 0 && (c == "?" || c == ":") && !isBlankZ(1))
+        {
             return try fetchPlainScalar()
         }
         if c == "\t" {
@@ -1378,7 +1383,8 @@ struct YAMLScanner {
                     throw scannerError("while scanning a plain scalar", start, "found unexpected ':'")
                 }
                 if (check(":") && isBlankZ(1))
-                    || (flowLevel > 0 && (check(",") || check("[") || check("]") || check("{") || check("}"))) {
+                    || (flowLevel > 0 && (check(",") || check("[") || check("]") || check("{") || check("}")))
+                {
                     break
                 }
                 if leadingBlanks || !whitespaces.isEmpty {

@@ -59,9 +59,10 @@ enum YAMLSource {
                     // An empty value (`key:`, `~`, `null`) means "not set here": easier than
                     // deleting the line when commenting a setting out.
                     if scalar.isNull { continue }
-                    out.append(RawAssignment(
-                        key: key, raw: scalar.string,
-                        origin: Origin(layer: .file, source: location(path, value.mark))))
+                    out.append(
+                        RawAssignment(
+                            key: key, raw: scalar.string,
+                            origin: Origin(layer: .file, source: location(path, value.mark))))
                 default:
                     throw ConfigError(
                         key: full, source: location(path, value.mark),
@@ -91,10 +92,12 @@ enum YAMLSource {
         }
         // Inside a known section, listing its children is the next best help.
         if !prefix.isEmpty {
-            let children = Set(candidates.compactMap { name -> String? in
-                guard name.hasPrefix(prefix + ".") else { return nil }
-                return name.dropFirst(prefix.count + 1).split(separator: ".").first.map(String.init)
-            }).sorted()
+            let children = Set(
+                candidates.compactMap { name -> String? in
+                    guard name.hasPrefix(prefix + ".") else { return nil }
+                    return name.dropFirst(prefix.count + 1).split(separator: ".").first.map(String.init)
+                }
+            ).sorted()
             return "unknown key; \(prefix) has: \(children.joined(separator: ", "))"
         }
         return "unknown key"

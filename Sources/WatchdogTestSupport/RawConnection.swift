@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A plain TCP connection to a loopback port that sends exactly the bytes it is given.
@@ -136,7 +136,8 @@ public func isCompleteResponse(_ bytes: [UInt8]) -> Bool {
     let separator: [UInt8] = [13, 10, 13, 10]
     guard let end = bytes.indices.first(where: { bytes[$0...].starts(with: separator) }) else { return false }
     let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
-    let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+    let length =
+        head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
         .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
     return bytes.count >= end + 4 + length
 }

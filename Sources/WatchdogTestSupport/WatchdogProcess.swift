@@ -51,10 +51,11 @@ public final class WatchdogProcess: @unchecked Sendable {
         // Remediation off unless a test turns it on (a later flag wins), and the audit log in a
         // temporary file: a test watchdog must never act on a daemon behind another test's back.
         auditLogPath = FileManager.default.temporaryDirectory.appendingPathComponent("wd-audit-\(UUID().uuidString).jsonl").path
-        process.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [Self.binaryPath]) + [
-            "--web.listen-address", "127.0.0.1:0", "--log.level", "debug", "--remediation.disk.enabled=false",
-            "--remediation.audit-log", auditLogPath,
-        ] + arguments
+        process.arguments =
+            (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [Self.binaryPath]) + [
+                "--web.listen-address", "127.0.0.1:0", "--log.level", "debug", "--remediation.disk.enabled=false",
+                "--remediation.audit-log", auditLogPath,
+            ] + arguments
         process.environment = ["PATH": "/usr/bin:/bin"]
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice

@@ -91,8 +91,8 @@ public final class BasicAuthenticator: Sendable {
         guard let data = Data(base64Encoded: String(encoded)) else { return nil }
         let raw = Array(data)
         guard let colon = raw.firstIndex(of: UInt8(ascii: ":")),
-              let user = String(validating: raw[..<colon], as: UTF8.self),
-              let password = String(validating: raw[(colon + 1)...], as: UTF8.self)
+            let user = String(validating: raw[..<colon], as: UTF8.self),
+            let password = String(validating: raw[(colon + 1)...], as: UTF8.self)
         else { return nil }
         return (user, password, raw)
     }

@@ -93,10 +93,11 @@ for n in counts {
         fetch.append(try time { body = try client.get("/containers/json", query: [("all", "1")], endpointName: "containers_list") })
         bytes = body.count
         var list: [ContainerSummary] = []
-        decode.append(try time {
-            var empty = ContainerListCache()
-            list = try ContainerListScanner.decode(body, cache: &empty)
-        })
+        decode.append(
+            try time {
+                var empty = ContainerListCache()
+                list = try ContainerListScanner.decode(body, cache: &empty)
+            })
         _ = try ContainerListScanner.decode(body, cache: &listCache)
         decodeReuse.append(try time { _ = try ContainerListScanner.decode(body, cache: &listCache) })
         decodeJSON.append(try time { _ = try ContainerSummary.decodeListWithJSONDecoder(Data(body)) })

@@ -110,14 +110,17 @@ struct ClientFaultTests {
     @Test func legacySystemDFShapeDecodesThroughTheClient() throws {
         let fake = try FakeDockerEngine(apiVersion: "1.41")
         defer { fake.stop() }
-        fake.set("/system/df", .json("""
-            {"LayersSize": 3000,
-             "Images": [{"Id":"sha256:a","Containers":1,"Size":2000,"SharedSize":0,"VirtualSize":2000,"RepoTags":["a:1"],"Created":1,"ParentId":"","Labels":{}},
-                        {"Id":"sha256:b","Containers":0,"Size":1000,"SharedSize":0,"VirtualSize":1000,"RepoTags":["b:1"],"Created":1,"ParentId":"","Labels":{}}],
-             "Containers": [{"Id":"c1","State":"running","SizeRw":10,"SizeRootFs":2010,"Names":["/c1"]},
-                            {"Id":"c2","State":"exited","SizeRw":30,"SizeRootFs":1030,"Names":["/c2"]}],
-             "Volumes": [], "BuildCache": []}
-            """))
+        fake.set(
+            "/system/df",
+            .json(
+                """
+                {"LayersSize": 3000,
+                 "Images": [{"Id":"sha256:a","Containers":1,"Size":2000,"SharedSize":0,"VirtualSize":2000,"RepoTags":["a:1"],"Created":1,"ParentId":"","Labels":{}},
+                            {"Id":"sha256:b","Containers":0,"Size":1000,"SharedSize":0,"VirtualSize":1000,"RepoTags":["b:1"],"Created":1,"ParentId":"","Labels":{}}],
+                 "Containers": [{"Id":"c1","State":"running","SizeRw":10,"SizeRootFs":2010,"Names":["/c1"]},
+                                {"Id":"c2","State":"exited","SizeRw":30,"SizeRootFs":1030,"Names":["/c2"]}],
+                 "Volumes": [], "BuildCache": []}
+                """))
         let usage = try client(fake).systemDiskUsage(kinds: [.image, .container], rules: .cli20_10)
         // API 1.41 has no ?type=, so the client must not send it.
         #expect(fake.requests.last?.query.isEmpty == true)
@@ -132,12 +135,15 @@ struct ClientFaultTests {
     @Test func perTypeSystemDFShapeDecodesThroughTheClient() throws {
         let fake = try FakeDockerEngine(apiVersion: "1.52")
         defer { fake.stop() }
-        fake.set("/system/df", .json("""
-            {"ImageUsage": {"ActiveCount": 2, "TotalCount": 5, "Reclaimable": 700, "TotalSize": 1500},
-             "ContainerUsage": {"ActiveCount": 1, "TotalCount": 3, "Reclaimable": 20, "TotalSize": 60},
-             "VolumeUsage": {"ActiveCount": 0, "TotalCount": 1, "Reclaimable": 4096, "TotalSize": 4096},
-             "BuildCacheUsage": {"ActiveCount": 0, "TotalCount": 7, "Reclaimable": 900, "TotalSize": 1000}}
-            """))
+        fake.set(
+            "/system/df",
+            .json(
+                """
+                {"ImageUsage": {"ActiveCount": 2, "TotalCount": 5, "Reclaimable": 700, "TotalSize": 1500},
+                 "ContainerUsage": {"ActiveCount": 1, "TotalCount": 3, "Reclaimable": 20, "TotalSize": 60},
+                 "VolumeUsage": {"ActiveCount": 0, "TotalCount": 1, "Reclaimable": 4096, "TotalSize": 4096},
+                 "BuildCacheUsage": {"ActiveCount": 0, "TotalCount": 7, "Reclaimable": 900, "TotalSize": 1000}}
+                """))
         let usage = try client(fake).systemDiskUsage()
         #expect(fake.requests.last?.query["type"] != nil)  // 1.42+ sends ?type=
         #expect(usage.images == DiskUsageCategory(totalCount: 5, activeCount: 2, sizeBytes: 1500, reclaimableBytes: 700))

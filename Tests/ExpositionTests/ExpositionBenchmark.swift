@@ -32,19 +32,24 @@ enum ExpositionBenchmark {
             series.reserveCapacity(containers)
             for c in 0..<containers {
                 let name = c % 97 == 0 ? "svc-\(c) \"quoted\"" : "project_service_\(c)"
-                series.append(([
-                    Label("name", name),
-                    Label("compose_project", "project\(c % 13)"),
-                    Label("compose_service", "service\(c % 29)"),
-                ], f % 2 == 0 ? Double(c * 4096) : Double(c) * 0.001))
+                series.append(
+                    (
+                        [
+                            Label("name", name),
+                            Label("compose_project", "project\(c % 13)"),
+                            Label("compose_service", "service\(c % 29)"),
+                        ], f % 2 == 0 ? Double(c * 4096) : Double(c) * 0.001
+                    ))
             }
             families.append(.gauge("docker_watchdog_bench_metric_\(f)", help: "Synthetic metric \(f).", series))
         }
         var h = Histogram(upperBounds: Histogram.defaultDurationBounds)
         for i in 0..<1000 { h.observe(Double(i) / 100) }
         let histograms = max(1, (samples - families.reduce(0) { $0 + $1.samples.count } + 13) / 14)
-        families.append(.histogram("docker_watchdog_bench_duration_seconds", help: "Synthetic histogram.",
-                                   (0..<histograms).map { ([Label("endpoint", "e\($0)")], h) }))
+        families.append(
+            .histogram(
+                "docker_watchdog_bench_duration_seconds", help: "Synthetic histogram.",
+                (0..<histograms).map { ([Label("endpoint", "e\($0)")], h) }))
         return families
     }
 

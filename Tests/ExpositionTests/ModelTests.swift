@@ -63,25 +63,26 @@ struct ModelTests {
         #expect(FloatFormat.openMetricsCanonical(value) == openMetrics)
     }
 
-    @Test(arguments: [
-        (nil, ExpositionFormat.text),
-        ("", .text),
-        ("*/*", .text),
-        ("text/plain", .text),
-        ("application/openmetrics-text", .openMetrics),
-        ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", .openMetrics),
-        ("application/openmetrics-text; version=0.0.1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", .text),  // Prometheus 2.5-era: only OM 0.0.1
-        ("application/openmetrics-text;version=1.0.0;q=0", .text),
-        ("application/openmetrics-text;q=0,text/plain;q=0.1", .text),
-        ("application/openmetrics-text;q=0.0", .text),
-        ("Application/OpenMetrics-Text; Version=1.0.0 ; q=0.5 , text/plain;q=0.4", .openMetrics),
-        ("text/plain;q=1,application/openmetrics-text;q=0.5", .text),
-        ("text/plain;q=0.5,application/openmetrics-text;q=0.5", .openMetrics),
-        ("application/openmetrics-text;q=banana", .text),
-        ("application/json", .text),
-        (",,;;==", .text),
-        ("application/openmetrics-text;version=\"1.0.0\"", .openMetrics),
-    ] as [(String?, ExpositionFormat)])
+    @Test(
+        arguments: [
+            (nil, ExpositionFormat.text),
+            ("", .text),
+            ("*/*", .text),
+            ("text/plain", .text),
+            ("application/openmetrics-text", .openMetrics),
+            ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", .openMetrics),
+            ("application/openmetrics-text; version=0.0.1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", .text),  // Prometheus 2.5-era: only OM 0.0.1
+            ("application/openmetrics-text;version=1.0.0;q=0", .text),
+            ("application/openmetrics-text;q=0,text/plain;q=0.1", .text),
+            ("application/openmetrics-text;q=0.0", .text),
+            ("Application/OpenMetrics-Text; Version=1.0.0 ; q=0.5 , text/plain;q=0.4", .openMetrics),
+            ("text/plain;q=1,application/openmetrics-text;q=0.5", .text),
+            ("text/plain;q=0.5,application/openmetrics-text;q=0.5", .openMetrics),
+            ("application/openmetrics-text;q=banana", .text),
+            ("application/json", .text),
+            (",,;;==", .text),
+            ("application/openmetrics-text;version=\"1.0.0\"", .openMetrics),
+        ] as [(String?, ExpositionFormat)])
     func negotiation(accept: String?, expected: ExpositionFormat) {
         #expect(ExpositionFormat.negotiate(accept: accept) == expected)
     }

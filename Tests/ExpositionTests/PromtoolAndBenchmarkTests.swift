@@ -52,11 +52,11 @@ struct PromtoolAndBenchmarkTests {
     /// samples; run `swift test -c release --filter renderBenchmark` for the real figure.
     @Test func renderBenchmark() {
         #if DEBUG
-        let samples = 10_000
-        let build = "debug build"
+            let samples = 10_000
+            let build = "debug build"
         #else
-        let samples = 100_000
-        let build = "release build"
+            let samples = 100_000
+            let build = "release build"
         #endif
         for format in [ExpositionFormat.text, .openMetrics] {
             let figures = ExpositionBenchmark.run(samples: samples, iterations: 5, format: format)

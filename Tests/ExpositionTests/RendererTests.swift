@@ -14,32 +14,44 @@ func representativeFamilies() -> [MetricFamily] {
     var probe2 = Histogram(upperBounds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
     probe2.observe(0.01)
     return [
-        .gauge("docker_watchdog_container_memory_bytes", help: "Memory used by the container, in bytes.", [
-            ([Label("name", "web-1"), Label("compose_project", "shop")], 123_456_789),
-            ([Label("name", "db \"primary\"\nline2"), Label("compose_project", "shop")], 987_654_321),
-            ([Label("name", "C:\\path"), Label("compose_project", "")], 0),
-        ]),
+        .gauge(
+            "docker_watchdog_container_memory_bytes", help: "Memory used by the container, in bytes.",
+            [
+                ([Label("name", "web-1"), Label("compose_project", "shop")], 123_456_789),
+                ([Label("name", "db \"primary\"\nline2"), Label("compose_project", "shop")], 987_654_321),
+                ([Label("name", "C:\\path"), Label("compose_project", "")], 0),
+            ]),
         .gauge("docker_watchdog_up", help: "1 if the Docker daemon answered the last probe.", value: 1),
-        .counter("docker_watchdog_container_restarts", help: "Restarts performed by the watchdog.", [
-            ([Label("name", "web-1")], 3),
-            ([Label("name", "db")], 0),
-        ]),
-        .info("docker_watchdog_build", help: "Build information.", labels: [
-            Label("version", "0.1.0"), Label("revision", "abc123"), Label("swift", "6.3"),
-        ]),
-        .histogram("docker_watchdog_daemon_probe_duration_seconds", help: "Duration of daemon probes.", [
-            ([Label("endpoint", "_ping")], probe),
-            ([Label("endpoint", "version")], probe2),
-        ]),
-        .gauge("docker_watchdog_collector_success", help: "1 if the collector succeeded.\nHelp with \\ backslash.", [
-            ([Label("collector", "containers")], 1),
-            ([Label("collector", "disk")], 0),
-        ]),
-        .gauge("docker_watchdog_disk_reclaimable_ratio", help: "Reclaimable share, 0-1.", [
-            ([Label("category", "images")], 0.25),
-            ([Label("category", "volumes")], .nan),
-            ([Label("category", "build_cache")], 1.0 / 3.0),
-        ]),
+        .counter(
+            "docker_watchdog_container_restarts", help: "Restarts performed by the watchdog.",
+            [
+                ([Label("name", "web-1")], 3),
+                ([Label("name", "db")], 0),
+            ]),
+        .info(
+            "docker_watchdog_build", help: "Build information.",
+            labels: [
+                Label("version", "0.1.0"), Label("revision", "abc123"), Label("swift", "6.3"),
+            ]),
+        .histogram(
+            "docker_watchdog_daemon_probe_duration_seconds", help: "Duration of daemon probes.",
+            [
+                ([Label("endpoint", "_ping")], probe),
+                ([Label("endpoint", "version")], probe2),
+            ]),
+        .gauge(
+            "docker_watchdog_collector_success", help: "1 if the collector succeeded.\nHelp with \\ backslash.",
+            [
+                ([Label("collector", "containers")], 1),
+                ([Label("collector", "disk")], 0),
+            ]),
+        .gauge(
+            "docker_watchdog_disk_reclaimable_ratio", help: "Reclaimable share, 0-1.",
+            [
+                ([Label("category", "images")], 0.25),
+                ([Label("category", "volumes")], .nan),
+                ([Label("category", "build_cache")], 1.0 / 3.0),
+            ]),
         .gauge("docker_watchdog_sample_age_seconds", help: "Age of the snapshot.", value: .infinity),
     ]
 }
@@ -54,8 +66,10 @@ struct RendererTests {
         #expect(p.type["docker_watchdog_up"] == "gauge")
         #expect(p.value("docker_watchdog_container_restarts_total", ["name": "web-1"]) == 3)
         #expect(p.value("docker_watchdog_build_info", ["version": "0.1.0", "revision": "abc123", "swift": "6.3"]) == 1)
-        #expect(p.value("docker_watchdog_container_memory_bytes",
-                        ["name": "db \"primary\"\nline2", "compose_project": "shop"]) == 987_654_321)
+        #expect(
+            p.value(
+                "docker_watchdog_container_memory_bytes",
+                ["name": "db \"primary\"\nline2", "compose_project": "shop"]) == 987_654_321)
         #expect(p.value("docker_watchdog_container_memory_bytes", ["name": "C:\\path", "compose_project": ""]) == 0)
         #expect(p.value("docker_watchdog_disk_reclaimable_ratio", ["category": "build_cache"]) == 1.0 / 3.0)
         #expect(p.value("docker_watchdog_disk_reclaimable_ratio", ["category": "volumes"])?.isNaN == true)
@@ -117,9 +131,11 @@ struct RendererTests {
     @Test func escapingCannotInjectLines() throws {
         let evil = "x\"} 1\n# TYPE injected gauge\ninjected 666\n\\"
         let families: [MetricFamily] = [
-            .gauge("docker_watchdog_container_up", help: "Help \"quoted\"\n# TYPE fake gauge\\", [
-                ([Label("name", evil)], 1),
-            ])
+            .gauge(
+                "docker_watchdog_container_up", help: "Help \"quoted\"\n# TYPE fake gauge\\",
+                [
+                    ([Label("name", evil)], 1)
+                ])
         ]
         for format in [ExpositionFormat.text, .openMetrics] {
             let bytes = ExpositionRenderer.render(families, format: format)
@@ -138,26 +154,29 @@ struct RendererTests {
     }
 
     @Test func mergingAndSorting() throws {
-        let a = MetricFamily.gauge("b_metric", help: "first help", [
-            ([Label("z", "1"), Label("a", "2")], 1),
-            ([Label("a", "1")], 2),
-        ])
+        let a = MetricFamily.gauge(
+            "b_metric", help: "first help",
+            [
+                ([Label("z", "1"), Label("a", "2")], 1),
+                ([Label("a", "1")], 2),
+            ])
         let b = MetricFamily.gauge("a_metric", help: "a", value: 5)
         let c = MetricFamily.counter("b_metric", help: "second help", [([Label("a", "0")], 9)])  // merged: type of the first (gauge)
         let d = MetricFamily.gauge("b_metric", help: "third", [([Label("a", "0")], 3)])
         let result = ExpositionRenderer.renderDetailed([a, b, c, d], format: .text)
         let out = text(result.bytes)
-        #expect(out == """
-            # HELP a_metric a
-            # TYPE a_metric gauge
-            a_metric 5
-            # HELP b_metric first help
-            # TYPE b_metric gauge
-            b_metric{a="0"} 3
-            b_metric{a="1"} 2
-            b_metric{a="2",z="1"} 1
+        #expect(
+            out == """
+                # HELP a_metric a
+                # TYPE a_metric gauge
+                a_metric 5
+                # HELP b_metric first help
+                # TYPE b_metric gauge
+                b_metric{a="0"} 3
+                b_metric{a="1"} 2
+                b_metric{a="2",z="1"} 1
 
-            """)
+                """)
         // The counter sample (suffix _total) does not fit the merged gauge family.
         #expect(result.invalidSamples == 1)
         #expect(result.familiesRendered == 2)
@@ -165,11 +184,13 @@ struct RendererTests {
     }
 
     @Test func duplicateSeriesKeepTheFirst() throws {
-        let f = MetricFamily.gauge("dup", help: "h", [
-            ([Label("a", "1"), Label("b", "2")], 1),
-            ([Label("b", "2"), Label("a", "1")], 2),  // same label set, other order
-            ([Label("a", "1")], 3),
-        ])
+        let f = MetricFamily.gauge(
+            "dup", help: "h",
+            [
+                ([Label("a", "1"), Label("b", "2")], 1),
+                ([Label("b", "2"), Label("a", "1")], 2),  // same label set, other order
+                ([Label("a", "1")], 3),
+            ])
         let g = MetricFamily.gauge("dup", help: "other collector", [([Label("a", "1")], 4)])
         let result = ExpositionRenderer.renderDetailed([f, g], format: .text)
         let p = try MiniParser.parse(result.bytes, openMetrics: false)
@@ -183,18 +204,22 @@ struct RendererTests {
         let families: [MetricFamily] = [
             .gauge("1bad", help: "bad family name", value: 1),
             .gauge("has-dash", help: "bad", value: 1),
-            .gauge("good", help: "ok", [
-                ([Label("ok", "1")], 1),
-                ([Label("bad-name", "x")], 2),
-                ([Label("__reserved", "x")], 3),
-                ([Label("9lives", "x")], 4),
-                ([Label("dupe", "a"), Label("dupe", "b")], 5),
-                ([Label("", "x")], 6),
-            ]),
-            MetricFamily(name: "wrong_suffix", help: "gauge with counter suffix", type: .gauge,
-                         samples: [Sample(suffix: "_total", labels: [], value: 1), Sample(value: 2)]),
-            MetricFamily(name: "info_value", help: "info must be 1", type: .info,
-                         samples: [Sample(suffix: "_info", labels: [Label("a", "b")], value: 2)]),
+            .gauge(
+                "good", help: "ok",
+                [
+                    ([Label("ok", "1")], 1),
+                    ([Label("bad-name", "x")], 2),
+                    ([Label("__reserved", "x")], 3),
+                    ([Label("9lives", "x")], 4),
+                    ([Label("dupe", "a"), Label("dupe", "b")], 5),
+                    ([Label("", "x")], 6),
+                ]),
+            MetricFamily(
+                name: "wrong_suffix", help: "gauge with counter suffix", type: .gauge,
+                samples: [Sample(suffix: "_total", labels: [], value: 1), Sample(value: 2)]),
+            MetricFamily(
+                name: "info_value", help: "info must be 1", type: .info,
+                samples: [Sample(suffix: "_info", labels: [Label("a", "b")], value: 2)]),
         ]
         for format in [ExpositionFormat.text, .openMetrics] {
             let result = ExpositionRenderer.renderDetailed(families, format: format)
@@ -240,23 +265,24 @@ struct RendererTests {
         for v in [0.1, 0.5, 0.7, 1, 5] { h.observe(v) }
         let f = MetricFamily.histogram("op_seconds", help: "ops", [([Label("op", "b")], h), ([Label("op", "a")], h)])
         let out = text(ExpositionRenderer.render([f], format: .text))
-        #expect(out == """
-            # HELP op_seconds ops
-            # TYPE op_seconds histogram
-            op_seconds_bucket{op="a",le="0.5"} 2
-            op_seconds_bucket{op="a",le="1"} 4
-            op_seconds_bucket{op="a",le="2"} 4
-            op_seconds_bucket{op="a",le="+Inf"} 5
-            op_seconds_sum{op="a"} 7.3
-            op_seconds_count{op="a"} 5
-            op_seconds_bucket{op="b",le="0.5"} 2
-            op_seconds_bucket{op="b",le="1"} 4
-            op_seconds_bucket{op="b",le="2"} 4
-            op_seconds_bucket{op="b",le="+Inf"} 5
-            op_seconds_sum{op="b"} 7.3
-            op_seconds_count{op="b"} 5
+        #expect(
+            out == """
+                # HELP op_seconds ops
+                # TYPE op_seconds histogram
+                op_seconds_bucket{op="a",le="0.5"} 2
+                op_seconds_bucket{op="a",le="1"} 4
+                op_seconds_bucket{op="a",le="2"} 4
+                op_seconds_bucket{op="a",le="+Inf"} 5
+                op_seconds_sum{op="a"} 7.3
+                op_seconds_count{op="a"} 5
+                op_seconds_bucket{op="b",le="0.5"} 2
+                op_seconds_bucket{op="b",le="1"} 4
+                op_seconds_bucket{op="b",le="2"} 4
+                op_seconds_bucket{op="b",le="+Inf"} 5
+                op_seconds_sum{op="b"} 7.3
+                op_seconds_count{op="b"} 5
 
-            """)
+                """)
     }
 
     @Test func shuffledHistogramSamplesAreRegrouped() throws {
@@ -266,12 +292,13 @@ struct RendererTests {
         f.samples.reverse()
         let p = try parse([f], .openMetrics)
         let names = p.samples.map { "\($0.name)|\($0.labels["k"]!)|\($0.labels["le"] ?? "")" }
-        #expect(names == [
-            "x_seconds_bucket|1|0.1", "x_seconds_bucket|1|1.0", "x_seconds_bucket|1|10.0", "x_seconds_bucket|1|+Inf",
-            "x_seconds_sum|1|", "x_seconds_count|1|",
-            "x_seconds_bucket|2|0.1", "x_seconds_bucket|2|1.0", "x_seconds_bucket|2|10.0", "x_seconds_bucket|2|+Inf",
-            "x_seconds_sum|2|", "x_seconds_count|2|",
-        ])
+        #expect(
+            names == [
+                "x_seconds_bucket|1|0.1", "x_seconds_bucket|1|1.0", "x_seconds_bucket|1|10.0", "x_seconds_bucket|1|+Inf",
+                "x_seconds_sum|1|", "x_seconds_count|1|",
+                "x_seconds_bucket|2|0.1", "x_seconds_bucket|2|1.0", "x_seconds_bucket|2|10.0", "x_seconds_bucket|2|+Inf",
+                "x_seconds_sum|2|", "x_seconds_count|2|",
+            ])
     }
 
     @Test func histogramWithUserLeLabelIsRejected() throws {
@@ -285,17 +312,19 @@ struct RendererTests {
     /// count, families or validity between samples must never reuse stale work.
     @Test func labelNameReuseBetweenSamples() throws {
         let families: [MetricFamily] = [
-            .gauge("a_first", help: "h", [
-                ([Label("x", "1"), Label("b", "2")], 1),
-                ([Label("x", "3"), Label("b", "4")], 2),
-                ([Label("b", "5"), Label("x", "6")], 3),      // same names, other order
-                ([Label("b", "7")], 4),                       // fewer
-                ([Label("b", "8"), Label("b", "9")], 5),      // duplicate name: invalid
-                ([], 6),                                      // none, right after an invalid one
-                ([Label("bad-name", "x"), Label("b", "1")], 7),
-                ([Label("ok", "x"), Label("b", "1")], 8),     // same count as the invalid one
-            ]),
-            .gauge("b_second", help: "h", value: 9),         // no labels, after a labelled family
+            .gauge(
+                "a_first", help: "h",
+                [
+                    ([Label("x", "1"), Label("b", "2")], 1),
+                    ([Label("x", "3"), Label("b", "4")], 2),
+                    ([Label("b", "5"), Label("x", "6")], 3),  // same names, other order
+                    ([Label("b", "7")], 4),  // fewer
+                    ([Label("b", "8"), Label("b", "9")], 5),  // duplicate name: invalid
+                    ([], 6),  // none, right after an invalid one
+                    ([Label("bad-name", "x"), Label("b", "1")], 7),
+                    ([Label("ok", "x"), Label("b", "1")], 8),  // same count as the invalid one
+                ]),
+            .gauge("b_second", help: "h", value: 9),  // no labels, after a labelled family
             .histogram("c_third_seconds", help: "h", [([Label("b", "1")], Histogram(upperBounds: [1]))]),
             .gauge("d_fourth", help: "h", [([Label("b", "1")], 10)]),  // same names as the histogram's _sum
         ]

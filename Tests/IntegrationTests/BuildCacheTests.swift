@@ -36,7 +36,8 @@ struct BuildCacheTests {
                 if let m = step.firstMatch(in: line, range: range), let r = Range(m.range(at: 1), in: line), let n = Int(line[r]) {
                     steps.insert(n)
                 } else if let m = cached.firstMatch(in: line, range: range), let r = Range(m.range(at: 1), in: line),
-                          let n = Int(line[r]) {
+                    let n = Int(line[r])
+                {
                     cachedSteps.insert(n)
                 }
             }
@@ -49,13 +50,13 @@ struct BuildCacheTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wd-bc-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try """
-            FROM busybox:latest
-            RUN echo one > /one
-            COPY a.txt /a.txt
-            RUN cat /a.txt /one > /b
-            COPY last.txt /last.txt
+        FROM busybox:latest
+        RUN echo one > /one
+        COPY a.txt /a.txt
+        RUN cat /a.txt /one > /b
+        COPY last.txt /last.txt
 
-            """.write(to: dir.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+        """.write(to: dir.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
         try "a\n".write(to: dir.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
         try "v1\n".write(to: dir.appendingPathComponent("last.txt"), atomically: true, encoding: .utf8)
         return dir
@@ -98,8 +99,10 @@ struct BuildCacheTests {
             let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             guard row["Type"] as? String == "Build Cache" else { continue }
             let reclaimable = (row["Reclaimable"] as? String ?? "").split(separator: " ").first.map(String.init) ?? ""
-            return (Double("\(row["TotalCount"]!)") ?? -1, Double("\(row["Active"]!)") ?? -1,
-                    try HumanSize.parse(row["Size"] as? String ?? ""), try HumanSize.parse(reclaimable))
+            return (
+                Double("\(row["TotalCount"]!)") ?? -1, Double("\(row["Active"]!)") ?? -1,
+                try HumanSize.parse(row["Size"] as? String ?? ""), try HumanSize.parse(reclaimable)
+            )
         }
         throw TestBedMissing(description: "docker system df has no Build Cache row: \(out)")
     }
@@ -108,10 +111,12 @@ struct BuildCacheTests {
         let df = try systemDF(daemon)
         #expect(sum(s, "docker_build_cache_records") == df.count, "\(when): records vs docker system df")
         #expect(sum(s, "docker_build_cache_in_use_records") == df.active, "\(when): in use vs docker system df")
-        #expect(HumanSize.sameWithinRounding(sum(s, "docker_build_cache_size_bytes"), df.size),
-                "\(when): size \(sum(s, "docker_build_cache_size_bytes")) vs docker system df \(df.size)")
-        #expect(HumanSize.sameWithinRounding(sum(s, "docker_build_cache_reclaimable_bytes"), df.reclaimable),
-                "\(when): reclaimable vs docker system df")
+        #expect(
+            HumanSize.sameWithinRounding(sum(s, "docker_build_cache_size_bytes"), df.size),
+            "\(when): size \(sum(s, "docker_build_cache_size_bytes")) vs docker system df \(df.size)")
+        #expect(
+            HumanSize.sameWithinRounding(sum(s, "docker_build_cache_reclaimable_bytes"), df.reclaimable),
+            "\(when): reclaimable vs docker system df")
         // The system_df collector's own build_cache row agrees too (same daemon, same arithmetic).
         #expect(s.value("docker_disk_usage_objects", ["category": "build_cache"]) != nil)
     }
@@ -164,8 +169,10 @@ struct BuildCacheTests {
         try check(third, "last input changed")
         try expectShapeMatchesSystemDF(s, daemon, "after three builds")
         #expect(sum(s, "docker_build_cache_records") >= 8)
-        #expect(s.value("docker_build_cache_most_recent_use_timestamp_seconds", ["record_type": "regular"]).map {
-            abs($0 - Date().timeIntervalSince1970) < 120 } == true)
+        #expect(
+            s.value("docker_build_cache_most_recent_use_timestamp_seconds", ["record_type": "regular"]).map {
+                abs($0 - Date().timeIntervalSince1970) < 120
+            } == true)
 
         // Prune everything: sizes and counts fall to what docker system df says; no hit, miss or
         // re-baselined record is counted for the records that went away.

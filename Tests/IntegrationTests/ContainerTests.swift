@@ -9,10 +9,11 @@ struct ContainerTests {
     static let run = ["run", "-d", "--network", "none", "--stop-timeout", "1"]
 
     func watchdog(_ daemon: PrivateDaemon, _ extra: [String] = []) throws -> WatchdogProcess {
-        try WatchdogProcess(arguments: [
-            "--docker.host", daemon.host, "--collector.containers.interval", "1s", "--collector.daemon.interval", "1s",
-            "--collector.system-df.interval", "1h",
-        ] + extra)
+        try WatchdogProcess(
+            arguments: [
+                "--docker.host", daemon.host, "--collector.containers.interval", "1s", "--collector.daemon.interval", "1s",
+                "--collector.system-df.interval", "1h",
+            ] + extra)
     }
 
     func history(_ w: WatchdogProcess) throws -> [[String: Any]] {
@@ -25,16 +26,28 @@ struct ContainerTests {
         let daemon = try PrivateDaemon(name: "ct-health")
         defer { daemon.stop() }
         let health = ["--health-interval", "1s", "--health-retries", "1", "--health-timeout", "1s"]
-        try daemon.docker(Self.run + ["--name", "passing", "--label", "com.docker.compose.project=good",
-                                      "--label", "com.docker.compose.service=web", "--health-cmd", "true"] + health + ["busybox:latest", "sleep", "600"])
-        try daemon.docker(Self.run + ["--name", "plain", "--label", "com.docker.compose.project=good",
-                                      "--label", "com.docker.compose.service=worker", "busybox:latest", "sleep", "600"])
-        try daemon.docker(Self.run + ["--name", "failing", "--label", "com.docker.compose.project=bad",
-                                      "--label", "com.docker.compose.service=db", "--health-cmd", "false"] + health + ["busybox:latest", "sleep", "600"])
+        try daemon.docker(
+            Self.run + [
+                "--name", "passing", "--label", "com.docker.compose.project=good",
+                "--label", "com.docker.compose.service=web", "--health-cmd", "true",
+            ] + health + ["busybox:latest", "sleep", "600"])
+        try daemon.docker(
+            Self.run + [
+                "--name", "plain", "--label", "com.docker.compose.project=good",
+                "--label", "com.docker.compose.service=worker", "busybox:latest", "sleep", "600",
+            ])
+        try daemon.docker(
+            Self.run + [
+                "--name", "failing", "--label", "com.docker.compose.project=bad",
+                "--label", "com.docker.compose.service=db", "--health-cmd", "false",
+            ] + health + ["busybox:latest", "sleep", "600"])
         // Healthy while /tmp/ok exists; the command removes it after 6 s.
-        try daemon.docker(Self.run + ["--name", "flipping", "--label", "com.docker.compose.project=bad",
-                                      "--label", "com.docker.compose.service=api", "--health-cmd", "test -f /tmp/ok"] + health
-                          + ["busybox:latest", "sh", "-c", "touch /tmp/ok; sleep 6; rm /tmp/ok; exec sleep 600"])
+        try daemon.docker(
+            Self.run + [
+                "--name", "flipping", "--label", "com.docker.compose.project=bad",
+                "--label", "com.docker.compose.service=api", "--health-cmd", "test -f /tmp/ok",
+            ] + health
+                + ["busybox:latest", "sh", "-c", "touch /tmp/ok; sleep 6; rm /tmp/ok; exec sleep 600"])
         let w = try watchdog(daemon)
         defer { w.stop() }
         let healthy = try w.waitFor("flipping healthy, failing unhealthy") { s in
@@ -80,8 +93,11 @@ struct ContainerTests {
         let w = try watchdog(daemon)
         defer { w.stop() }
         try w.waitFor("events stream up") { $0.value("docker_watchdog_events_stream_up") == 1 }
-        try daemon.docker(Self.run + ["--name", "hog", "--memory", "16m", "--memory-swap", "16m", "busybox:latest",
-                                      "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"])
+        try daemon.docker(
+            Self.run + [
+                "--name", "hog", "--memory", "16m", "--memory-swap", "16m", "busybox:latest",
+                "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)",
+            ])
         try daemon.docker(Self.run + ["--name", "crasher", "--restart", "on-failure:3", "busybox:latest", "sh", "-c", "exit 1"])
         let s = try w.waitFor("OOM kill and three restarts", timeout: 120) { s in
             s.value("docker_container_oom_killed", ["name": "hog"]) == 1
@@ -100,9 +116,12 @@ struct ContainerTests {
         let daemon = try PrivateDaemon(name: "ct-restart")
         defer { daemon.stop() }
         // Healthy on its first run; after any restart it deletes its marker and turns unhealthy.
-        try daemon.docker(Self.run + ["--name", "phoenix", "--restart", "always", "--health-cmd", "test -f /ok",
-                                      "--health-interval", "1s", "--health-retries", "1", "busybox:latest", "sh", "-c",
-                                      "if [ -f /ran-before ]; then rm -f /ok; else touch /ran-before /ok; fi; exec sleep 600"])
+        try daemon.docker(
+            Self.run + [
+                "--name", "phoenix", "--restart", "always", "--health-cmd", "test -f /ok",
+                "--health-interval", "1s", "--health-retries", "1", "busybox:latest", "sh", "-c",
+                "if [ -f /ran-before ]; then rm -f /ok; else touch /ran-before /ok; fi; exec sleep 600",
+            ])
         let w = try watchdog(daemon)
         defer { w.stop() }
         let up = try w.waitFor("phoenix healthy") { $0.value("docker_container_health_status", ["name": "phoenix"]) == 2 }

@@ -37,14 +37,18 @@ struct DiskRemediationIntegrationTests {
         try build(daemon, tag: "inuse:1", megabytes: 30, seed: "u")
         try daemon.docker(["run", "-d", "--network", "none", "--stop-timeout", "1", "--name", "server", "inuse:1", "sleep", "3600"])
         try daemon.docker(["volume", "create", "pgdata"])
-        try daemon.docker(["run", "--rm", "--network", "none", "-v", "pgdata:/data", "busybox:latest", "sh", "-c",
-                           "dd if=/dev/urandom of=/data/file bs=1M count=5 2>/dev/null"])
+        try daemon.docker([
+            "run", "--rm", "--network", "none", "-v", "pgdata:/data", "busybox:latest", "sh", "-c",
+            "dd if=/dev/urandom of=/data/file bs=1M count=5 2>/dev/null",
+        ])
         // What may go: unused images, a dangling one (the tag moved), a stopped container, build cache.
         try build(daemon, tag: "old:1", megabytes: 40, seed: "o1")
         try build(daemon, tag: "old:1", megabytes: 40, seed: "o2")  // the first old:1 is now dangling
         try build(daemon, tag: "unused:1", megabytes: 40, seed: "n")
-        try daemon.docker(["run", "--network", "none", "--name", "finished", "busybox:latest", "sh", "-c",
-                           "dd if=/dev/urandom of=/junk bs=1M count=20 2>/dev/null"])
+        try daemon.docker([
+            "run", "--network", "none", "--name", "finished", "busybox:latest", "sh", "-c",
+            "dd if=/dev/urandom of=/junk bs=1M count=20 2>/dev/null",
+        ])
         Thread.sleep(forTimeInterval: 2)  // older than the minimum age below
 
         let root = daemon.dataRoot

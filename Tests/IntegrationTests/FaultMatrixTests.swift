@@ -158,10 +158,12 @@ extension [ParsedSample] {
 struct FaultMatrixTests {
     /// Fast cadences so each fault shows within a second, and short deadlines.
     static func arguments(_ host: String, containers: Bool = false) -> [String] {
-        ["--docker.host", host, "--collector.daemon.interval", "200ms", "--collector.daemon.timeout", "300ms",
-         "--docker.request-timeout", "1s", "--docker.connect-timeout", "500ms", "--collector.disk.path", "/tmp",
-         "--collector.disk.interval", "500ms", "--collector.system-df.interval", "300ms", "--collector.system-df.timeout", "1s",
-         "--collector.containers.enabled=\(containers)", "--collector.build-cache.enabled=false"]
+        [
+            "--docker.host", host, "--collector.daemon.interval", "200ms", "--collector.daemon.timeout", "300ms",
+            "--docker.request-timeout", "1s", "--docker.connect-timeout", "500ms", "--collector.disk.path", "/tmp",
+            "--collector.disk.interval", "500ms", "--collector.system-df.interval", "300ms", "--collector.system-df.timeout", "1s",
+            "--collector.containers.enabled=\(containers)", "--collector.build-cache.enabled=false",
+        ]
     }
 
     static let allGood: @Sendable ([ParsedSample]) -> Bool = {
@@ -328,8 +330,9 @@ struct FaultMatrixTests {
         }
         try chmodSocket(0o666)
         // As nobody, so the socket's mode applies (root ignores it).
-        let w = try WatchdogProcess(arguments: Self.arguments(fake.dockerHost),
-                                    launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        let w = try WatchdogProcess(
+            arguments: Self.arguments(fake.dockerHost),
+            launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         defer { w.stop() }
         #expect(try String(contentsOfFile: "/proc/\(w.pid)/status", encoding: .utf8).contains("Uid:\t65534"))
         let drill = FaultDrill(w)

@@ -11,11 +11,12 @@ import WatchdogTestSupport
 struct HTTPAbuseTests {
     /// Web limits small enough to hit quickly: request timeout 2 s, 40 connections, 30 per address.
     static func watchdog(_ extra: [String] = []) throws -> WatchdogProcess {
-        try WatchdogProcess(arguments: [
-            "--docker.host", "unix:///nonexistent/docker-watchdog-abuse.sock",
-            "--collector.containers.enabled=false", "--collector.build-cache.enabled=false",
-            "--web.connection-timeout", "2s", "--web.max-connections", "40", "--web.max-connections-per-ip", "30",
-        ] + extra)
+        try WatchdogProcess(
+            arguments: [
+                "--docker.host", "unix:///nonexistent/docker-watchdog-abuse.sock",
+                "--collector.containers.enabled=false", "--collector.build-cache.enabled=false",
+                "--web.connection-timeout", "2s", "--web.max-connections", "40", "--web.max-connections-per-ip", "30",
+            ] + extra)
     }
 
     /// One scrape from `source` with a raw connection; the status, or nil for none within `timeout`.

@@ -111,8 +111,10 @@ struct HungDaemonTests {
     }
 
     @Test func noDaemonAtStartStillServesAndReportsZero() throws {
-        let watchdog = try WatchdogProcess(arguments: ["--docker.host", "unix:///nonexistent/docker-watchdog-test.sock",
-                                                        "--collector.daemon.interval", "200ms"])
+        let watchdog = try WatchdogProcess(arguments: [
+            "--docker.host", "unix:///nonexistent/docker-watchdog-test.sock",
+            "--collector.daemon.interval", "200ms",
+        ])
         defer { watchdog.stop() }
         let s = try watchdog.waitFor("a failed probe") { ($0.value("docker_daemon_probe_failures_total", ["reason": "unreachable"]) ?? 0) >= 1 }
         #expect(s.value("docker_daemon_up") == 0)

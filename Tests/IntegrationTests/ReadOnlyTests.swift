@@ -12,8 +12,9 @@ struct ReadOnlyTests {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
         fake.set("/containers/json", .json("[]"))
-        let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), requestTimeout: .seconds(5),
-                                  pinnedVersion: APIVersion("1.41"), readOnly: true)
+        let client = DockerClient(
+            endpoint: .unixSocket(path: fake.socketPath), requestTimeout: .seconds(5),
+            pinnedVersion: APIVersion("1.41"), readOnly: true)
         _ = try client.listContainers()
         let changes: [(String, () throws -> Void)] = [
             ("build cache prune", { _ = try client.pruneBuildCache(keepStorage: 0) }),
@@ -55,10 +56,12 @@ struct ReadOnlyTests {
         let host = try TestBed.requireMain()
         let env = ["DOCKER_HOST": host]
         let name = "ro-heal-\(UInt32.random(in: 0..<UInt32.max))"
-        let created = try runCommand(TestBed.dockerCLI, [
-            "run", "-d", "--network", "none", "--name", name, "--label", "docker-watchdog.autoheal=true",
-            "--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1", "busybox:latest", "sleep", "300",
-        ], environment: env)
+        let created = try runCommand(
+            TestBed.dockerCLI,
+            [
+                "run", "-d", "--network", "none", "--name", name, "--label", "docker-watchdog.autoheal=true",
+                "--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1", "busybox:latest", "sleep", "300",
+            ], environment: env)
         #expect(created.status == 0, "\(created.error)")
         defer { _ = try? runCommand(TestBed.dockerCLI, ["rm", "-f", name], environment: env) }
         let startedAt = try runCommand(TestBed.dockerCLI, ["inspect", "-f", "{{.State.StartedAt}}", name], environment: env).output

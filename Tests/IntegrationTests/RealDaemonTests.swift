@@ -60,8 +60,9 @@ struct RealDaemonTests {
             let ours = try #require(samples.value("docker_disk_usage_size_bytes", labels))
             let oursReclaimable = try #require(samples.value("docker_disk_usage_reclaimable_bytes", labels))
             #expect(HumanSize.sameWithinRounding(ours, cliSize), "\(type) size: ours \(ours), docker system df \(row["Size"]!)")
-            #expect(HumanSize.sameWithinRounding(oursReclaimable, cliReclaimable),
-                    "\(type) reclaimable: ours \(oursReclaimable), docker system df \(row["Reclaimable"]!)")
+            #expect(
+                HumanSize.sameWithinRounding(oursReclaimable, cliReclaimable),
+                "\(type) reclaimable: ours \(oursReclaimable), docker system df \(row["Reclaimable"]!)")
         }
         #expect(samples.value("docker_disk_usage_objects", ["category": "containers"]).map { $0 >= 1 } == true)
     }

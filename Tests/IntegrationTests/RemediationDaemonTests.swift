@@ -155,8 +155,9 @@ struct RemediationDaemonTests {
         let run = ["run", "-d", "--network", "none", "--stop-timeout", "1"]
         try daemon.docker(run + ["--name", "healer", "--label", "docker-watchdog.autoheal=true"] + health + ["busybox:latest"] + command)
         try daemon.docker(run + ["--name", "bystander"] + health + ["busybox:latest"] + command)
-        try daemon.docker(run + ["--name", "guarded", "--label", "docker-watchdog.autoheal=true", "--label", "docker-watchdog.protect=true"]
-                          + health + ["busybox:latest"] + command)
+        try daemon.docker(
+            run + ["--name", "guarded", "--label", "docker-watchdog.autoheal=true", "--label", "docker-watchdog.protect=true"]
+                + health + ["busybox:latest"] + command)
         let started = { (name: String) in try daemon.docker(["inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}}", name]) }
         let healerBefore = try started("healer")
         let bystanderBefore = try started("bystander")
@@ -200,8 +201,9 @@ struct RemediationDaemonTests {
             #expect(turnedAt <= unhealthyAt.addingTimeInterval(1), "the watchdog saw it turn unhealthy by the time it reported it")
         }
         let since = turnedAt ?? watchdogStartedAt
-        #expect(first.timeIntervalSince(since) >= 3 - 1,
-                "unhealthy since \(since) (\(turnedAt == nil ? "first sighting" : "history")), first restart \(first), history: \(String(describing: history))")
+        #expect(
+            first.timeIntervalSince(since) >= 3 - 1,
+            "unhealthy since \(since) (\(turnedAt == nil ? "first sighting" : "history")), first restart \(first), history: \(String(describing: history))")
         // The backoff shows: each gap at least the doubled wait (second-resolution timestamps), and growing.
         let gaps = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }
         #expect(gaps.count == 3)

@@ -11,10 +11,12 @@ import WatchdogTestSupport
 struct RemediationFaultTests {
     /// Disk pressure on the real /tmp filesystem, whatever its fill: act below 99.9% available.
     func arguments(_ fake: FakeDockerEngine, _ extra: [String]) -> [String] {
-        ["--docker.host", fake.dockerHost, "--collector.disk.path", "/tmp", "--collector.disk.interval", "1s",
-         "--remediation.interval", "1s", "--remediation.disk.enabled=true", "--remediation.disk.act-below-ratio", "0.999",
-         "--remediation.disk.target-ratio", "0.9999", "--remediation.disk.steps", "build_cache",
-         "--collector.containers.enabled=false", "--collector.build-cache.enabled=false"] + extra
+        [
+            "--docker.host", fake.dockerHost, "--collector.disk.path", "/tmp", "--collector.disk.interval", "1s",
+            "--remediation.interval", "1s", "--remediation.disk.enabled=true", "--remediation.disk.act-below-ratio", "0.999",
+            "--remediation.disk.target-ratio", "0.9999", "--remediation.disk.steps", "build_cache",
+            "--collector.containers.enabled=false", "--collector.build-cache.enabled=false",
+        ] + extra
     }
 
     @Test func aPruneAnswering500IsAFailedActionAndTheWebhookHearsOfIt() throws {
@@ -22,10 +24,12 @@ struct RemediationFaultTests {
         defer { fake.stop() }
         fake.set("/build/prune", .error(status: 500, message: "failed to prune build cache: boom"))
         let received = Mutex<[String]>([])
-        let receiver = try HTTPServer(listen: .tcp(host: "127.0.0.1", port: 0), handler: { request in
-            received.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
-            return .text(200, "ok\n")
-        })
+        let receiver = try HTTPServer(
+            listen: .tcp(host: "127.0.0.1", port: 0),
+            handler: { request in
+                received.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+                return .text(200, "ok\n")
+            })
         defer { receiver.stop() }
         let w = try WatchdogProcess(arguments: arguments(fake, ["--remediation.webhook-url", "http://127.0.0.1:\(receiver.port!)/hook"]))
         defer { w.stop() }

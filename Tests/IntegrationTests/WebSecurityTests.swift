@@ -31,13 +31,19 @@ struct WebSecurityTests {
             try "extendedKeyUsage=clientAuth\n".write(toFile: p("client.ext"), atomically: true, encoding: .utf8)
             for (name, cn) in [("server", "localhost"), ("client", "prometheus")] {
                 try openssl(["req"] + ec + ["-keyout", p("\(name).key"), "-out", p("\(name).csr"), "-subj", "/CN=\(cn)"])
-                try openssl(["x509", "-req", "-in", p("\(name).csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
-                             "-out", p("\(name).crt"), "-days", "2", "-extfile", p("\(name).ext")])
+                try openssl([
+                    "x509", "-req", "-in", p("\(name).csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
+                    "-out", p("\(name).crt"), "-days", "2", "-extfile", p("\(name).ext"),
+                ])
             }
             try openssl(["req", "-x509"] + ec + ["-keyout", p("rogue.key"), "-out", p("rogue.crt"), "-days", "2", "-subj", "/CN=prometheus"])
-            let py = try runCommand("/usr/bin/python3", ["-W", "ignore", "-c",
-                "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<10)))",
-                Self.alicePassword])
+            let py = try runCommand(
+                "/usr/bin/python3",
+                [
+                    "-W", "ignore", "-c",
+                    "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<10)))",
+                    Self.alicePassword,
+                ])
             guard py.status == 0 else { throw SetupFailure(description: "python3 crypt: \(py.error)") }
             // Python writes $2b$; the file uses the $2y$ spelling that htpasswd writes, which libcrypt also reads.
             aliceHash = "$2y$" + py.output.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst(4)
@@ -75,8 +81,12 @@ struct WebSecurityTests {
 
     /// One curl transfer; `args` go before the URL.
     func curl(_ url: String, _ args: [String], fixture: Fixture) throws -> CurlResult {
-        let r = try runCommand("/usr/bin/curl", ["-s", "-S", "--max-time", "10", "--cacert", fixture.p("ca.crt"),
-                                                 "-o", "/dev/null", "-w", "%{http_code}"] + args + [url])
+        let r = try runCommand(
+            "/usr/bin/curl",
+            [
+                "-s", "-S", "--max-time", "10", "--cacert", fixture.p("ca.crt"),
+                "-o", "/dev/null", "-w", "%{http_code}",
+            ] + args + [url])
         return CurlResult(exit: r.status, code: r.output, stderr: r.error)
     }
 
@@ -108,8 +118,9 @@ struct WebSecurityTests {
         #expect(body.output.contains("docker_daemon_up 0"), "\(body.output.prefix(300))")
         // Every 401 so far is counted (wrong password, unknown user, none on /metrics and /healthz,
         // and the header request above), and nothing else is.
-        #expect(body.output.contains("docker_watchdog_http_unauthorized_requests_total 5\n"),
-                "\(body.output.split(separator: "\n").filter { $0.contains("unauthorized") })")
+        #expect(
+            body.output.contains("docker_watchdog_http_unauthorized_requests_total 5\n"),
+            "\(body.output.split(separator: "\n").filter { $0.contains("unauthorized") })")
 
         // TLS 1.2 and 1.3 are accepted.
         #expect(try curl(base + "/metrics", alice + ["--tlsv1.3"], fixture: f).code == "200")
@@ -143,10 +154,11 @@ struct WebSecurityTests {
         let f = try Fixture()
         let server = try HTTPServer(
             listen: .tcp(host: "127.0.0.1", port: 0),
-            options: HTTPServerOptions(tls: HTTPTLSOptions(
-                certificatePEM: try String(contentsOfFile: f.p("server.crt"), encoding: .utf8),
-                keyPEM: try String(contentsOfFile: f.p("server.key"), encoding: .utf8),
-                priorities: "NORMAL:+VERS-TLS1.1")),
+            options: HTTPServerOptions(
+                tls: HTTPTLSOptions(
+                    certificatePEM: try String(contentsOfFile: f.p("server.crt"), encoding: .utf8),
+                    keyPEM: try String(contentsOfFile: f.p("server.key"), encoding: .utf8),
+                    priorities: "NORMAL:+VERS-TLS1.1")),
             handler: { _ in .text(200, "ok\n") })
         defer { server.stop() }
         let r = try curl("https://127.0.0.1:\(server.port!)/", tls11, fixture: f)
@@ -190,8 +202,9 @@ struct WebSecurityTests {
         let wrong = median(times["alice"] ?? []), unknown = median(times["mallory"] ?? []), right = median(times["right"] ?? [])
         #expect(times["alice"]?.count == rounds && times["mallory"]?.count == rounds && times["right"]?.count == rounds)
         // Indistinguishable within noise: medians within 25% (or 10 ms) of each other.
-        #expect(abs(wrong - unknown) <= max(0.25 * max(wrong, unknown), 0.010),
-                "wrong password median \(wrong)s vs unknown user \(unknown)s")
+        #expect(
+            abs(wrong - unknown) <= max(0.25 * max(wrong, unknown), 0.010),
+            "wrong password median \(wrong)s vs unknown user \(unknown)s")
         // Wrong passwords are not cached: each pays bcrypt, far above a cached right password.
         #expect(wrong > 5 * right, "wrong password \(wrong)s vs cached right password \(right)s")
     }

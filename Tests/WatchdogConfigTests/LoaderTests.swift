@@ -59,10 +59,11 @@ import Testing
     }
 
     @Test func layersMergePerKeyNotPerSource() throws {
-        let c = try #require(try config(
-            fileArgs + ["--log.level=debug"],
-            env: ["DOCKER_WATCHDOG_WEB_MAX_CONNECTIONS": "5"],
-            files: ["/etc/dw.yaml": file]))
+        let c = try #require(
+            try config(
+                fileArgs + ["--log.level=debug"],
+                env: ["DOCKER_WATCHDOG_WEB_MAX_CONNECTIONS": "5"],
+                files: ["/etc/dw.yaml": file]))
         #expect(c.web.listenAddress.port == 1111)
         #expect(c.web.maxConnections == 5)
         #expect(c.log.level == .debug)
@@ -89,16 +90,17 @@ import Testing
 
 @Suite struct EnvironmentMapping {
     @Test func everyKeyIsReadFromItsVariable() throws {
-        let c = try #require(try config(env: [
-            "DOCKER_WATCHDOG_DOCKER_HOST": "tcp://10.0.0.1:2375",
-            "DOCKER_WATCHDOG_DOCKER_API_VERSION": "1.43",
-            "DOCKER_WATCHDOG_WEB_MAX_CONNECTIONS_PER_IP": "3",
-            "DOCKER_WATCHDOG_COLLECTOR_DAEMON_INFO_INTERVAL": "2m",
-            "DOCKER_WATCHDOG_COLLECTOR_SYSTEM_DF_TIMEOUT": "90s",
-            "DOCKER_WATCHDOG_COLLECTOR_DISK_HOST_PREFIX": "/host",
-            "DOCKER_WATCHDOG_LOG_FORMAT": "json",
-            "PATH": "/usr/bin",  // unrelated variables are ignored
-        ]))
+        let c = try #require(
+            try config(env: [
+                "DOCKER_WATCHDOG_DOCKER_HOST": "tcp://10.0.0.1:2375",
+                "DOCKER_WATCHDOG_DOCKER_API_VERSION": "1.43",
+                "DOCKER_WATCHDOG_WEB_MAX_CONNECTIONS_PER_IP": "3",
+                "DOCKER_WATCHDOG_COLLECTOR_DAEMON_INFO_INTERVAL": "2m",
+                "DOCKER_WATCHDOG_COLLECTOR_SYSTEM_DF_TIMEOUT": "90s",
+                "DOCKER_WATCHDOG_COLLECTOR_DISK_HOST_PREFIX": "/host",
+                "DOCKER_WATCHDOG_LOG_FORMAT": "json",
+                "PATH": "/usr/bin",  // unrelated variables are ignored
+            ]))
         #expect(c.docker.host == .tcp(host: "10.0.0.1", port: 2375))
         #expect(c.docker.apiVersion == "1.43")
         #expect(c.web.maxConnectionsPerIP == 3)
@@ -115,8 +117,9 @@ import Testing
     @Test func dockerHostRanksBelowOurVariableAndFlag() throws {
         let env = ["DOCKER_HOST": "tcp://cli:2375", "DOCKER_WATCHDOG_DOCKER_HOST": "unix:///ours.sock"]
         #expect(try config(env: env)?.docker.host == .unix(path: "/ours.sock"))
-        #expect(try config(["--docker.host", "unix:///flag.sock"], env: ["DOCKER_HOST": "tcp://cli:2375"])?.docker.host
-            == .unix(path: "/flag.sock"))
+        #expect(
+            try config(["--docker.host", "unix:///flag.sock"], env: ["DOCKER_HOST": "tcp://cli:2375"])?.docker.host
+                == .unix(path: "/flag.sock"))
     }
 
     @Test func dockerHostRanksAboveTheFile() throws {
@@ -141,16 +144,20 @@ import Testing
 
     @Test func badValueNamesKeyAndVariable() {
         let e = loadError(env: ["DOCKER_WATCHDOG_COLLECTOR_DISK_INTERVAL": "-5s"])
-        #expect(e == ConfigError(
-            key: "collector.disk.interval", source: "env DOCKER_WATCHDOG_COLLECTOR_DISK_INTERVAL",
-            reason: "must be a positive duration, got \"-5s\""))
+        #expect(
+            e
+                == ConfigError(
+                    key: "collector.disk.interval", source: "env DOCKER_WATCHDOG_COLLECTOR_DISK_INTERVAL",
+                    reason: "must be a positive duration, got \"-5s\""))
     }
 
     @Test func unknownVariableWithOurPrefixIsRejectedWithSuggestion() {
         let e = loadError(env: ["DOCKER_WATCHDOG_WEB_LISTEN_ADRESS": ":1"])
-        #expect(e == ConfigError(
-            key: "DOCKER_WATCHDOG_WEB_LISTEN_ADRESS", source: "environment",
-            reason: "unknown environment variable; did you mean DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS?"))
+        #expect(
+            e
+                == ConfigError(
+                    key: "DOCKER_WATCHDOG_WEB_LISTEN_ADRESS", source: "environment",
+                    reason: "unknown environment variable; did you mean DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS?"))
     }
 
     @Test func configFileFromEnvironmentAndFlagOverridesIt() throws {
@@ -175,9 +182,11 @@ import Testing
     }
 
     @Test func unknownFlagIsNamedWithSuggestion() {
-        #expect(loadError(["--web.listen-adress", ":1"]) == ConfigError(
-            key: "--web.listen-adress", source: "command line",
-            reason: "unknown flag; did you mean --web.listen-address?"))
+        #expect(
+            loadError(["--web.listen-adress", ":1"])
+                == ConfigError(
+                    key: "--web.listen-adress", source: "command line",
+                    reason: "unknown flag; did you mean --web.listen-address?"))
         #expect(loadError(["--web.listen_address=:1"])?.reason == "unknown flag; did you mean --web.listen-address?")
         #expect(loadError(["-log.level=info"])?.reason == "unknown flag; did you mean --log.level?")
         #expect(loadError(["--frobnicate"]) == ConfigError(key: "--frobnicate", source: "command line", reason: "unknown flag"))
@@ -186,8 +195,10 @@ import Testing
     @Test func missingValue() {
         #expect(loadError(["--log.level"]) == ConfigError(key: "log.level", source: "flag --log.level", reason: "flag needs a value"))
         #expect(loadError(["--config.file"])?.key == "config.file")
-        #expect(loadError(["--web.listen-address"]) == ConfigError(
-            key: "web.listen_address", source: "flag --web.listen-address", reason: "flag needs a value"))
+        #expect(
+            loadError(["--web.listen-address"])
+                == ConfigError(
+                    key: "web.listen_address", source: "flag --web.listen-address", reason: "flag needs a value"))
     }
 
     @Test func positionalArgumentsAreRejected() {
@@ -196,11 +207,14 @@ import Testing
     }
 
     @Test func badValueNamesKeyAndFlag() {
-        #expect(loadError(["--web.listen-address", "abc"]) == ConfigError(
-            key: "web.listen_address", source: "flag --web.listen-address",
-            reason: "expected host:port, :port or [ipv6]:port, got \"abc\""))
-        #expect(loadError(["--log.level=verbose"])?.reason
-            == "expected one of trace, debug, info, notice, warning, error, critical, got \"verbose\"")
+        #expect(
+            loadError(["--web.listen-address", "abc"])
+                == ConfigError(
+                    key: "web.listen_address", source: "flag --web.listen-address",
+                    reason: "expected host:port, :port or [ipv6]:port, got \"abc\""))
+        #expect(
+            loadError(["--log.level=verbose"])?.reason
+                == "expected one of trace, debug, info, notice, warning, error, critical, got \"verbose\"")
     }
 
     @Test func helpAndVersionWinOverEverythingElse() throws {
@@ -232,16 +246,18 @@ import Testing
 @Suite struct FileErrors {
     @Test func unknownKeyInNestedMappingNamesPathAndLine() {
         let yaml = """
-        web:
-          listen_address: ":1"
-        collector:
-          daemon:
-            interval: 5s
-            intervall: 6s
-        """
-        #expect(loadYAML(yaml).error == ConfigError(
-            key: "collector.daemon.intervall", source: "config.yaml:6",
-            reason: "unknown key; did you mean collector.daemon.interval?"))
+            web:
+              listen_address: ":1"
+            collector:
+              daemon:
+                interval: 5s
+                intervall: 6s
+            """
+        #expect(
+            loadYAML(yaml).error
+                == ConfigError(
+                    key: "collector.daemon.intervall", source: "config.yaml:6",
+                    reason: "unknown key; did you mean collector.daemon.interval?"))
     }
 
     @Test func unknownKeyWithoutCloseMatchListsTheSection() {
@@ -258,9 +274,11 @@ import Testing
 
     @Test func mappingWhereScalarExpected() {
         let yaml = "web:\n  listen_address:\n    host: localhost\n    port: 80\n"
-        #expect(loadYAML(yaml).error == ConfigError(
-            key: "web.listen_address", source: "config.yaml:3",
-            reason: "expected listen address (host:port), got a mapping"))
+        #expect(
+            loadYAML(yaml).error
+                == ConfigError(
+                    key: "web.listen_address", source: "config.yaml:3",
+                    reason: "expected listen address (host:port), got a mapping"))
     }
 
     @Test func listWhereScalarExpected() {
@@ -271,8 +289,10 @@ import Testing
     }
 
     @Test func scalarWhereSectionExpected() {
-        #expect(loadYAML("log: debug\n").error == ConfigError(
-            key: "log", source: "config.yaml:1", reason: "expected a mapping of log.* keys, got the value \"debug\""))
+        #expect(
+            loadYAML("log: debug\n").error
+                == ConfigError(
+                    key: "log", source: "config.yaml:1", reason: "expected a mapping of log.* keys, got the value \"debug\""))
     }
 
     @Test func topLevelMustBeAMapping() {
@@ -282,9 +302,11 @@ import Testing
 
     @Test func negativeIntervalNamesTheKeyAndLine() {
         let yaml = "collector:\n  disk:\n    path: /data\n    interval: -10s\n"
-        #expect(loadYAML(yaml).error == ConfigError(
-            key: "collector.disk.interval", source: "config.yaml:4",
-            reason: "must be a positive duration, got \"-10s\""))
+        #expect(
+            loadYAML(yaml).error
+                == ConfigError(
+                    key: "collector.disk.interval", source: "config.yaml:4",
+                    reason: "must be a positive duration, got \"-10s\""))
     }
 
     @Test func durationsMayBeNumbersOrStrings() throws {
@@ -322,8 +344,10 @@ import Testing
     }
 
     @Test func unreadableFileNamesPathAndReason() {
-        #expect(loadError(["--config.file", "/nope.yaml"]) == ConfigError(
-            key: "config.file", source: "flag --config.file", reason: "cannot read /nope.yaml: No such file or directory"))
+        #expect(
+            loadError(["--config.file", "/nope.yaml"])
+                == ConfigError(
+                    key: "config.file", source: "flag --config.file", reason: "cannot read /nope.yaml: No such file or directory"))
         #expect(loadError(env: ["DOCKER_WATCHDOG_CONFIG_FILE": "/nope.yaml"])?.source == "env DOCKER_WATCHDOG_CONFIG_FILE")
     }
 
@@ -344,18 +368,18 @@ import Testing
 
     @Test func fullFileSetsEveryKind() throws {
         let yaml = """
-        docker:
-          host: tcp://127.0.0.1:2375
-          connect_timeout: 500ms
-        web:
-          listen_address: "[::1]:9000"
-          max_connections: 100
-        collector:
-          disk:
-            path: /var/lib/docker
-        log:
-          level: WARNING
-        """
+            docker:
+              host: tcp://127.0.0.1:2375
+              connect_timeout: 500ms
+            web:
+              listen_address: "[::1]:9000"
+              max_connections: 100
+            collector:
+              disk:
+                path: /var/lib/docker
+            log:
+              level: WARNING
+            """
         let c = try #require(loadYAML(yaml).value)
         #expect(c.docker.host == .tcp(host: "127.0.0.1", port: 2375))
         #expect(c.docker.connectTimeout == .milliseconds(500))

@@ -11,7 +11,8 @@ import Testing
             let segments = name.split(separator: ".", omittingEmptySubsequences: false)
             #expect(segments.count >= 2, "\(name) needs a section")
             for segment in segments {
-                let ok = !segment.isEmpty && segment.first!.isLetter
+                let ok =
+                    !segment.isEmpty && segment.first!.isLetter
                     && segment.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "_" }
                 #expect(ok, "\(name): segment \(segment) is not lower_snake")
             }
@@ -128,7 +129,10 @@ import Testing
             #expect(pipes == 7, "\(line)")
         }
         let host = try #require(lines.first { $0.hasPrefix("| `docker.host` |") })
-        #expect(host == "| `docker.host` | `--docker.host` | `DOCKER_WATCHDOG_DOCKER_HOST`, `DOCKER_HOST` | Docker host (unix:// or tcp://) | `unix:///var/run/docker.sock` | \(ConfigRegistry.byName["docker.host"]!.doc) |")
+        #expect(
+            host
+                == "| `docker.host` | `--docker.host` | `DOCKER_WATCHDOG_DOCKER_HOST`, `DOCKER_HOST` | Docker host (unix:// or tcp://) | `unix:///var/run/docker.sock` | \(ConfigRegistry.byName["docker.host"]!.doc) |"
+        )
         #expect(lines.contains { $0.hasPrefix("| `collector.daemon.info_interval` |") && $0.contains("| `1m` |") })
         #expect(lines.contains { $0.hasPrefix("| `collector.disk.path` |") && $0.contains("| `\"\"` |") })
     }
@@ -159,4 +163,3 @@ import Testing
         #expect(loadYAML(ConfigReference.yamlDocument(for: .defaults)).value == .defaults)
     }
 }
-

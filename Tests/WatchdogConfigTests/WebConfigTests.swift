@@ -27,7 +27,8 @@ import Testing
     }
 
     @Test func fullFileParsesWithPathsRelativeToTheFile() throws {
-        let config = try load("""
+        let config = try load(
+            """
             tls_server_config:
               cert_file: server.crt
               key_file: /etc/dw/server.key
@@ -106,12 +107,14 @@ import Testing
         #expect(missingCert.reason.contains("/etc/dw/gone.crt") && missingCert.reason.contains("No such file"))
         let unreadableKey = try #require(error("tls_server_config:\n  cert_file: server.crt\n  key_file: locked.key\n"))
         #expect(unreadableKey.key == "tls_server_config.key_file" && unreadableKey.source == "/etc/dw/web.yml:3")
-        let notAKey = try #require(error(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n"))
+        let notAKey = try #require(
+            error(
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n"))
         #expect(notAKey.key == "tls_server_config.key_file" && notAKey.reason.contains("no PEM private key"))
-        let encrypted = try #require(error(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: enc.key\n",
-            extra: ["/etc/dw/enc.key": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n-----END ENCRYPTED PRIVATE KEY-----\n"]))
+        let encrypted = try #require(
+            error(
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: enc.key\n",
+                extra: ["/etc/dw/enc.key": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n-----END ENCRYPTED PRIVATE KEY-----\n"]))
         #expect(encrypted.key == "tls_server_config.key_file" && encrypted.reason.contains("encrypted"))
     }
 

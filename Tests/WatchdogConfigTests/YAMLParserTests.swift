@@ -180,7 +180,7 @@ import Yams
 
     /// Each document with the line the error must be reported at (the same as Yams').
     static let malformed: [(yaml: String, line: Int)] = [
-        ("a: 1\n b: 2\n", 2),                       // bad indentation
+        ("a: 1\n b: 2\n", 2),  // bad indentation
         ("a:\n  b: 1\n c: 2\n", 3),
         ("- a\nb: 1\n", 2),
         ("a: 'unclosed\nb: 2\n", 3),
@@ -189,22 +189,22 @@ import Yams
         ("a: {x: 1\n", 2),
         ("a: [1, 2}}\n", 1),
         ("a: [1]]\n", 1),
-        ("web:\n\tlisten_address: :1\n", 2),         // a tab as indentation
+        ("web:\n\tlisten_address: :1\n", 2),  // a tab as indentation
         ("a:\n  b: 1\n\tc: 2\n", 3),
-        ("log:\n  level: info\n  level: debug\n", 2), // duplicate key: its first occurrence
+        ("log:\n  level: info\n  level: debug\n", 2),  // duplicate key: its first occurrence
         ("a: 1\nb: 2\na: 3\n", 1),
         ("x:\n  y: {k: 1, k: 2}\n", 2),
-        ("a: 1\n---\nb: 2\n", 2),                     // a second document
-        ("a: *nope\n", 1),                            // undefined alias
-        ("a: &x [1, *x]\n", 1),                       // an alias inside its own anchor
-        ("a: \"\\q\"\n", 1),                          // unknown escape
+        ("a: 1\n---\nb: 2\n", 2),  // a second document
+        ("a: *nope\n", 1),  // undefined alias
+        ("a: &x [1, *x]\n", 1),  // an alias inside its own anchor
+        ("a: \"\\q\"\n", 1),  // unknown escape
         ("a: |0\n  x\n", 1),
         ("a: b: c\n", 1),
         ("a: 1\n- b\n", 2),
         ("a:\n  - b\n  c: d\n", 3),
         ("%FOO bar\n---\na: 1\n", 1),
         ("%YAML 2.0\n---\na: 1\n", 1),
-        ("a: !e!x 1\n", 1),                           // undefined tag handle
+        ("a: !e!x 1\n", 1),  // undefined tag handle
         ("? a\n? a\n", 1),
         ("key: value\n  indented: more\n", 2),
         ("a: 'x'y\n", 1),
@@ -375,9 +375,11 @@ import Yams
 @Suite struct YAMLErrorMessages {
     @Test func syntaxErrorNamesFileLineAndContext() {
         let e = loadYAML("log:\n  level: 'info\n").error
-        #expect(e == ConfigError(
-            key: "config.file", source: "config.yaml:3",
-            reason: "invalid YAML: found unexpected end of stream (while scanning a quoted scalar at line 2)"))
+        #expect(
+            e
+                == ConfigError(
+                    key: "config.file", source: "config.yaml:3",
+                    reason: "invalid YAML: found unexpected end of stream (while scanning a quoted scalar at line 2)"))
     }
 
     @Test func badIndentationNamesTheLine() {
@@ -393,9 +395,11 @@ import Yams
     }
 
     @Test func duplicateKeyNamesKeyAndFirstLine() {
-        #expect(loadYAML("log:\n  level: info\n  format: json\n  level: debug\n").error == ConfigError(
-            key: "level", source: "config.yaml:2",
-            reason: "duplicate key \"level\": it appears more than once in one mapping (this is its first occurrence)"))
+        #expect(
+            loadYAML("log:\n  level: info\n  format: json\n  level: debug\n").error
+                == ConfigError(
+                    key: "level", source: "config.yaml:2",
+                    reason: "duplicate key \"level\": it appears more than once in one mapping (this is its first occurrence)"))
     }
 
     @Test func secondDocumentIsRefused() {
@@ -531,9 +535,11 @@ struct DocumentGenerator {
             if depth < 4 && rng.chance(25) {
                 // A compact nested collection on the dash's line.
                 let inner = indent + 2
-                out += " " + (rng.chance(50)
-                    ? blockMapping(indent: inner, depth: depth + 1, firstInline: true)
-                    : blockSequence(indent: inner, depth: depth + 1, firstInline: true))
+                out +=
+                    " "
+                    + (rng.chance(50)
+                        ? blockMapping(indent: inner, depth: depth + 1, firstInline: true)
+                        : blockSequence(indent: inner, depth: depth + 1, firstInline: true))
             } else {
                 out += blockValue(indent: indent, depth: depth + 1, inMapping: false)
             }
@@ -608,7 +614,8 @@ struct DocumentGenerator {
             let quote = rng.chance(50) ? "'" : "\""
             return " " + quote + lines.joined(separator: "\n" + pad(inner)) + (rng.chance(30) ? "\n\n" + pad(inner) + "after blank" : "") + quote + "\n"
         default:
-            let indicator = (rng.chance(50) ? "|" : ">")
+            let indicator =
+                (rng.chance(50) ? "|" : ">")
                 + ["", "-", "+"][rng.below(3)]
             let explicit = rng.chance(20)
             let header = explicit ? indicator + "\(inner - indent)" : indicator

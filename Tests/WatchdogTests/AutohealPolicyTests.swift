@@ -201,9 +201,10 @@ struct AutohealPolicyTests {
         rig.run(11)
         #expect(rig.policy.restarts(of: "c1") == 1)
         // Healthy for a moment, seen only by the events stream (no round in between).
-        rig.tracker.applyEvent(DockerEvent(
-            type: "container", action: "health_status: healthy", actorID: "c1", attributes: [:],
-            timeNano: Int64(rig.clock.now.timeIntervalSince1970 * 1e9) + 1))
+        rig.tracker.applyEvent(
+            DockerEvent(
+                type: "container", action: "health_status: healthy", actorID: "c1", attributes: [:],
+                timeNano: Int64(rig.clock.now.timeIntervalSince1970 * 1e9) + 1))
         rig.clock.advance(1)
         rig.round()
         #expect(rig.policy.restarts(of: "c1") == 0)

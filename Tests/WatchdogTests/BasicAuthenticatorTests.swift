@@ -79,8 +79,10 @@ import Testing
     @Test func malformedHeadersAreRejectedWithoutCrashing() {
         let counter = CountingVerifier()
         let auth = BasicAuthenticator(users: ["alice": Self.aliceHash], verify: counter.verify)
-        for bad in [nil, "", "Basic", "Basic ", "Bearer abc", "Basic !!!!", "Basic " + Data("no-colon".utf8).base64EncodedString(),
-                    "Basic " + Data([0xff, 0x3a, 0x41]).base64EncodedString()] {
+        for bad in [
+            nil, "", "Basic", "Basic ", "Bearer abc", "Basic !!!!", "Basic " + Data("no-colon".utf8).base64EncodedString(),
+            "Basic " + Data([0xff, 0x3a, 0x41]).base64EncodedString(),
+        ] {
             #expect(!auth.authorize(header: bad), "\(bad ?? "nil")")
         }
         // Scheme is case-insensitive and the password may contain ":".

@@ -75,8 +75,11 @@ struct BuildCacheAnalyzerTests {
         #expect(a.countersForExport()?.misses[Key.buildSteps] == 0)
 
         // Build 2, identical: every record reused once (4 CACHED steps; the base image is not a step).
-        d = a.observe(Self.firstBuild(uses: 2).map { var r = $0; if r.id == "s4" { r.usageCount = 2 }; return r },
-                      sampledAt: Self.at(400))
+        d = a.observe(
+            Self.firstBuild(uses: 2).map {
+                var r = $0; if r.id == "s4" { r.usageCount = 2 }; return r
+            },
+            sampledAt: Self.at(400))
         #expect(d.hits == [Key.buildSteps: 4, Key("regular", .baseImage): 1, Key("source.local", .build): 2])
         #expect(d.totalMisses == 0)
         var c = try #require(a.countersForExport())
@@ -138,7 +141,9 @@ struct BuildCacheAnalyzerTests {
         var a = BuildCacheAnalyzer()
         a.observe(Self.firstBuild(uses: 2), sampledAt: Self.at(10_000))
         // Another daemon answers now (new data root): its records were all built long ago.
-        let other = Self.firstBuild(uses: 4, created: 50).map { var r = $0; r.id = "other-" + r.id; return r }
+        let other = Self.firstBuild(uses: 4, created: 50).map {
+            var r = $0; r.id = "other-" + r.id; return r
+        }
         var d = a.observe(other, sampledAt: Self.at(10_300))
         #expect(d.totalMisses == 0 && d.totalHits == 0)
         #expect(d.uncounted == [.predatesPreviousSample: 7])
@@ -153,11 +158,12 @@ struct BuildCacheAnalyzerTests {
         a.observe(Self.firstBuild(), sampledAt: Self.at(200))
         // Mid-build (as dockerd 20.10 lists it): a mutable context copy and a mutable step layer,
         // both "regular", in use, never released; one committed step in use.
-        let running = Self.firstBuild() + [
-            Self.record("tmp-ctx", uses: 0, inUse: true, created: 250, description: "local source for context"),
-            Self.record("tmp-run", uses: 0, inUse: true, created: 251),
-            Self.record("x1", uses: 0, inUse: true, created: 252),
-        ]
+        let running =
+            Self.firstBuild() + [
+                Self.record("tmp-ctx", uses: 0, inUse: true, created: 250, description: "local source for context"),
+                Self.record("tmp-run", uses: 0, inUse: true, created: 251),
+                Self.record("x1", uses: 0, inUse: true, created: 252),
+            ]
         var d = a.observe(running, sampledAt: Self.at(260))
         #expect(d.totalMisses == 0 && d.pending == 3)
         // A long step: the next sample still sees them all in use.
@@ -166,10 +172,11 @@ struct BuildCacheAnalyzerTests {
         // The build ends: the temporaries are gone (merged, committed under a new ID), x1 is
         // released. x1 is a miss although it was created long before the previous sample, because
         // that sample saw it pending.
-        let done = Self.firstBuild() + [
-            Self.record("x1", uses: 1, created: 252, lastUsed: 900),
-            Self.record("x2", uses: 1, created: 899),
-        ]
+        let done =
+            Self.firstBuild() + [
+                Self.record("x1", uses: 1, created: 252, lastUsed: 900),
+                Self.record("x2", uses: 1, created: 899),
+            ]
         d = a.observe(done, sampledAt: Self.at(1_000))
         #expect(d.misses == [Key.buildSteps: 2])
         #expect(d.pending == 0 && d.uncounted.isEmpty && d.pruned == 0)

@@ -41,9 +41,10 @@ struct BuildCacheCollectorTests {
     func render(_ collectors: [any Collector], store: MetricsStore = MetricsStore(apiStats: nil)) throws -> [ParsedSample] {
         for c in collectors {
             let r = c.collect()
-            store.publish(CollectorStatus(
-                name: c.name, families: r.families, success: r.error == nil, error: r.error, duration: .milliseconds(1),
-                lastSuccess: r.error == nil ? Date() : nil, lastRound: Date(), runs: 1, failures: r.error == nil ? 0 : 1))
+            store.publish(
+                CollectorStatus(
+                    name: c.name, families: r.families, success: r.error == nil, error: r.error, duration: .milliseconds(1),
+                    lastSuccess: r.error == nil ? Date() : nil, lastRound: Date(), runs: 1, failures: r.error == nil ? 0 : 1))
         }
         return try parseExposition(String(decoding: store.render(format: .text, gzip: false).body, as: UTF8.self))
     }
@@ -72,8 +73,9 @@ struct BuildCacheCollectorTests {
         fake.set("/system/df", .json(Self.dfBody(build1)))
         s = try render([collector], store: store)
         #expect(s.value("docker_build_cache_hit_rate_available") == 1)
-        #expect(s.value("docker_build_cache_misses_total", ["record_type": "regular", "origin": "build"]) == 0,
-                "counters first appear at zero")
+        #expect(
+            s.value("docker_build_cache_misses_total", ["record_type": "regular", "origin": "build"]) == 0,
+            "counters first appear at zero")
         #expect(s.value("docker_build_cache_records", ["record_type": "regular"]) == 3)
         #expect(s.value("docker_build_cache_size_bytes", ["record_type": "source.local"]) == 100)
 
@@ -96,8 +98,9 @@ struct BuildCacheCollectorTests {
         let known = Set(MetricCatalog.all.map(\.exportedName) + MetricCatalog.all.map(\.name))
         let exported = Set(s.map(\.name))
         #expect(exported.subtracting(known).isEmpty, "not in the catalog: \(exported.subtracting(known))")
-        #expect(exported.filter { $0.hasPrefix("docker_build_cache_") }.count == MetricCatalog.buildCacheMetrics.count,
-                "every build-cache family is served once records exist")
+        #expect(
+            exported.filter { $0.hasPrefix("docker_build_cache_") }.count == MetricCatalog.buildCacheMetrics.count,
+            "every build-cache family is served once records exist")
     }
 
     @Test func api141AsksForEverythingAndReusesTheSystemDFCollectorsAnswer() throws {

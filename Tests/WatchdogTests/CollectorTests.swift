@@ -28,9 +28,10 @@ struct CollectorTests {
     func render(_ store: MetricsStore, _ collectors: [any Collector]) throws -> [ParsedSample] {
         for c in collectors {
             let r = c.collect()
-            store.publish(CollectorStatus(
-                name: c.name, families: r.families, success: r.error == nil, error: r.error, duration: .milliseconds(1),
-                lastSuccess: r.error == nil ? Date() : nil, lastRound: Date(), runs: 1, failures: r.error == nil ? 0 : 1))
+            store.publish(
+                CollectorStatus(
+                    name: c.name, families: r.families, success: r.error == nil, error: r.error, duration: .milliseconds(1),
+                    lastSuccess: r.error == nil ? Date() : nil, lastRound: Date(), runs: 1, failures: r.error == nil ? 0 : 1))
         }
         let body = store.render(format: .text, gzip: false).body
         return try parseExposition(String(decoding: body, as: UTF8.self))
@@ -156,9 +157,10 @@ struct CollectorTests {
             ProcessCollector(interval: .seconds(1)),
         ]
         let samples = try render(MetricsStore(apiStats: c.stats), collectors)
-        let known = Set(MetricCatalog.all.flatMap { d -> [String] in
-            d.type == .histogram ? [d.name + "_bucket", d.name + "_sum", d.name + "_count"] : [d.exportedName]
-        })
+        let known = Set(
+            MetricCatalog.all.flatMap { d -> [String] in
+                d.type == .histogram ? [d.name + "_bucket", d.name + "_sum", d.name + "_count"] : [d.exportedName]
+            })
         let exported = Set(samples.map(\.name))
         #expect(exported.subtracting(known).isEmpty, "not in the catalog: \(exported.subtracting(known))")
         #expect(exported.count > 25)
@@ -177,8 +179,9 @@ final class Counter: @unchecked Sendable {
 @Suite("Incremental rendering in the metrics store")
 struct IncrementalRenderTests {
     func status(_ name: String, _ families: [MetricFamily]) -> CollectorStatus {
-        CollectorStatus(name: name, families: families, success: true, error: nil, duration: .milliseconds(1), lastSuccess: nil,
-                        lastRound: Date(timeIntervalSince1970: 1_700_000_000), runs: 1, failures: 0)
+        CollectorStatus(
+            name: name, families: families, success: true, error: nil, duration: .milliseconds(1), lastSuccess: nil,
+            lastRound: Date(timeIntervalSince1970: 1_700_000_000), runs: 1, failures: 0)
     }
 
     func gunzip(_ bytes: [UInt8]) throws -> String {

@@ -65,11 +65,13 @@ struct ContainerTrackerTests {
         let t = ContainerTracker(historySize: 10)
         t.applyList([summary("a", "a"), summary("b", "b")])
         #expect(Set(t.idsToInspect(limit: 10)) == ["a", "b"])
-        let inspect = try ContainerInspect.decode(Data("""
-            {"Id":"a","Name":"/a","RestartCount":2,"State":{"Status":"running","OOMKilled":false,"ExitCode":0,
-             "StartedAt":"2026-11-22T01:00:00.5Z","Health":{"Status":"unhealthy","FailingStreak":4,
-             "Log":[{"ExitCode":1,"Output":"connection refused"}]}},"Config":{"Image":"busybox","Labels":{}}}
-            """.utf8))
+        let inspect = try ContainerInspect.decode(
+            Data(
+                """
+                {"Id":"a","Name":"/a","RestartCount":2,"State":{"Status":"running","OOMKilled":false,"ExitCode":0,
+                 "StartedAt":"2026-11-22T01:00:00.5Z","Health":{"Status":"unhealthy","FailingStreak":4,
+                 "Log":[{"ExitCode":1,"Output":"connection refused"}]}},"Config":{"Image":"busybox","Labels":{}}}
+                """.utf8))
         t.applyInspect(inspect)
         let a = try #require(t.containers.first { $0.id == "a" })
         #expect(a.restartCount == 2 && a.failingStreak == 4 && a.health == "unhealthy")
@@ -123,10 +125,12 @@ struct ContainerTrackerTests {
         a.labels["com.docker.compose.config-hash"] = String(repeating: "f", count: 64)
         a.labels["team"] = "payments"
         t.applyList([a, summary("b", "b")])
-        let inspect = try ContainerInspect.decode(Data("""
-            {"Id":"b","Name":"/b","RestartCount":0,"State":{"Status":"running","OOMKilled":false,"ExitCode":0},
-             "Config":{"Image":"busybox","Labels":{"team":"search","maintainer":"someone"}}}
-            """.utf8))
+        let inspect = try ContainerInspect.decode(
+            Data(
+                """
+                {"Id":"b","Name":"/b","RestartCount":0,"State":{"Status":"running","OOMKilled":false,"ExitCode":0},
+                 "Config":{"Image":"busybox","Labels":{"team":"search","maintainer":"someone"}}}
+                """.utf8))
         t.applyInspect(inspect)
         t.applyEvent(event("c", "create", at: 1, attributes: ["name": "c", "image": "busybox", "team": "ops", "extra": "x"]))
         let byID = Dictionary(uniqueKeysWithValues: t.containers.map { ($0.id, $0.labels) })
@@ -141,9 +145,10 @@ struct ContainerTrackerTests {
         var configuration = WatchdogConfiguration()
         configuration.remediation.autoheal.label = "heal.me=yes"
         configuration.remediation.protectLabel = "keep.out"
-        #expect(ContainerCollector.labelKeysRead(configuration, containerLabels: ["team"]) == [
-            "com.docker.compose.project", "com.docker.compose.service", "team", "heal.me", "keep.out",
-        ])
+        #expect(
+            ContainerCollector.labelKeysRead(configuration, containerLabels: ["team"]) == [
+                "com.docker.compose.project", "com.docker.compose.service", "team", "heal.me", "keep.out",
+            ])
     }
 
     @Test func cardinalityLimitsIncludeExcludeAndLabelAllowList() throws {
@@ -155,9 +160,11 @@ struct ContainerTrackerTests {
         list[0].labels["team.owner"] = "payments"
         list[0].labels["secret"] = "do-not-copy"
         t.applyList(list)
-        let collector = ContainerCollector(client: client, tracker: t, streamer: nil, settings: .init(
-            interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 1,
-            maxSeries: 3, include: "^app-", exclude: "-4$", labelKeys: ["team.owner"]))
+        let collector = ContainerCollector(
+            client: client, tracker: t, streamer: nil,
+            settings: .init(
+                interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 1,
+                maxSeries: 3, include: "^app-", exclude: "-4$", labelKeys: ["team.owner"]))
         let text = String(decoding: ExpositionRenderer.render(collector.families(), format: .text), as: UTF8.self)
         let s = try parseExposition(text)
         let names = Set(s.filter { $0.name == "docker_container_state" }.compactMap { $0.labels["name"] })
@@ -183,19 +190,24 @@ struct ContainerCollectorFaultTests {
     @Test func aHungInspectIsSkippedAndCountedWhileTheOthersAreInspected() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
-        fake.set("/containers/json", .json("""
-            [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"},
-             {"Id":"stuck","Names":["/stuck"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"},
-             {"Id":"c","Names":["/c"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"}]
-            """))
+        fake.set(
+            "/containers/json",
+            .json(
+                """
+                [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"},
+                 {"Id":"stuck","Names":["/stuck"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"},
+                 {"Id":"c","Names":["/c"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (healthy)"}]
+                """))
         fake.set("/containers/a/json", .json(Self.inspectJSON("a", health: "healthy")))
         fake.set("/containers/c/json", .json(Self.inspectJSON("c", health: "healthy")))
         fake.set("/containers/stuck/json", .hang)
         let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1), requestTimeout: .seconds(5))
         let tracker = ContainerTracker(historySize: 10)
-        let collector = ContainerCollector(client: client, tracker: tracker, streamer: nil, settings: .init(
-            interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .milliseconds(300), maxInspectsPerRound: 10,
-            maxSeries: 100))
+        let collector = ContainerCollector(
+            client: client, tracker: tracker, streamer: nil,
+            settings: .init(
+                interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .milliseconds(300), maxInspectsPerRound: 10,
+                maxSeries: 100))
         let start = ContinuousClock.now
         let result = collector.collect()
         #expect(ContinuousClock.now - start < .seconds(2))
@@ -211,14 +223,19 @@ struct ContainerCollectorFaultTests {
     @Test func aContainerGoneBeforeItsInspectIsForgotten() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
-        fake.set("/containers/json", .json("""
-            [{"Id":"gone","Names":["/gone"],"Image":"busybox","Labels":{},"State":"exited","Status":"Exited (0)"}]
-            """))
+        fake.set(
+            "/containers/json",
+            .json(
+                """
+                [{"Id":"gone","Names":["/gone"],"Image":"busybox","Labels":{},"State":"exited","Status":"Exited (0)"}]
+                """))
         fake.set("/containers/gone/json", .error(status: 404, message: "No such container: gone"))
         let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
         let tracker = ContainerTracker(historySize: 10)
-        let collector = ContainerCollector(client: client, tracker: tracker, streamer: nil, settings: .init(
-            interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 10, maxSeries: 100))
+        let collector = ContainerCollector(
+            client: client, tracker: tracker, streamer: nil,
+            settings: .init(
+                interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 10, maxSeries: 100))
         _ = collector.collect()
         #expect(tracker.containers.isEmpty)
     }
@@ -230,16 +247,21 @@ struct EventStreamerTests {
     @Test func brokenStreamsAreResumedWithSinceAfterAResync() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
-        fake.set("/containers/json", .json("""
-            [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (health: starting)"}]
-            """))
+        fake.set(
+            "/containers/json",
+            .json(
+                """
+                [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up (health: starting)"}]
+                """))
         let healthy = #"{"Type":"container","Action":"health_status: healthy","Actor":{"ID":"a","Attributes":{"name":"a"}},"time":1795310000,"timeNano":1795310000000000000}"#
         let died = #"{"Type":"container","Action":"die","Actor":{"ID":"a","Attributes":{"name":"a","exitCode":"1"}},"time":1795310001,"timeNano":1795310001000000000}"#
-        fake.set("/events", .sequence([
-            .stream(lines: [healthy, "{not json"], thenClose: true),
-            .stream(lines: [died], thenClose: true),
-            .stream(lines: [], thenClose: false),
-        ]))
+        fake.set(
+            "/events",
+            .sequence([
+                .stream(lines: [healthy, "{not json"], thenClose: true),
+                .stream(lines: [died], thenClose: true),
+                .stream(lines: [], thenClose: false),
+            ]))
         let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
         let tracker = ContainerTracker(historySize: 10)
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -293,9 +315,12 @@ struct StreakRefreshTests {
         let t = ContainerTracker(historySize: 10)
         t.applyList((0..<10).map { ContainerSummary(id: "u\($0)", names: ["/u\($0)"], image: "i", state: "running", status: "Up (unhealthy)") })
         func inspect(_ id: String, at seconds: Double) throws {
-            t.applyInspect(try ContainerInspect.decode(Data("""
-                {"Id":"\(id)","Name":"/\(id)","State":{"Status":"running","Health":{"Status":"unhealthy","FailingStreak":3,"Log":[]}},"Config":{"Image":"i","Labels":{}}}
-                """.utf8)), now: Date(timeIntervalSince1970: seconds))
+            t.applyInspect(
+                try ContainerInspect.decode(
+                    Data(
+                        """
+                        {"Id":"\(id)","Name":"/\(id)","State":{"Status":"running","Health":{"Status":"unhealthy","FailingStreak":3,"Log":[]}},"Config":{"Image":"i","Labels":{}}}
+                        """.utf8)), now: Date(timeIntervalSince1970: seconds))
         }
         for (i, id) in t.idsToInspect(limit: 100).enumerated() { try inspect(id, at: Double(i)) }  // start-up: all ten
         let first = t.idsToInspect(limit: 100, streakLimit: 3)
@@ -314,9 +339,12 @@ struct EventStreamStateTests {
     @Test func theStreamConnectingOrBreakingIsPublishedAtOnce() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
-        fake.set("/containers/json", .json("""
-            [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up 2 hours"}]
-            """))
+        fake.set(
+            "/containers/json",
+            .json(
+                """
+                [{"Id":"a","Names":["/a"],"Image":"busybox","Labels":{},"State":"running","Status":"Up 2 hours"}]
+                """))
         fake.set("/events", .stream(lines: [], thenClose: false))
         let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
         let tracker = ContainerTracker(historySize: 10)

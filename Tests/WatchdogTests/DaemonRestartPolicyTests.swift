@@ -166,10 +166,11 @@ struct DaemonRestartPolicyTests {
         rig.policy.evaluate()
         #expect(rig.control.actions == ["USR1 4242", "run systemctl restart docker"])
         let records = PolicyTestSupport.auditLines(rig.auditPath)
-        #expect(records.map { "\($0["action"]!):\($0["phase"]!)" } == [
-            "stack_dump:planned", "stack_dump:started", "stack_dump:finished",
-            "restart_daemon:planned", "restart_daemon:started", "restart_daemon:finished",
-        ])
+        #expect(
+            records.map { "\($0["action"]!):\($0["phase"]!)" } == [
+                "stack_dump:planned", "stack_dump:started", "stack_dump:finished",
+                "restart_daemon:planned", "restart_daemon:started", "restart_daemon:finished",
+            ])
         #expect((records.last?["reason"] as? String)?.contains("live-restore is off") == true)
         #expect((records.first?["reason"] as? String)?.contains("/run/docker") == true)
     }

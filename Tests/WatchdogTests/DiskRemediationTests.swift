@@ -66,10 +66,12 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let c = containers.first { $0.id == id }!
         let f = ISO8601DateFormatter().string(from: c.finished)
-        return try ContainerInspect.decode(Data("""
-            {"Id":"\(c.id)","Name":"/\(c.name)","RestartCount":0,"State":{"Status":"\(c.state)","ExitCode":0,"FinishedAt":"\(f)"},
-             "Config":{"Image":"\(c.imageID)","Labels":{}},"HostConfig":{"RestartPolicy":{"Name":"\(c.restartPolicy)"}}}
-            """.utf8))
+        return try ContainerInspect.decode(
+            Data(
+                """
+                {"Id":"\(c.id)","Name":"/\(c.name)","RestartCount":0,"State":{"Status":"\(c.state)","ExitCode":0,"FinishedAt":"\(f)"},
+                 "Config":{"Image":"\(c.imageID)","Labels":{}},"HostConfig":{"RestartPolicy":{"Name":"\(c.restartPolicy)"}}}
+                """.utf8))
     }
     func removeContainer(_ id: String) throws {
         record("rm \(id)")
@@ -121,8 +123,10 @@ struct DiskRemediationTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     let thresholds = DiskThresholds(actBelowRatio: 0.10, actBelowBytes: 0, actBelowInodesRatio: 0.05, targetRatio: 0.30, targetInodesRatio: 0.05)
 
-    func setup(_ host: FakeHost, steps: [DiskStep], dryRun: Bool = false, auditPath: String? = nil, clock: FakeClock = FakeClock(),
-               minAge: Duration = .seconds(3600)) -> (DiskRemediation, ActionLedger, String) {
+    func setup(
+        _ host: FakeHost, steps: [DiskStep], dryRun: Bool = false, auditPath: String? = nil, clock: FakeClock = FakeClock(),
+        minAge: Duration = .seconds(3600)
+    ) -> (DiskRemediation, ActionLedger, String) {
         let path = auditPath ?? FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString).jsonl").path
         let ledger = ActionLedger(audit: AuditLog(path: path), logger: logger)
         let disk = DiskRemediation(
@@ -140,7 +144,7 @@ struct DiskRemediationTests {
         let fs = { (avail: UInt64) in FilesystemStats(sizeBytes: 100, freeBytes: avail, availableBytes: avail, files: 10, filesFree: 10, readOnly: false) }
         #expect(thresholds.nextState(active: false, fs(15)) == false)
         #expect(thresholds.nextState(active: false, fs(9)) == true)
-        #expect(thresholds.nextState(active: true, fs(15)) == true)   // between the marks: keep going
+        #expect(thresholds.nextState(active: true, fs(15)) == true)  // between the marks: keep going
         #expect(thresholds.nextState(active: true, fs(30)) == false)
         #expect(thresholds.bytesToTarget(fs(9)) == 21)
         let inodes = FilesystemStats(sizeBytes: 100, freeBytes: 90, availableBytes: 90, files: 100, filesFree: 2, readOnly: false)
@@ -249,8 +253,11 @@ struct DiskRemediationTests {
         disk.evaluate()
         #expect(host.calls == ["build_prune", "images_prune"])
         let phases = auditLines(path).map { "\($0["action"]!):\($0["phase"]!)" }
-        #expect(phases == ["build_cache:planned", "build_cache:started", "build_cache:failed",
-                           "dangling_images:planned", "dangling_images:started", "dangling_images:finished"])
+        #expect(
+            phases == [
+                "build_cache:planned", "build_cache:started", "build_cache:failed",
+                "dangling_images:planned", "dangling_images:started", "dangling_images:finished",
+            ])
         let text = ledger.families(policies: [("disk", true, false)]).map { String(decoding: ExpositionRenderer.render([$0], format: .text), as: UTF8.self) }.joined()
         #expect(text.contains("docker_watchdog_remediation_failures_total{action=\"build_cache\",policy=\"disk\"} 1"))
     }

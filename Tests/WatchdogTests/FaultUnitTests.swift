@@ -44,8 +44,9 @@ struct FaultUnitTests {
             if calls.value == 1 { gate.wait() }  // the first call hangs like a dead NFS mount
             return .success(FilesystemStats(sizeBytes: 1000, freeBytes: 500, availableBytes: 400, files: 10, filesFree: 5, readOnly: false))
         })
-        let disk = DiskCollector(client: nil, host: HostStatus(), interval: .milliseconds(100), statfsTimeout: .milliseconds(100),
-                                 path: "/hung", hostPrefix: "", probe: probe)
+        let disk = DiskCollector(
+            client: nil, host: HostStatus(), interval: .milliseconds(100), statfsTimeout: .milliseconds(100),
+            path: "/hung", hostPrefix: "", probe: probe)
         let store = MetricsStore(apiStats: nil)
         let runners = [CollectorRunner(collector: disk, store: store, logger: logger), CollectorRunner(collector: Ticker(), store: store, logger: logger)]
         runners.forEach { $0.start() }
@@ -88,7 +89,9 @@ struct FaultUnitTests {
 
         start = ContinuousClock.now
         let flag = Counter()
-        Thread { Thread.sleep(forTimeInterval: 0.1); flag.increment() }.start()
+        Thread {
+            Thread.sleep(forTimeInterval: 0.1); flag.increment()
+        }.start()
         #expect(MonotonicWait.until(start + .seconds(10)) { flag.value > 0 })
         #expect(ContinuousClock.now - start < .milliseconds(500))
 

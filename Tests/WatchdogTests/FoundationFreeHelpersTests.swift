@@ -116,4 +116,3 @@ struct FoundationFreeHelpersTests {
         #expect(NamePattern("(unclosed") == nil)
     }
 }
-

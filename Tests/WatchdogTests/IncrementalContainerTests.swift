@@ -58,7 +58,8 @@ struct IncrementalContainerTests {
 
     static func inspect(_ c: Container) throws -> ContainerInspect {
         let health = c.health == "none" ? "" : #","Health":{"Status":"\#(c.health)","FailingStreak":\#(c.streak),"Log":[{"ExitCode":\#(c.streak > 0 ? 1 : 0),"Output":"probe \#(c.streak)"}]}"#
-        let json = #"{"Id":"\#(c.id)","Name":"/\#(c.name)","RestartCount":\#(c.restarts),"Config":{"Image":"img:\#(c.serial % 4)","Labels":{}},"#
+        let json =
+            #"{"Id":"\#(c.id)","Name":"/\#(c.name)","RestartCount":\#(c.restarts),"Config":{"Image":"img:\#(c.serial % 4)","Labels":{}},"#
             + #""State":{"Status":"\#(c.state)","OOMKilled":false,"ExitCode":\#(c.state == "running" ? 0 : 1),"StartedAt":"2024-11-02T10:00:0\#(c.restarts % 10)Z"\#(health)}}"#
         return try ContainerInspect.decode(Data(json.utf8))
     }
@@ -132,7 +133,8 @@ struct IncrementalContainerTests {
                 // An event about a listed, a vanished or an unknown container.
                 let id = random.next(5) == 0 ? String(repeating: "f", count: 64) : host[random.next(host.count)].id
                 let action = random.pick(["health_status: unhealthy", "health_status: healthy", "die", "start", "destroy", "rename", "oom"])
-                let (verb, detail) = action.contains(": ")
+                let (verb, detail) =
+                    action.contains(": ")
                     ? (String(action.split(separator: ":")[0]), action.components(separatedBy: ": ")[1]) : (action, "")
                 let event = DockerEvent(
                     type: "container", action: detail.isEmpty ? verb : "\(verb): \(detail)", actorID: id,

@@ -12,7 +12,7 @@ import WatchdogTestSupport
 @testable import ResponseBodies
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `docker_root_filesystem_readonly` follows the superblock, not the watchdog's own mount view

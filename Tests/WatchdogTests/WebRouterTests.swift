@@ -23,9 +23,10 @@ struct WebRouterTests {
         let server: HTTPServer
         let session: CurlSession
         init(alive: Bool = true) throws {
-            store.publish(CollectorStatus(
-                name: "daemon", families: [MetricCatalog.daemonUp.family(value: 1)], success: true, error: nil,
-                duration: .milliseconds(3), lastSuccess: Date(), lastRound: Date(), runs: 1, failures: 0))
+            store.publish(
+                CollectorStatus(
+                    name: "daemon", families: [MetricCatalog.daemonUp.family(value: 1)], success: true, error: nil,
+                    duration: .milliseconds(3), lastSuccess: Date(), lastRound: Date(), runs: 1, failures: 0))
             let router = WebRouter(telemetryPath: "/metrics", store: store, host: HostStatus(), liveness: { [("daemon", alive)] })
             server = try HTTPServer(listen: .tcp(host: "127.0.0.1", port: 0), handler: { router.handle($0) })
             session = CurlSession(endpoint: .tcp(host: "127.0.0.1", port: server.port!))

@@ -11,6 +11,8 @@
 #             `docker stack config` of the stack too when the docker CLI has it (20.10's has not)
 #   prometheus `promtool check config` of both Prometheus configurations, with
 #             prometheus/rules where the containers see them; the stack ships every rule file
+# The Python parts are scripts/checks/deploy_unit.py (hardening options) and deploy_files.py (mounted
+# and shipped files), tested by scripts/checks/tests/.
 # About 3 seconds. Needs systemd-analyze, docker-compose, promtool, python3-yaml (scripts/setup.sh).
 set -euo pipefail
 
@@ -46,48 +48,7 @@ printf '[Service]\nExecStart=/bin/true\nProtectSytem=strict\n' >"$TMP/typo.servi
 out="$(systemd-analyze verify --man=no "$TMP/typo.service" 2>&1 || true)"
 [[ -n "$out" ]] || bad "systemd-analyze verify is silent about an unknown key: the check above cannot fail"
 
-python3 - "$UNIT" <<'PY' || fails=$((fails + 1))
-import sys
-want = {  # option: exact value (the unit's hardening contract; README "Deployment")
-    "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-    "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
-    "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "ProtectClock": "yes",
-    "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6", "RestrictNamespaces": "yes",
-    "RestrictSUIDSGID": "yes", "LockPersonality": "yes", "MemoryDenyWriteExecute": "yes",
-    "SystemCallArchitectures": "native", "CapabilityBoundingSet": "", "AmbientCapabilities": "",
-    "ReadWritePaths": "/var/lib/docker-watchdog", "StateDirectory": "docker-watchdog",
-    "SupplementaryGroups": "docker", "User": "docker-watchdog", "Restart": "on-failure",
-    "ExecReload": "/bin/kill -HUP $MAINPID", "Type": "exec",
-}
-opts = {}
-section = None
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line or line.startswith("#"):
-        continue
-    if line.startswith("["):
-        section = line
-        continue
-    k, _, v = line.partition("=")
-    if section == "[Service]":
-        opts.setdefault(k, []).append(v)
-bad = []
-for k, v in want.items():
-    if opts.get(k) != [v]:
-        bad.append(f"{k}: {opts.get(k)!r}, want [{v!r}]")
-if "@system-service" not in opts.get("SystemCallFilter", []):
-    bad.append("SystemCallFilter lacks @system-service")
-stop = opts.get("TimeoutStopSec", [""])[0]
-if not stop.endswith("s") or not stop[:-1].isdigit() or not 0 < int(stop[:-1]) <= 90:
-    bad.append(f"TimeoutStopSec {stop!r}: want a bound of at most 90s")
-if any(k.startswith("ReadWritePaths") and v != ["/var/lib/docker-watchdog"] for k, v in opts.items()):
-    bad.append("a second ReadWritePaths")
-for b in bad:
-    print(f"deploy.sh: FAIL {sys.argv[1]}: {b}")
-if not bad:
-    print(f"deploy.sh: ok   {sys.argv[1]}: {len(want) + 2} hardening and service options as required")
-sys.exit(1 if bad else 0)
-PY
+python3 "$SCRIPT_DIR/deploy_unit.py" "$UNIT" || fails=$((fails + 1))
 
 sec="$(systemd-analyze security --offline=true --no-pager "$TMP/docker-watchdog.service" 2>&1 | tail -n 1)"
 level="$(grep -o 'exposure level for [^:]*: [0-9.]*' <<<"$sec" | awk '{ print $NF }')"
@@ -123,44 +84,7 @@ compose_check() { # FILE [stack]
 compose_check deploy/compose/docker-compose.yml
 compose_check deploy/swarm/docker-watchdog-stack.yml stack
 
-python3 - "$REPO_ROOT" <<'PY' || fails=$((fails + 1))
-import os, sys, yaml
-root = sys.argv[1]
-bad = []
-def here(base, p):
-    return os.path.normpath(os.path.join(root, base, p))
-# every file of this repository a deployment mounts or ships must exist
-for f in ("deploy/compose/docker-compose.yml", "deploy/swarm/docker-watchdog-stack.yml"):
-    base = os.path.dirname(f)
-    doc = yaml.safe_load(open(os.path.join(root, f)))
-    for name, svc in doc["services"].items():
-        for v in svc.get("volumes", []):
-            src = v.split(":")[0] if isinstance(v, str) else (v.get("source") if v.get("type") == "bind" else None)
-            if src and src.startswith("."):
-                if not os.path.exists(here(base, src)):
-                    bad.append(f"{f}: {name} mounts {src}, which does not exist")
-    for name, c in (doc.get("configs") or {}).items():
-        if "file" in c and not os.path.exists(here(base, c["file"])):
-            bad.append(f"{f}: config {name} names {c['file']}, which does not exist")
-    if doc["services"]["docker-watchdog"].get("command") != ["--collector.disk.host-prefix", "/host"]:
-        bad.append(f"{f}: the watchdog is not told where the host's root is (--collector.disk.host-prefix /host)")
-# the stack ships every rule file, to the directory its prometheus.yml loads
-stack = yaml.safe_load(open(os.path.join(root, "deploy/swarm/docker-watchdog-stack.yml")))
-svc = stack["services"]["docker-watchdog"]
-if svc.get("deploy", {}).get("mode") != "global":
-    bad.append("swarm: the watchdog service is not mode: global")
-shipped = {os.path.basename(stack["configs"][c["source"]]["file"]): c["target"]
-           for c in stack["services"]["prometheus"]["configs"] if c["source"].startswith("rules-")}
-rules = sorted(os.listdir(os.path.join(root, "prometheus/rules")))
-for r in rules:
-    if shipped.get(r) != f"/etc/prometheus/rules/{r}":
-        bad.append(f"swarm: prometheus/rules/{r} is not shipped to /etc/prometheus/rules/{r}")
-for b in bad:
-    print(f"deploy.sh: FAIL {b}")
-if not bad:
-    print(f"deploy.sh: ok   mounted and shipped files exist; the stack ships all {len(rules)} rule files; global mode")
-sys.exit(1 if bad else 0)
-PY
+python3 "$SCRIPT_DIR/deploy_files.py" "$REPO_ROOT" || fails=$((fails + 1))
 
 # ---- prometheus configurations --------------------------------------------------------------------------
 for f in deploy/compose/prometheus.yml deploy/swarm/prometheus.yml; do

@@ -149,8 +149,10 @@ public struct DiskUsageImage: Decodable, Sendable, Equatable {
     /// API < 1.44 only (equal to `size` there).
     public var virtualSize: Int64?
 
-    public init(id: String, repoTags: [String] = [], created: Int64? = nil, containers: Int64, size: Int64,
-                sharedSize: Int64, virtualSize: Int64? = nil) {
+    public init(
+        id: String, repoTags: [String] = [], created: Int64? = nil, containers: Int64, size: Int64,
+        sharedSize: Int64, virtualSize: Int64? = nil
+    ) {
         self.id = id
         self.repoTags = repoTags
         self.created = created
@@ -185,8 +187,10 @@ public struct DiskUsageContainer: Decodable, Sendable, Equatable {
     /// Size of all the container's files including the image (0 when omitted).
     public var sizeRootFs: Int64
 
-    public init(id: String, names: [String] = [], image: String? = nil, state: String, status: String? = nil,
-                sizeRw: Int64, sizeRootFs: Int64 = 0) {
+    public init(
+        id: String, names: [String] = [], image: String? = nil, state: String, status: String? = nil,
+        sizeRw: Int64, sizeRootFs: Int64 = 0
+    ) {
         self.id = id
         self.names = names
         self.image = image
@@ -240,8 +244,10 @@ public struct DiskUsageVolume: Decodable, Sendable, Equatable {
         }
     }
 
-    public init(name: String, driver: String = "local", mountpoint: String? = nil, createdAt: Date? = nil,
-                labels: [String: String] = [:], scope: String? = "local", usageData: UsageData?) {
+    public init(
+        name: String, driver: String = "local", mountpoint: String? = nil, createdAt: Date? = nil,
+        labels: [String: String] = [:], scope: String? = "local", usageData: UsageData?
+    ) {
         self.name = name
         self.driver = driver
         self.mountpoint = mountpoint
@@ -279,9 +285,11 @@ public struct BuildCacheRecord: Sendable, Decodable, Equatable {
     /// a leading space, and both spellings are accepted); API 1.41 sends a single `Parent`.
     public var parents: [String]
 
-    public init(id: String, type: String, description: String = "", inUse: Bool = false, shared: Bool = false,
-                size: Int64, createdAt: Date? = nil, lastUsedAt: Date? = nil, usageCount: Int = 0,
-                parents: [String] = []) {
+    public init(
+        id: String, type: String, description: String = "", inUse: Bool = false, shared: Bool = false,
+        size: Int64, createdAt: Date? = nil, lastUsedAt: Date? = nil, usageCount: Int = 0,
+        parents: [String] = []
+    ) {
         self.id = id
         self.type = type
         self.description = description
@@ -340,8 +348,9 @@ extension DiskUsageCategory {
             }
             reclaimable = layersSize.clampedSubtracting(used)
         }
-        return DiskUsageCategory(totalCount: items.count, activeCount: active, sizeBytes: layersSize,
-                                 reclaimableBytes: reclaimable)
+        return DiskUsageCategory(
+            totalCount: items.count, activeCount: active, sizeBytes: layersSize,
+            reclaimableBytes: reclaimable)
     }
 
     /// The CONTAINERS row from legacy data (same under both rules).
@@ -425,8 +434,9 @@ struct PerTypeUsageWire<Item: Decodable & Sendable>: Decodable {
     }
 
     var category: DiskUsageCategory {
-        DiskUsageCategory(totalCount: Int(clamping: totalCount), activeCount: Int(clamping: activeCount),
-                          sizeBytes: totalSize, reclaimableBytes: reclaimable)
+        DiskUsageCategory(
+            totalCount: Int(clamping: totalCount), activeCount: Int(clamping: activeCount),
+            sizeBytes: totalSize, reclaimableBytes: reclaimable)
     }
 }
 

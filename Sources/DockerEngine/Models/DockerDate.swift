@@ -25,8 +25,8 @@ public enum DockerDate {
             return true
         }
         guard let year = number(4), expect(0x2D), let month = number(2), expect(0x2D), let day = number(2),
-              expect(0x54, 0x74, 0x20),  // T t space
-              let hour = number(2), expect(0x3A), let minute = number(2), expect(0x3A), let second = number(2)
+            expect(0x54, 0x74, 0x20),  // T t space
+            let hour = number(2), expect(0x3A), let minute = number(2), expect(0x3A), let second = number(2)
         else { return nil }
         var nanos = 0
         if bytes.first == 0x2E {  // .
@@ -55,7 +55,7 @@ public enum DockerDate {
         }
         guard bytes.isEmpty else { return nil }
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
-              hour < 24, minute < 60, second <= 60
+            hour < 24, minute < 60, second <= 60
         else { return nil }
         if year == 1 && month == 1 && day == 1 && hour == 0 && minute == 0 && second == 0 && nanos == 0 {
             return nil  // Go's zero time.Time: "not set"

@@ -102,8 +102,10 @@ extension KeyedDecodingContainer where K == AnyKey {
     /// requested type (`1.5` or `1e30` for an Int64), which reaches the caller as "not valid JSON"
     /// with no coding path. Catch it at the field and keep the path.
     private static func located<T>(_ error: any Error, at path: [any CodingKey], type: T.Type) -> DecodingError {
-        .typeMismatch(T.self, DecodingError.Context(
-            codingPath: path, debugDescription: "value does not fit \(T.self) (\(error))", underlyingError: error))
+        .typeMismatch(
+            T.self,
+            DecodingError.Context(
+                codingPath: path, debugDescription: "value does not fit \(T.self) (\(error))", underlyingError: error))
     }
 
     /// A Docker timestamp (RFC 3339); nil when absent, null, Go's zero time or unparsable.

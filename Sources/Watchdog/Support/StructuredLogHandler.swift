@@ -2,7 +2,7 @@ import Dispatch
 import FoundationEssentials
 import TextFormatting
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Logging
 import Locking

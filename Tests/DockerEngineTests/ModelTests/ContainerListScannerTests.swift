@@ -158,7 +158,8 @@ import Testing
             var all = ContainerListCache(), kept = ContainerListCache(labelKeys: keys)
             return (
                 Result { () throws(ModelDecodingError) in try ContainerListScanner.decode(bytes, cache: &all) },
-                Result { () throws(ModelDecodingError) in try ContainerListScanner.decode(bytes, cache: &kept) })
+                Result { () throws(ModelDecodingError) in try ContainerListScanner.decode(bytes, cache: &kept) }
+            )
         }
         func agree(_ bytes: [UInt8]) -> Bool {
             switch both(bytes) {

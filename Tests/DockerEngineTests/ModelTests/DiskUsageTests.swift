@@ -24,23 +24,35 @@ struct DiskUsageTests {
         // Images: in use are dwapp:2 (1 container), dwapp:1 (1), dwbase:1 (3).
         // CLI 20.10: LayersSize − Σ(VirtualSize − SharedSize) of images with containers.
         let used2010: Int64 = (8_273_800 - 1_982_333) + (8_273_797 - 1_982_333) + (1_982_333 - 1_982_333)
-        #expect(old.images == DiskUsageCategory(totalCount: 5, activeCount: 3, sizeBytes: 22_953_884,
-                                                reclaimableBytes: 22_953_884 - used2010))
+        #expect(
+            old.images
+                == DiskUsageCategory(
+                    totalCount: 5, activeCount: 3, sizeBytes: 22_953_884,
+                    reclaimableBytes: 22_953_884 - used2010))
         #expect(old.images?.reclaimableBytes == 10_370_953)  // "10.37MB"
         #expect(old.containers == DiskUsageCategory(totalCount: 5, activeCount: 2, sizeBytes: 40_960, reclaimableBytes: 0))
         // Volumes: sizes 2, -1, -1, 307200, 131072, 0; only dwunused (131072) has RefCount 0 and a known size.
-        #expect(old.volumes == DiskUsageCategory(totalCount: 6, activeCount: 4, sizeBytes: 2 + 307_200 + 131_072 + 0,
-                                                 reclaimableBytes: 131_072))
+        #expect(
+            old.volumes
+                == DiskUsageCategory(
+                    totalCount: 6, activeCount: 4, sizeBytes: 2 + 307_200 + 131_072 + 0,
+                    reclaimableBytes: 131_072))
         // Build cache: the non-shared records are three source.local (189, 0, 6) and one exec.cachemount.
         let privateCache: Int64 = 189 + 0 + 6 + 3_145_728
-        #expect(old.buildCache == DiskUsageCategory(totalCount: 14, activeCount: 0, sizeBytes: privateCache,
-                                                    reclaimableBytes: privateCache))
+        #expect(
+            old.buildCache
+                == DiskUsageCategory(
+                    totalCount: 14, activeCount: 0, sizeBytes: privateCache,
+                    reclaimableBytes: privateCache))
 
         // Current CLI: reclaimable images are the unused ones' own layers:
         // dwlegacy:1 and the dangling image.
         let new = try SystemDiskUsage.decode(data)
-        #expect(new.images == DiskUsageCategory(totalCount: 5, activeCount: 3, sizeBytes: 22_953_884,
-                                                reclaimableBytes: (4_079_485 - 1_982_333) + (8_273_801 - 1_982_333)))
+        #expect(
+            new.images
+                == DiskUsageCategory(
+                    totalCount: 5, activeCount: 3, sizeBytes: 22_953_884,
+                    reclaimableBytes: (4_079_485 - 1_982_333) + (8_273_801 - 1_982_333)))
         #expect(new.containers == old.containers)
         #expect(new.volumes == old.volumes)
         #expect(new.buildCache == old.buildCache)
@@ -89,10 +101,16 @@ struct DiskUsageTests {
         let new = try SystemDiskUsage.decode(data, rules: .current)
         let old = try SystemDiskUsage.decode(data, rules: .cli20_10)
         // Images: web:1.4 in use (7 MB, 2 MB shared); web:1.3 unused (9 MB, 2 MB shared); dangling 3 MB.
-        #expect(new.images == DiskUsageCategory(totalCount: 3, activeCount: 1, sizeBytes: 17_000_000,
-                                                reclaimableBytes: (9_000_000 - 2_000_000) + (3_000_000 - 0)))
-        #expect(old.images == DiskUsageCategory(totalCount: 3, activeCount: 1, sizeBytes: 17_000_000,
-                                                reclaimableBytes: 17_000_000 - (7_000_000 - 2_000_000)))
+        #expect(
+            new.images
+                == DiskUsageCategory(
+                    totalCount: 3, activeCount: 1, sizeBytes: 17_000_000,
+                    reclaimableBytes: (9_000_000 - 2_000_000) + (3_000_000 - 0)))
+        #expect(
+            old.images
+                == DiskUsageCategory(
+                    totalCount: 3, activeCount: 1, sizeBytes: 17_000_000,
+                    reclaimableBytes: 17_000_000 - (7_000_000 - 2_000_000)))
         // Containers: running 100, exited 200, removing 300.
         let containers = DiskUsageCategory(totalCount: 3, activeCount: 1, sizeBytes: 100 + 200 + 300, reclaimableBytes: 200 + 300)
         #expect(new.containers == containers)
@@ -107,8 +125,11 @@ struct DiskUsageTests {
 
     @Test func buildCacheRecordsOfSeveralTypes() throws {
         let records = try SystemDiskUsage.decode(try fixture("system_df_api-1.47_legacy")).buildCacheRecords
-        #expect(records.map(\.type) == ["regular", "regular", "source.local", "exec.cachemount", "internal", "frontend",
-                                        "source.git.checkout"])
+        #expect(
+            records.map(\.type) == [
+                "regular", "regular", "source.local", "exec.cachemount", "internal", "frontend",
+                "source.git.checkout",
+            ])
         // moby's JSON tag is `" Parents"` (leading space): it must still be read.
         #expect(records[0].parents == ["r0base000000000000000000000"])
         #expect(records[1].parents == ["r1regular00000000000000001"])

@@ -10,8 +10,10 @@ func fixture(_ name: String) throws -> Data {
 }
 
 /// `"2026-11-22T01:57:08.89434891Z"` and friends, built by hand (independent of the code under test).
-func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int, nanos: Int = 0,
-         offsetMinutes: Int = 0) -> Date {
+func utc(
+    _ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int, nanos: Int = 0,
+    offsetMinutes: Int = 0
+) -> Date {
     var components = DateComponents()
     components.year = year
     components.month = month

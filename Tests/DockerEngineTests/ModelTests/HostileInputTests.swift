@@ -25,7 +25,7 @@ struct HostileInputTests {
         }
         let current = try SystemDiskUsage.decode(Data(body.utf8), rules: .current)
         #expect(current.images?.reclaimableBytes == max)  // max − min saturates
-        #expect(current.volumes?.reclaimableBytes == 0)   // max − max
+        #expect(current.volumes?.reclaimableBytes == 0)  // max − max
     }
 
     @Test func clampedArithmeticIsExactInRange() {

@@ -137,12 +137,18 @@ struct SystemModelTests {
 
     @Test func buildCacheRecordSpellings() throws {
         let decoder = JSONDecoder()
-        let modern = try decoder.decode(BuildCacheRecord.self, from: Data(#"""
-            {"ID":"a"," Parents":["p1","p2"],"Type":"regular","Description":"d","InUse":true,"Shared":false,
-             "Size":10,"CreatedAt":"0001-01-01T00:00:00Z","LastUsedAt":null,"UsageCount":7}
-            """#.utf8))
-        #expect(modern == BuildCacheRecord(id: "a", type: "regular", description: "d", inUse: true, shared: false,
-                                           size: 10, createdAt: nil, lastUsedAt: nil, usageCount: 7, parents: ["p1", "p2"]))
+        let modern = try decoder.decode(
+            BuildCacheRecord.self,
+            from: Data(
+                #"""
+                {"ID":"a"," Parents":["p1","p2"],"Type":"regular","Description":"d","InUse":true,"Shared":false,
+                 "Size":10,"CreatedAt":"0001-01-01T00:00:00Z","LastUsedAt":null,"UsageCount":7}
+                """#.utf8))
+        #expect(
+            modern
+                == BuildCacheRecord(
+                    id: "a", type: "regular", description: "d", inUse: true, shared: false,
+                    size: 10, createdAt: nil, lastUsedAt: nil, usageCount: 7, parents: ["p1", "p2"]))
         let plain = try decoder.decode(BuildCacheRecord.self, from: Data(#"{"ID":"b","Parents":["q"],"Size":1}"#.utf8))
         #expect(plain.parents == ["q"])
         let old = try decoder.decode(BuildCacheRecord.self, from: Data(#"{"ID":"c","Parent":"r","Size":1}"#.utf8))
