@@ -123,7 +123,9 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
-        .testTarget(name: "WatchdogConfigTests", dependencies: ["WatchdogConfig", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "WatchdogConfigTests",
+            dependencies: ["WatchdogConfig", "Watchdog", "Collectors", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",

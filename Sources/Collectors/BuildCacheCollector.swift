@@ -125,11 +125,13 @@ public final class BuildCacheCollector: Collector {
 extension BuildCacheCollector {
     /// `collector.build_cache.*`: BuildKit's build-cache records, hits and misses between samples.
     public static let definition = CollectorDefinition(
-        name: "build_cache", metrics: MetricCatalog.buildCacheMetrics, isEnabled: { $0.collectors.buildCache.enabled },
+        name: "build_cache", metrics: MetricCatalog.buildCacheMetrics, configKeys: configKeys,
+        isEnabled: { $0.collectors[BuildCacheCollector.config].enabled },
         make: { context in
             let c = context.configuration.collectors
             return BuildCacheCollector(
-                client: context.makeClient(), gate: context.shared { SystemDFGate() }, interval: c.buildCache.interval,
-                timeout: c.systemDF.timeout, logger: context.logger)
+                client: context.makeClient(), gate: context.shared { SystemDFGate() },
+                interval: c[BuildCacheCollector.config].interval, timeout: c[SystemDFCollector.config].timeout,
+                logger: context.logger)
         })
 }

@@ -493,10 +493,11 @@ extension ContainerCollector {
     /// plus periodic lists. Shares its `ContainerTracker` (`CollectorContext.existing`) with
     /// autoheal and the status page.
     public static let definition = CollectorDefinition(
-        name: "containers", metrics: MetricCatalog.containerMetrics, isEnabled: { $0.collectors.containers.enabled },
+        name: "containers", metrics: MetricCatalog.containerMetrics, configKeys: configKeys,
+        isEnabled: { $0.collectors[ContainerCollector.config].enabled },
         make: { context in
             let configuration = context.configuration
-            let c = configuration.collectors.containers
+            let c = configuration.collectors[ContainerCollector.config]
             let keys = c.labels.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
             let tracker = context.shared {
                 ContainerTracker(historySize: c.historySize, labelKeys: labelKeysRead(configuration, containerLabels: keys))

@@ -165,9 +165,10 @@ public final class DaemonCollector: Collector {
 extension DaemonCollector {
     /// `collector.daemon.*`: `/_ping` liveness and the `/info` + `/version` description.
     public static let definition = CollectorDefinition(
-        name: "daemon", metrics: MetricCatalog.daemonMetrics, isEnabled: { $0.collectors.daemon.enabled },
+        name: "daemon", metrics: MetricCatalog.daemonMetrics, configKeys: configKeys,
+        isEnabled: { $0.collectors[DaemonCollector.config].enabled },
         make: { context in
-            let c = context.configuration.collectors.daemon
+            let c = context.configuration.collectors[DaemonCollector.config]
             return DaemonCollector(
                 client: context.makeClient(), host: context.host, interval: c.interval, timeout: c.timeout,
                 infoInterval: c.infoInterval, logger: context.logger)

@@ -94,9 +94,10 @@ public final class DiskCollector: Collector {
 extension DiskCollector {
     /// `collector.disk.*`: statvfs of the filesystem holding Docker's data.
     public static let definition = CollectorDefinition(
-        name: "disk", metrics: MetricCatalog.diskMetrics, isEnabled: { $0.collectors.disk.enabled },
+        name: "disk", metrics: MetricCatalog.diskMetrics, configKeys: configKeys,
+        isEnabled: { $0.collectors[DiskCollector.config].enabled },
         make: { context in
-            let c = context.configuration.collectors.disk
+            let c = context.configuration.collectors[DiskCollector.config]
             return DiskCollector(
                 client: context.makeClient(), host: context.host, interval: c.interval, statfsTimeout: c.statfsTimeout,
                 path: c.path, hostPrefix: c.hostPrefix)

@@ -98,6 +98,7 @@ public final class ProcessCollector: Collector {
 extension ProcessCollector {
     /// `collector.process.*`: the watchdog's own CPU, memory and descriptors.
     public static let definition = CollectorDefinition(
-        name: "process", metrics: MetricCatalog.processMetrics, isEnabled: { $0.collectors.process.enabled },
-        make: { context in ProcessCollector(interval: context.configuration.collectors.process.interval) })
+        name: "process", metrics: MetricCatalog.processMetrics, configKeys: configKeys,
+        isEnabled: { $0.collectors[ProcessCollector.config].enabled },
+        make: { context in ProcessCollector(interval: context.configuration.collectors[ProcessCollector.config].interval) })
 }

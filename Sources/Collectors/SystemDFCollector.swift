@@ -75,9 +75,10 @@ public final class SystemDFCollector: Collector {
 extension SystemDFCollector {
     /// `collector.system_df.*`: Docker's own usage by category.
     public static let definition = CollectorDefinition(
-        name: "system_df", metrics: MetricCatalog.systemDFMetrics, isEnabled: { $0.collectors.systemDF.enabled },
+        name: "system_df", metrics: MetricCatalog.systemDFMetrics, configKeys: configKeys,
+        isEnabled: { $0.collectors[SystemDFCollector.config].enabled },
         make: { context in
-            let c = context.configuration.collectors.systemDF
+            let c = context.configuration.collectors[SystemDFCollector.config]
             return SystemDFCollector(
                 client: context.makeClient(), host: context.host, interval: c.interval, timeout: c.timeout,
                 gate: context.shared { SystemDFGate() })

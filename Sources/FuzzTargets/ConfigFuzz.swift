@@ -1,4 +1,5 @@
 import Foundation
+import Watchdog
 import WatchdogConfig
 
 /// The configuration loader end to end: a YAML file, command-line flags and environment variables
@@ -33,7 +34,7 @@ public enum ConfigFuzz: FuzzTarget {
         }
         let command: ConfigCommand
         do {
-            command = try ConfigLoader.load(arguments: arguments, environment: environment, readFile: { _ in yaml })
+            command = try ConfigLoader.load(arguments: arguments, environment: environment, registry: .watchdog, readFile: { _ in yaml })
         } catch {
             guard !error.key.isEmpty, !error.source.isEmpty, !error.reason.isEmpty else {
                 throw PropertyViolation("ConfigError without key, source or reason: \(error)")
@@ -42,10 +43,10 @@ public enum ConfigFuzz: FuzzTarget {
         }
         switch command {
         case .run(let configuration), .check(let configuration, _):
-            let written = ConfigReference.yamlDocument(for: configuration)
+            let written = ConfigReference.yamlDocument(for: configuration, registry: .watchdog)
             let reloaded: ConfigCommand
             do {
-                reloaded = try ConfigLoader.load(arguments: ["--config.file", "effective.yaml"], environment: [:], readFile: { _ in written })
+                reloaded = try ConfigLoader.load(arguments: ["--config.file", "effective.yaml"], environment: [:], registry: .watchdog, readFile: { _ in written })
             } catch {
                 throw PropertyViolation("the effective configuration does not load back: \(error)\n\(written)")
             }

@@ -15,17 +15,21 @@ public struct CollectorDefinition: Sendable {
     public let name: String
     /// Every family the collector exports, in reference order.
     public let metrics: [MetricDescriptor]
+    /// Its `collector.NAME.*` configuration keys (`collector.NAME.enabled` first), declared next
+    /// to it; `ConfigRegistry.watchdog` adds them to the watchdog's own.
+    public let configKeys: [ConfigKey]
     /// `collector.NAME.enabled`.
     public let isEnabled: @Sendable (WatchdogConfiguration) -> Bool
     /// Builds the collector; called once, only when it is enabled.
     public let make: @Sendable (CollectorContext) -> any Collector
 
     public init(
-        name: String, metrics: [MetricDescriptor], isEnabled: @escaping @Sendable (WatchdogConfiguration) -> Bool,
+        name: String, metrics: [MetricDescriptor], configKeys: [ConfigKey], isEnabled: @escaping @Sendable (WatchdogConfiguration) -> Bool,
         make: @escaping @Sendable (CollectorContext) -> any Collector
     ) {
         self.name = name
         self.metrics = metrics
+        self.configKeys = configKeys
         self.isEnabled = isEnabled
         self.make = make
     }

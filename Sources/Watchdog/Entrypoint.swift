@@ -21,7 +21,7 @@ public enum Entrypoint {
         let command: ConfigCommand
         do {
             command = try ConfigLoader.load(
-                arguments: arguments, environment: environment,
+                arguments: arguments, environment: environment, registry: .watchdog,
                 readFile: { path in
                     try ConfigLoader.readFile(path)
                 })
@@ -59,7 +59,7 @@ public enum Entrypoint {
                 configuration, webSecurity: webSecurity,
                 reload: { () throws(ConfigError) -> ConfigCommand in
                     try ConfigLoader.load(
-                        arguments: arguments, environment: environment,
+                        arguments: arguments, environment: environment, registry: .watchdog,
                         readFile: { path in
                             try ConfigLoader.readFile(path)
                         })
@@ -120,7 +120,7 @@ public enum Entrypoint {
         var status = store.reloadStatus
         do {
             guard case .run(let fresh) = try read() else { return }
-            var pending = ConfigDiff.changedKeys(service.configuration, fresh)
+            var pending = ConfigDiff.changedKeys(service.configuration, fresh, registry: .watchdog)
             let users = try service.webSecurity?.reload()
             if users?.tlsChangeNeedsRestart == true { pending.append("web.config_file (tls_server_config)") }
             status = .init(successful: true, lastSuccess: Date(), restartRequired: !pending.isEmpty)

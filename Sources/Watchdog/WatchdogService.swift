@@ -82,8 +82,8 @@ public final class WatchdogService: Sendable {
             audit: AuditLog(path: r.auditLog), logger: logger, webhook: Webhook(url: r.webhookURL, logger: logger))
         let docker = DockerRemediationClient(client: client)
         let probe = StatfsProbe()
-        let statfsTimeout = configuration.collectors.disk.statfsTimeout
-        let configuredPath = configuration.collectors.disk.path
+        let statfsTimeout = configuration.collectors[DiskCollector.config].statfsTimeout
+        let configuredPath = configuration.collectors[DiskCollector.config].path
         // Measures the same filesystem the disk collector reports, fresh for every decision.
         let measure: @Sendable () -> FilesystemStats? = {
             guard let path = configuredPath.isEmpty ? host.disk.path : configuredPath else { return nil }

@@ -39,10 +39,11 @@ public enum ConfigLoader {
     public static func load(
         arguments: [String],
         environment: [String: String],
+        registry: ConfigRegistry,
         readFile: (String) throws -> String
     ) throws(ConfigError) -> ConfigCommand {
-        let args = parseArguments(arguments)
-        if args.help { return .help(ConfigReference.helpText(program: programName)) }
+        let args = parseArguments(arguments, registry: registry)
+        if args.help { return .help(ConfigReference.helpText(program: programName, registry: registry)) }
         if args.version { return .version }
         if let error = args.firstError { throw error }
 
@@ -60,11 +61,11 @@ public enum ConfigLoader {
             } catch {
                 throw ConfigError(key: "config.file", source: source, reason: "cannot read \(path): \(describe(error))")
             }
-            assignments += try YAMLSource.assignments(yaml: text, path: path)
+            assignments += try YAMLSource.assignments(yaml: text, path: path, registry: registry)
         }
 
         // 2. The environment.
-        assignments += try environmentAssignments(environment, flagKeys: Set(args.assignments.map(\.key.name)))
+        assignments += try environmentAssignments(environment, flagKeys: Set(args.assignments.map(\.key.name)), registry: registry)
 
         // 3. The flags, in the order given, so a repeated flag's last value wins.
         assignments += args.assignments
@@ -79,7 +80,7 @@ public enum ConfigLoader {
             }
             origins[assignment.key.name] = assignment.origin
         }
-        for rule in ConfigRegistry.crossChecks {
+        for rule in registry.crossChecks {
             if let error = rule.check(config, { origins[$0] ?? .defaults }) { throw error }
         }
         return args.check ? .check(config, file: configFile?.path) : .run(config)
@@ -88,11 +89,11 @@ public enum ConfigLoader {
     // MARK: - Environment
 
     private static func environmentAssignments(
-        _ environment: [String: String], flagKeys: Set<String>
+        _ environment: [String: String], flagKeys: Set<String>, registry: ConfigRegistry
     ) throws(ConfigError) -> [RawAssignment] {
         var known: Set<String> = [configFileEnvironmentVariable]
         var out: [RawAssignment] = []
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             known.insert(key.env)
             if let value = environment[key.env], !value.isEmpty {
                 out.append(RawAssignment(key: key, raw: value, origin: Origin(layer: .environment, source: "env \(key.env)")))
@@ -135,7 +136,7 @@ public enum ConfigLoader {
 
     /// Tokenises the arguments. Errors are recorded rather than thrown so that a `--help` anywhere
     /// still shows the help.
-    private static func parseArguments(_ arguments: [String]) -> ParsedArguments {
+    private static func parseArguments(_ arguments: [String], registry: ConfigRegistry) -> ParsedArguments {
         var out = ParsedArguments()
         var i = 0
         var onlyPositionals = false
@@ -172,7 +173,7 @@ public enum ConfigLoader {
                 // Go-style single-dash flags (-web.listen-address) are a common habit.
                 let name = arg.dropFirst().split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
                 var reason = "unknown flag"
-                if ConfigRegistry.byFlagName[name] != nil || specialFlags.contains(name) {
+                if registry.byFlagName[name] != nil || specialFlags.contains(name) {
                     reason += "; did you mean --\(name)?"
                 }
                 out.fail(ConfigError(key: arg, source: "command line", reason: reason))
@@ -208,8 +209,8 @@ public enum ConfigLoader {
                 }
             default:
                 // `--no-NAME` turns a boolean off (`--no-collector.containers`), as kingpin does.
-                if ConfigRegistry.byFlagName[name] == nil, name.hasPrefix("no-"),
-                    let key = ConfigRegistry.byFlagName[String(name.dropFirst(3))], key.isBool
+                if registry.byFlagName[name] == nil, name.hasPrefix("no-"),
+                    let key = registry.byFlagName[String(name.dropFirst(3))], key.isBool
                 {
                     guard inline == nil else {
                         out.fail(ConfigError(key: key.name, source: "flag \(flag)", reason: "takes no value"))
@@ -218,9 +219,9 @@ public enum ConfigLoader {
                     out.assignments.append(RawAssignment(key: key, raw: "false", origin: Origin(layer: .flags, source: "flag \(flag)")))
                     continue
                 }
-                guard let key = ConfigRegistry.byFlagName[name] else {
+                guard let key = registry.byFlagName[name] else {
                     var reason = "unknown flag"
-                    let candidates = ConfigRegistry.keys.map(\.flagName) + specialFlags
+                    let candidates = registry.keys.map(\.flagName) + specialFlags
                     if let suggestion = Suggest.closest(to: name, among: candidates) {
                         reason += "; did you mean --\(suggestion)?"
                     }

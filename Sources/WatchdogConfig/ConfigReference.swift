@@ -4,12 +4,12 @@ public enum ConfigReference {
     /// The README's configuration table: `| key | flag | env | type | default | description |`,
     /// one row per key in registry order, ending with a newline. A README drift test compares the
     /// README against this verbatim, so changing the format means regenerating the README section.
-    public static func markdownTable() -> String {
+    public static func markdownTable(registry: ConfigRegistry) -> String {
         var lines = [
             "| key | flag | env | type | default | description |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             let env = ([key.env] + key.envAliases).map { "`\($0)`" }.joined(separator: ", ")
             let cells = [
                 "`\(key.name)`",
@@ -26,7 +26,7 @@ public enum ConfigReference {
 
     /// The `--help` text: usage, precedence, the special flags, then every key with its type,
     /// default and environment variable, wrapped for an 80-column terminal.
-    public static func helpText(program: String) -> String {
+    public static func helpText(program: String, registry: ConfigRegistry) -> String {
         var out = """
             Usage: \(program) [flags]
 
@@ -53,7 +53,7 @@ public enum ConfigReference {
         }
         out += "\nConfiguration flags:\n"
         var previousSection = ""
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             let section = String(key.name.split(separator: ".").first ?? "")
             if section != previousSection, !previousSection.isEmpty { out += "\n" }
             previousSection = section
@@ -64,9 +64,9 @@ public enum ConfigReference {
             out += "        Type: \(key.summary); default: \(displayDefault(key))\n"
             out += "        Env: " + ([key.env] + key.envAliases).joined(separator: ", ") + "\n"
         }
-        if !ConfigRegistry.crossChecks.isEmpty {
+        if !registry.crossChecks.isEmpty {
             out += "\nRules across keys:\n"
-            for rule in ConfigRegistry.crossChecks {
+            for rule in registry.crossChecks {
                 out += wrap("- " + rule.doc, indent: "  ", hangingIndent: "    ")
             }
         }
@@ -76,10 +76,10 @@ public enum ConfigReference {
     /// The configuration as a complete YAML file, every key present. `--config.check` can print
     /// it to show the *effective* settings after all layers, and it is a ready-made starting file.
     /// Loading the output yields the same configuration.
-    public static func yamlDocument(for configuration: WatchdogConfiguration) -> String {
+    public static func yamlDocument(for configuration: WatchdogConfiguration, registry: ConfigRegistry) -> String {
         var out = ""
         var openPath: [Substring] = []
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             let parts = key.name.split(separator: ".")
             let sections = Array(parts.dropLast())
             var common = 0

@@ -4,9 +4,9 @@
 /// The flag and environment variable names are *derived* from the key name rather than written
 /// down, so they cannot drift apart: `web.listen_address` is `--web.listen-address` and
 /// `DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS`.
-struct ConfigKey: Sendable {
+public struct ConfigKey: Sendable {
     /// Dotted lower_snake path, also the YAML nesting (`web:` → `listen_address:`).
-    let name: String
+    public let name: String
     /// Type column of the reference, e.g. `duration (> 0)`.
     let summary: String
     /// Value placeholder in `--help`.
@@ -29,7 +29,7 @@ struct ConfigKey: Sendable {
     /// Whether `apply(render(c))` reproduces the value in `c`; a registry self-check for tests.
     let roundTrips: @Sendable (WatchdogConfiguration) -> Bool
 
-    init<V>(
+    public init<V>(
         _ name: String,
         _ path: WritableKeyPath<WatchdogConfiguration, V> & Sendable,
         _ type: ValueType<V>,
@@ -85,12 +85,58 @@ struct Origin: Sendable, Equatable {
     static let defaults = Origin(layer: .defaults, source: "default")
 }
 
-/// The single source of truth for configuration keys.
-enum ConfigRegistry {
+/// The single source of truth for configuration keys: the watchdog's own (`core`) and those its
+/// collectors declare next to their code (`adding(_:before:)`; the Watchdog module's
+/// `ConfigRegistry.watchdog` has them all). Everything that reads keys (the loader, `--help`, the
+/// reference tables, the reload diff) is given a registry, so there is no global list to register in.
+public struct ConfigRegistry: Sendable {
     static let envPrefix = "DOCKER_WATCHDOG_"
 
     /// Every key, in the order shown by `--help` and the reference table.
-    static let keys: [ConfigKey] = [
+    let keys: [ConfigKey]
+    /// Rules spanning several keys.
+    let crossChecks: [CrossCheck]
+    let byName: [String: ConfigKey]
+    let byFlagName: [String: ConfigKey]
+    /// Every proper prefix of a key (`collector`, `collector.daemon`, ...): the YAML mappings.
+    let sections: Set<String>
+
+    init(keys: [ConfigKey], crossChecks: [CrossCheck]) {
+        self.keys = keys
+        self.crossChecks = crossChecks
+        byName = Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        byFlagName = Dictionary(
+            keys.flatMap { key in ([key.flagName] + key.flagAliases).map { ($0, key) } }, uniquingKeysWith: { a, _ in a })
+        var sections = Set<String>()
+        for key in keys {
+            var parts = key.name.split(separator: ".")
+            parts.removeLast()
+            while !parts.isEmpty {
+                sections.insert(parts.joined(separator: "."))
+                parts.removeLast()
+            }
+        }
+        self.sections = sections
+    }
+
+    /// The names of every key, in order.
+    public var keyNames: [String] { keys.map(\.name) }
+
+    /// This registry with `extra` keys inserted before the first key whose name starts with
+    /// `prefix` (at the end if none does). A key whose name is already taken is a programming
+    /// error.
+    public func adding(_ extra: [ConfigKey], before prefix: String) -> ConfigRegistry {
+        for key in extra { precondition(byName[key.name] == nil, "configuration key \(key.name) declared twice") }
+        let at = keys.firstIndex { $0.name.hasPrefix(prefix) } ?? keys.endIndex
+        var all = keys
+        all.insert(contentsOf: extra, at: at)
+        return ConfigRegistry(keys: all, crossChecks: crossChecks)
+    }
+
+    /// The watchdog's own keys (docker, web, remediation, log) and its rules; no collector's.
+    public static let core = ConfigRegistry(keys: coreKeys, crossChecks: coreCrossChecks)
+
+    static let coreKeys: [ConfigKey] = [
         // MARK: docker
         ConfigKey(
             "docker.host", \.docker.host, .dockerHost, envAliases: ["DOCKER_HOST"],
@@ -132,97 +178,6 @@ enum ConfigRegistry {
             flagAliases: ["web.config.file"],
             "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in the README. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."
         ),
-
-        // MARK: collectors
-        ConfigKey(
-            "collector.daemon.enabled", \.collectors.daemon.enabled, .bool,
-            flagAliases: ["collector.daemon"],
-            "Whether the daemon is probed (/_ping, /info, /version). Off, docker_daemon_up is not exported and daemon restarts have nothing to act on."),
-        ConfigKey(
-            "collector.daemon.interval", \.collectors.daemon.interval, .duration(positive: true),
-            "How often the daemon is probed with /_ping."),
-        ConfigKey(
-            "collector.daemon.timeout", \.collectors.daemon.timeout, .duration(positive: true),
-            "Deadline of one /_ping probe. May exceed the interval: probes are single-flight, so an overrunning probe only delays the next one."),
-        ConfigKey(
-            "collector.daemon.info_interval", \.collectors.daemon.infoInterval, .duration(positive: true),
-            "How often /info and /version are refreshed; they change rarely and /info is slow on busy daemons."),
-        ConfigKey(
-            "collector.disk.enabled", \.collectors.disk.enabled, .bool,
-            flagAliases: ["collector.disk"],
-            "Whether the filesystem holding Docker's data is measured (the disk policy measures it itself when it acts)."),
-        ConfigKey(
-            "collector.disk.interval", \.collectors.disk.interval, .duration(positive: true),
-            "How often the filesystem holding Docker's data is measured."),
-        ConfigKey(
-            "collector.disk.statfs_timeout", \.collectors.disk.statfsTimeout, .duration(positive: true),
-            "Deadline of one statfs call, which can block indefinitely on a dead network mount."),
-        ConfigKey(
-            "collector.disk.path", \.collectors.disk.path, .optionalAbsolutePath,
-            "Filesystem path to measure; empty means the daemon's DockerRootDir (from /info)."),
-        ConfigKey(
-            "collector.disk.host_prefix", \.collectors.disk.hostPrefix, .optionalAbsolutePath,
-            "Prefix for DockerRootDir when the watchdog runs in a container with the host's filesystem mounted (e.g. /host)."),
-        ConfigKey(
-            "collector.system_df.enabled", \.collectors.systemDF.enabled, .bool,
-            flagAliases: ["collector.system-df"],
-            "Whether /system/df is sampled for Docker's usage by category."),
-        ConfigKey(
-            "collector.system_df.interval", \.collectors.systemDF.interval, .duration(positive: true),
-            "How often /system/df is fetched; it walks every image, container and volume and can take minutes on large hosts."),
-        ConfigKey(
-            "collector.system_df.timeout", \.collectors.systemDF.timeout, .duration(positive: true),
-            "Deadline of one /system/df call, instead of docker.request_timeout. May exceed the interval: the call is single-flight."),
-        ConfigKey(
-            "collector.build_cache.enabled", \.collectors.buildCache.enabled, .bool,
-            flagAliases: ["collector.build-cache"],
-            "Whether BuildKit's build cache is sampled (size per record type, and hit and miss counters measured between samples)."),
-        ConfigKey(
-            "collector.build_cache.interval", \.collectors.buildCache.interval, .duration(positive: true),
-            "How often build-cache records are fetched (/system/df?type=build-cache from API 1.42, a full /system/df before; a recent answer of the system_df collector is used instead when there is one). Hits and misses are counted between samples; calls use collector.system_df.timeout."
-        ),
-        ConfigKey(
-            "collector.process.enabled", \.collectors.process.enabled, .bool,
-            flagAliases: ["collector.process"],
-            "Whether the watchdog's own process metrics are exported."),
-        ConfigKey(
-            "collector.process.interval", \.collectors.process.interval, .duration(positive: true),
-            "How often the watchdog's own process metrics are sampled."),
-        ConfigKey(
-            "collector.containers.enabled", \.collectors.containers.enabled, .bool,
-            flagAliases: ["collector.containers"],
-            "Whether container state and health are collected (one /events stream plus periodic lists)."),
-        ConfigKey(
-            "collector.containers.interval", \.collectors.containers.interval, .duration(positive: true),
-            "How often per-container metrics are refreshed from what the events stream reported; containers that changed are inspected then."),
-        ConfigKey(
-            "collector.containers.resync_interval", \.collectors.containers.resyncInterval, .duration(positive: true),
-            "How often the full container list (/containers/json?all=1, without sizes) re-synchronises the state; also done after every events-stream reconnect."),
-        ConfigKey(
-            "collector.containers.inspect_timeout", \.collectors.containers.inspectTimeout, .duration(positive: true),
-            "Deadline of one container inspect: a stuck container's inspect is skipped and counted, never allowed to stall the others."),
-        ConfigKey(
-            "collector.containers.max_inspects_per_round", \.collectors.containers.maxInspectsPerRound, .integer(1...100_000),
-            "Most container inspects in one round; the rest wait for the next round, so a burst of events cannot flood the daemon."),
-        ConfigKey(
-            "collector.containers.max_streak_inspects_per_round", \.collectors.containers.maxStreakInspectsPerRound, .integer(0...100_000),
-            "Unhealthy containers re-inspected per round for their failing streak, least recently inspected first; a fixed number so steady-state Docker calls per round do not grow with the container count (0: streaks refresh only on events)."
-        ),
-        ConfigKey(
-            "collector.containers.max_series", \.collectors.containers.maxSeries, .integer(0...1_000_000),
-            "Most containers that get per-container series; beyond it only host-level aggregates are exported and docker_watchdog_container_series_dropped says how many were left out."),
-        ConfigKey(
-            "collector.containers.include", \.collectors.containers.include, .regularExpression,
-            "Regular expression on the container name; only matching containers get per-container series (empty: all)."),
-        ConfigKey(
-            "collector.containers.exclude", \.collectors.containers.exclude, .regularExpression,
-            "Regular expression on the container name; matching containers get no per-container series (empty: none)."),
-        ConfigKey(
-            "collector.containers.labels", \.collectors.containers.labels, .labelKeyList,
-            "Comma-separated container label keys copied into per-container series as label_<key> (non-alphanumerics become _). Nothing else is copied, to keep cardinality bounded."),
-        ConfigKey(
-            "collector.containers.history_size", \.collectors.containers.historySize, .integer(1...100_000),
-            "Health transitions kept in memory for /api/v1/history and the status page."),
 
         // MARK: remediation
         ConfigKey(
@@ -368,7 +323,7 @@ enum ConfigRegistry {
     /// Rules spanning several keys. Deliberately few: each one can turn a change of a single key
     /// into an error about another. Timeouts longer than their interval are allowed everywhere,
     /// because every collector is single-flight (an overrun delays the next run, nothing piles up).
-    static let crossChecks: [CrossCheck] = [
+    static let coreCrossChecks: [CrossCheck] = [
         CrossCheck(
             doc: "docker.read_only turns every remediation policy off: enabling one explicitly as well is a contradiction, refused rather than silently ignored.",
             check: { config, origin in
@@ -414,22 +369,4 @@ enum ConfigRegistry {
                 )
             }),
     ]
-
-    static let byName: [String: ConfigKey] = Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-    static let byFlagName: [String: ConfigKey] = Dictionary(
-        keys.flatMap { key in ([key.flagName] + key.flagAliases).map { ($0, key) } }, uniquingKeysWith: { a, _ in a })
-
-    /// Every proper prefix of a key (`collector`, `collector.daemon`, ...): the YAML mappings.
-    static let sections: Set<String> = {
-        var out = Set<String>()
-        for key in keys {
-            var parts = key.name.split(separator: ".")
-            parts.removeLast()
-            while !parts.isEmpty {
-                out.insert(parts.joined(separator: "."))
-                parts.removeLast()
-            }
-        }
-        return out
-    }()
 }

@@ -13,7 +13,7 @@ struct ValueError: Error, Sendable, Equatable {
 ///
 /// `format` must produce text that `parse` maps back to the same value; the registry tests check
 /// this for every default, which keeps the documented defaults honest.
-struct ValueType<Value: Sendable & Equatable>: Sendable {
+public struct ValueType<Value: Sendable & Equatable>: Sendable {
     /// Type column of the reference table, e.g. `duration (> 0)`.
     let summary: String
     /// Placeholder in `--help`, e.g. `DURATION`.
@@ -324,7 +324,7 @@ func parseDockerHost(_ raw: String) throws(ValueError) -> DockerHost {
 extension ValueType where Value == Duration {
     /// `positive`: zero and negative are rejected. Intervals and timeouts are positive because a
     /// zero interval is a busy loop and a zero timeout fails every call.
-    static func duration(positive: Bool) -> ValueType {
+    public static func duration(positive: Bool) -> ValueType {
         ValueType(
             summary: positive ? "duration (> 0)" : "duration",
             placeholder: "DURATION",
@@ -342,7 +342,7 @@ extension ValueType where Value == Duration {
 }
 
 extension ValueType where Value == Int {
-    static func integer(_ range: ClosedRange<Int>) -> ValueType {
+    public static func integer(_ range: ClosedRange<Int>) -> ValueType {
         ValueType(
             summary: "integer (\(range.lowerBound)–\(range.upperBound))",
             placeholder: "INT",
@@ -364,7 +364,7 @@ extension ValueType where Value == Int {
 extension ValueType where Value == Int64 {
     /// Byte counts are Int64 because Docker's API and statfs report sizes that overflow Int32
     /// and `Int64` is what the `system/df` JSON decodes to.
-    static func byteSize(_ range: ClosedRange<Int64> = 0...Int64.max) -> ValueType {
+    public static func byteSize(_ range: ClosedRange<Int64> = 0...Int64.max) -> ValueType {
         let bounds = range == 0...Int64.max ? "" : " (\(formatByteSize(range.lowerBound))–\(formatByteSize(range.upperBound)))"
         return ValueType(
             summary: "byte size\(bounds)",
@@ -384,7 +384,7 @@ extension ValueType where Value == Int64 {
 
 extension ValueType where Value == Double {
     /// A fraction, written `0.1` or `10%`. Stored as the fraction (0.1).
-    static func ratio(_ range: ClosedRange<Double> = 0...1) -> ValueType {
+    public static func ratio(_ range: ClosedRange<Double> = 0...1) -> ValueType {
         ValueType(
             summary: range == 0...1 ? "ratio (0–1 or 0%–100%)" : "ratio (\(range.lowerBound)–\(range.upperBound))",
             placeholder: "RATIO",
@@ -415,7 +415,7 @@ extension ValueType where Value == Double {
 }
 
 extension ValueType where Value == Bool {
-    static var bool: ValueType {
+    public static var bool: ValueType {
         ValueType(
             summary: "bool",
             placeholder: "",
@@ -434,7 +434,7 @@ extension ValueType where Value == Bool {
 
 extension ValueType where Value == String {
     /// Any string; `validate` returns a reason to reject, or nil.
-    static func string(
+    public static func string(
         summary: String = "string",
         placeholder: String = "STRING",
         validate: @escaping @Sendable (String) -> String? = { _ in nil }
@@ -453,7 +453,7 @@ extension ValueType where Value == String {
 
     /// An empty string or a regular expression that Swift's `Regex` accepts (the standard
     /// library's engine: no Foundation needed; its syntax is ICU's and PCRE's).
-    static var regularExpression: ValueType {
+    public static var regularExpression: ValueType {
         .string(summary: "regular expression", placeholder: "REGEX") { raw in
             if raw.isEmpty { return nil }
             do {
@@ -466,7 +466,7 @@ extension ValueType where Value == String {
     }
 
     /// Comma-separated disk ladder steps.
-    static var diskSteps: ValueType {
+    public static var diskSteps: ValueType {
         .string(summary: "comma-separated steps", placeholder: "STEPS") { raw in
             let known = ["build_cache", "dangling_images", "stopped_containers", "unused_images", "volumes"]
             for step in raw.split(separator: ",").map({ trimmedWhitespace($0) }) where !known.contains(step) {
@@ -477,7 +477,7 @@ extension ValueType where Value == String {
     }
 
     /// Comma-separated container label keys (letters, digits, `.`, `-`, `_`, `/`).
-    static var labelKeyList: ValueType {
+    public static var labelKeyList: ValueType {
         .string(summary: "comma-separated label keys", placeholder: "KEYS") { raw in
             for key in raw.split(separator: ",", omittingEmptySubsequences: false).map({ trimmedWhitespace($0) }) where !raw.isEmpty {
                 if key.isEmpty { return "empty label key in \(quoted(raw))" }
@@ -490,7 +490,7 @@ extension ValueType where Value == String {
     }
 
     /// Must start with "/": it is matched against the request target verbatim.
-    static var urlPath: ValueType {
+    public static var urlPath: ValueType {
         .string(summary: "URL path", placeholder: "PATH") { raw in
             guard raw.hasPrefix("/") else { return "expected a URL path starting with \"/\", got \(quoted(raw))" }
             if raw.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace || ($0.asciiValue.map { $0 < 0x20 } ?? false) }) {
@@ -502,14 +502,14 @@ extension ValueType where Value == String {
 
     /// Empty, or an absolute path. A relative path would be resolved against whatever the working
     /// directory happens to be, which in a container or under systemd is almost never intended.
-    static var optionalAbsolutePath: ValueType {
+    public static var optionalAbsolutePath: ValueType {
         .string(summary: "absolute path or empty", placeholder: "PATH") { raw in
             raw.isEmpty || raw.hasPrefix("/") ? nil : "expected an absolute path (or empty), got \(quoted(raw))"
         }
     }
 
     /// Empty (negotiate) or `1.NN`. Only API major version 1 exists.
-    static var apiVersion: ValueType {
+    public static var apiVersion: ValueType {
         .string(summary: "empty or 1.NN", placeholder: "VERSION") { raw in
             if raw.isEmpty { return nil }
             let parts = raw.split(separator: ".", omittingEmptySubsequences: false)
@@ -524,7 +524,7 @@ extension ValueType where Value == String {
 }
 
 extension ValueType where Value == ListenAddress {
-    static var listenAddress: ValueType {
+    public static var listenAddress: ValueType {
         ValueType(
             summary: "listen address (host:port)",
             placeholder: "ADDRESS",
@@ -536,7 +536,7 @@ extension ValueType where Value == ListenAddress {
 }
 
 extension ValueType where Value == DockerHost {
-    static var dockerHost: ValueType {
+    public static var dockerHost: ValueType {
         ValueType(
             summary: "Docker host (unix:// or tcp://)",
             placeholder: "URL",
@@ -551,7 +551,7 @@ extension ValueType where Value: RawRepresentable & CaseIterable, Value.RawValue
     /// A closed set of words (a Swift enum with String raw values). Input is case-insensitive
     /// (`INFO` works, because environment variables are often upper-cased by habit); the error lists
     /// what is allowed.
-    static func enumeration(placeholder: String) -> ValueType {
+    public static func enumeration(placeholder: String) -> ValueType {
         let names = Value.allCases.map(\.rawValue)
         return ValueType(
             summary: "one of: " + names.joined(separator: ", "),
@@ -571,7 +571,7 @@ extension ValueType where Value: RawRepresentable & CaseIterable, Value.RawValue
 
 extension ValueType where Value == LabelSelector {
     /// A label selector (`key`, `key=value`, `key=`, or empty for none); see ``LabelSelector``.
-    static var labelSelector: ValueType {
+    public static var labelSelector: ValueType {
         ValueType(
             summary: "label selector: key, key=value or key=",
             placeholder: "LABEL",

@@ -5,14 +5,17 @@
 /// through the registry (`ConfigRegistry.keys`), so a default is written exactly once, here.
 ///
 /// Adding a configuration key means adding one field below (with its default) and one entry in
-/// `ConfigRegistry.keys`; parsing from the file, the environment and the flags, `--help`, the
-/// Markdown reference and the tests that guard them all follow from that entry.
+/// `ConfigRegistry.core`; a collector's keys live next to the collector instead (its settings
+/// struct in `collectors`, its keys in its `CollectorDefinition`). Parsing from the file, the
+/// environment and the flags, `--help`, the Markdown reference and the tests that guard them all
+/// follow from the entry.
 ///
 /// Values in here are already validated (ranges, positivity, syntax), so consumers never re-check.
 public struct WatchdogConfiguration: Sendable, Equatable {
     public var docker = Docker()
     public var web = Web()
-    public var collectors = Collectors()
+    /// Each collector's settings, declared by the collector itself (`collector.NAME.*`).
+    public var collectors = CollectorSettingsStore()
     public var remediation = Remediation()
     public var log = Log()
 
@@ -52,102 +55,6 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         /// `web.config_file`: TLS and basic auth (`WebConfig`); empty means plain HTTP, no authentication.
         public var configFile: String = ""
         public init() {}
-    }
-
-    /// Per-collector schedules.
-    public struct Collectors: Sendable, Equatable {
-        public var daemon = Daemon()
-        public var disk = Disk()
-        public var systemDF = SystemDF()
-        public var buildCache = BuildCache()
-        public var process = Process()
-        public var containers = Containers()
-        public init() {}
-
-        /// The daemon liveness probe (`/_ping`) and the slower `/info` + `/version` refresh.
-        public struct Daemon: Sendable, Equatable {
-            /// `collector.daemon.enabled`
-            public var enabled: Bool = true
-            /// `collector.daemon.interval`
-            public var interval: Duration = .seconds(10)
-            /// `collector.daemon.timeout`: may exceed `interval`; the probe is single-flight.
-            public var timeout: Duration = .seconds(5)
-            /// `collector.daemon.info_interval`
-            public var infoInterval: Duration = .seconds(60)
-            public init() {}
-        }
-
-        /// Free space of the filesystem holding Docker's data.
-        public struct Disk: Sendable, Equatable {
-            /// `collector.disk.enabled`
-            public var enabled: Bool = true
-            /// `collector.disk.interval`
-            public var interval: Duration = .seconds(15)
-            /// `collector.disk.statfs_timeout`: statfs can hang on a dead NFS mount.
-            public var statfsTimeout: Duration = .seconds(5)
-            /// `collector.disk.path`: empty means "the daemon's DockerRootDir".
-            public var path: String = ""
-            /// `collector.disk.host_prefix`: prepended to DockerRootDir when running in a container.
-            public var hostPrefix: String = ""
-            public init() {}
-        }
-
-        /// `GET /system/df`, which is expensive on hosts with many images/volumes.
-        public struct SystemDF: Sendable, Equatable {
-            /// `collector.system_df.enabled`
-            public var enabled: Bool = true
-            /// `collector.system_df.interval`
-            public var interval: Duration = .seconds(300)
-            /// `collector.system_df.timeout`: replaces `docker.request_timeout` for this call.
-            public var timeout: Duration = .seconds(120)
-            public init() {}
-        }
-
-        /// BuildKit's build cache (records from `/system/df`, through the same single-flight gate);
-        /// its calls use `collector.system_df.timeout`.
-        public struct BuildCache: Sendable, Equatable {
-            /// `collector.build_cache.enabled`
-            public var enabled: Bool = true
-            /// `collector.build_cache.interval`
-            public var interval: Duration = .seconds(300)
-            public init() {}
-        }
-
-        /// Container state and health, from one /events stream plus periodic full lists.
-        public struct Containers: Sendable, Equatable {
-            /// `collector.containers.enabled`
-            public var enabled: Bool = true
-            /// `collector.containers.interval`: how often per-container metrics are refreshed.
-            public var interval: Duration = .seconds(15)
-            /// `collector.containers.resync_interval`: full `/containers/json?all=1` re-synchronisation.
-            public var resyncInterval: Duration = .seconds(300)
-            /// `collector.containers.inspect_timeout`
-            public var inspectTimeout: Duration = .seconds(2)
-            /// `collector.containers.max_inspects_per_round`
-            public var maxInspectsPerRound: Int = 100
-            /// `collector.containers.max_streak_inspects_per_round`
-            public var maxStreakInspectsPerRound: Int = 5
-            /// `collector.containers.max_series`
-            public var maxSeries: Int = 2000
-            /// `collector.containers.include`: regular expression on the container name; empty = all.
-            public var include: String = ""
-            /// `collector.containers.exclude`: regular expression on the container name; empty = none.
-            public var exclude: String = ""
-            /// `collector.containers.labels`: comma-separated container label keys copied into series.
-            public var labels: String = ""
-            /// `collector.containers.history_size`
-            public var historySize: Int = 500
-            public init() {}
-        }
-
-        /// The watchdog's own process metrics.
-        public struct Process: Sendable, Equatable {
-            /// `collector.process.enabled`
-            public var enabled: Bool = true
-            /// `collector.process.interval`
-            public var interval: Duration = .seconds(15)
-            public init() {}
-        }
     }
 
     /// What the watchdog may do to the host, and how carefully.

@@ -12,7 +12,7 @@ struct RawAssignment: Sendable {
 /// (`YAMLNode.mark`), so every error can point at the line to fix, and walking it against the
 /// registry rejects unknown keys, which `Codable` would silently ignore.
 enum YAMLSource {
-    static func assignments(yaml: String, path: String) throws(ConfigError) -> [RawAssignment] {
+    static func assignments(yaml: String, path: String, registry: ConfigRegistry) throws(ConfigError) -> [RawAssignment] {
         let root: YAMLNode?
         do {
             root = try YAMLNode.parse(yaml)
@@ -23,7 +23,7 @@ enum YAMLSource {
         var out: [RawAssignment] = []
         switch root {
         case .mapping(let mapping):
-            try walk(mapping, prefix: "", path: path, into: &out)
+            try walk(mapping, prefix: "", path: path, registry: registry, into: &out)
         case .scalar(let scalar) where scalar.isNull:
             break  // a file that says only "~" or "null": nothing set
         default:
@@ -35,7 +35,7 @@ enum YAMLSource {
     }
 
     private static func walk(
-        _ mapping: YAMLNode.Mapping, prefix: String, path: String, into out: inout [RawAssignment]
+        _ mapping: YAMLNode.Mapping, prefix: String, path: String, registry: ConfigRegistry, into out: inout [RawAssignment]
     ) throws(ConfigError) {
         for (keyNode, value) in mapping {
             guard case .scalar(let keyScalar) = keyNode, !keyScalar.isNull else {
@@ -47,13 +47,13 @@ enum YAMLSource {
             let full = prefix.isEmpty ? name : prefix + "." + name
             let source = location(path, keyNode.mark)
 
-            if name.contains("."), ConfigRegistry.byName[full] != nil || ConfigRegistry.sections.contains(full) {
+            if name.contains("."), registry.byName[full] != nil || registry.sections.contains(full) {
                 // Dotted keys would make one setting writable in two ways in one file; keep one.
                 throw ConfigError(
                     key: full, source: source,
                     reason: "unknown key: write dotted keys as nested mappings (\(nestedExample(full)))")
             }
-            if let key = ConfigRegistry.byName[full] {
+            if let key = registry.byName[full] {
                 switch value {
                 case .scalar(let scalar):
                     // An empty value (`key:`, `~`, `null`) means "not set here": easier than
@@ -68,10 +68,10 @@ enum YAMLSource {
                         key: full, source: location(path, value.mark),
                         reason: "expected \(key.summary), got \(kind(value))")
                 }
-            } else if ConfigRegistry.sections.contains(full) {
+            } else if registry.sections.contains(full) {
                 switch value {
                 case .mapping(let nested):
-                    try walk(nested, prefix: full, path: path, into: &out)
+                    try walk(nested, prefix: full, path: path, registry: registry, into: &out)
                 case .scalar(let scalar) where scalar.isNull:
                     continue  // `web:` with nothing under it
                 default:
@@ -80,13 +80,13 @@ enum YAMLSource {
                         reason: "expected a mapping of \(full).* keys, got \(kind(value))")
                 }
             } else {
-                throw ConfigError(key: full, source: source, reason: unknownKeyReason(full, prefix: prefix))
+                throw ConfigError(key: full, source: source, reason: unknownKeyReason(full, prefix: prefix, registry: registry))
             }
         }
     }
 
-    private static func unknownKeyReason(_ full: String, prefix: String) -> String {
-        let candidates = ConfigRegistry.keys.map(\.name) + ConfigRegistry.sections.sorted()
+    private static func unknownKeyReason(_ full: String, prefix: String, registry: ConfigRegistry) -> String {
+        let candidates = registry.keys.map(\.name) + registry.sections.sorted()
         if let suggestion = Suggest.closest(to: full, among: candidates) {
             return "unknown key; did you mean \(suggestion)?"
         }

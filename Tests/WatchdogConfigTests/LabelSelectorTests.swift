@@ -48,7 +48,7 @@ struct LabelSelectorTests {
         for key in ["remediation.protect_label", "remediation.autoheal.label", "remediation.disk.named_volume_label"] {
             let flag = "--" + key.replacing("_", with: "-")
             do {
-                _ = try ConfigLoader.load(arguments: ["\(flag)==true"], environment: [:], readFile: { _ in "" })
+                _ = try ConfigLoader.load(arguments: ["\(flag)==true"], environment: [:], registry: registry, readFile: { _ in "" })
                 Issue.record("\(key): a selector with an empty key was accepted")
             } catch {
                 #expect(error.key == key)
@@ -60,7 +60,7 @@ struct LabelSelectorTests {
 
     @Test func theConfigurationHoldsParsedSelectors() throws {
         let command = try ConfigLoader.load(
-            arguments: ["--remediation.protect-label=keep=", "--remediation.autoheal.label=heal"], environment: [:],
+            arguments: ["--remediation.protect-label=keep=", "--remediation.autoheal.label=heal"], environment: [:], registry: .core,
             readFile: { _ in "" })
         guard case .run(let c) = command else { Issue.record("expected a configuration"); return }
         #expect(c.remediation.protectLabel == (try LabelSelector(parsing: "keep=")))

@@ -1,3 +1,4 @@
+import Collectors
 import Testing
 @testable import WatchdogConfig
 
@@ -14,16 +15,16 @@ import Testing
         #expect(c.web.maxConnections == 64)
         #expect(c.web.maxConnectionsPerIP == 16)
         #expect(c.web.connectionTimeout == .seconds(10))
-        #expect(c.collectors.daemon.interval == .seconds(10))
-        #expect(c.collectors.daemon.timeout == .seconds(5))
-        #expect(c.collectors.daemon.infoInterval == .seconds(60))
-        #expect(c.collectors.disk.interval == .seconds(15))
-        #expect(c.collectors.disk.statfsTimeout == .seconds(5))
-        #expect(c.collectors.disk.path == "")
-        #expect(c.collectors.disk.hostPrefix == "")
-        #expect(c.collectors.systemDF.interval == .seconds(300))
-        #expect(c.collectors.systemDF.timeout == .seconds(120))
-        #expect(c.collectors.process.interval == .seconds(15))
+        #expect(c.collectors[DaemonCollector.config].interval == .seconds(10))
+        #expect(c.collectors[DaemonCollector.config].timeout == .seconds(5))
+        #expect(c.collectors[DaemonCollector.config].infoInterval == .seconds(60))
+        #expect(c.collectors[DiskCollector.config].interval == .seconds(15))
+        #expect(c.collectors[DiskCollector.config].statfsTimeout == .seconds(5))
+        #expect(c.collectors[DiskCollector.config].path == "")
+        #expect(c.collectors[DiskCollector.config].hostPrefix == "")
+        #expect(c.collectors[SystemDFCollector.config].interval == .seconds(300))
+        #expect(c.collectors[SystemDFCollector.config].timeout == .seconds(120))
+        #expect(c.collectors[ProcessCollector.config].interval == .seconds(15))
         #expect(c.log.level == .info)
         #expect(c.log.format == .logfmt)
     }
@@ -104,9 +105,9 @@ import Testing
         #expect(c.docker.host == .tcp(host: "10.0.0.1", port: 2375))
         #expect(c.docker.apiVersion == "1.43")
         #expect(c.web.maxConnectionsPerIP == 3)
-        #expect(c.collectors.daemon.infoInterval == .seconds(120))
-        #expect(c.collectors.systemDF.timeout == .seconds(90))
-        #expect(c.collectors.disk.hostPrefix == "/host")
+        #expect(c.collectors[DaemonCollector.config].infoInterval == .seconds(120))
+        #expect(c.collectors[SystemDFCollector.config].timeout == .seconds(90))
+        #expect(c.collectors[DiskCollector.config].hostPrefix == "/host")
         #expect(c.log.format == .json)
     }
 
@@ -173,12 +174,12 @@ import Testing
         #expect(try config(["--web.telemetry-path", "/m"])?.web.telemetryPath == "/m")
         #expect(try config(["--web.telemetry-path=/m"])?.web.telemetryPath == "/m")
         // "=" inside the value is kept.
-        #expect(try config(["--collector.disk.path=/a=b"])?.collectors.disk.path == "/a=b")
+        #expect(try config(["--collector.disk.path=/a=b"])?.collectors[DiskCollector.config].path == "/a=b")
     }
 
     @Test func explicitEmptyValueIsAValue() throws {
         let c = try config(["--config.file", "c", "--collector.disk.path="], files: ["c": "collector:\n  disk:\n    path: /x\n"])
-        #expect(c?.collectors.disk.path == "")
+        #expect(c?.collectors[DiskCollector.config].path == "")
     }
 
     @Test func unknownFlagIsNamedWithSuggestion() {
@@ -223,7 +224,7 @@ import Testing
             return
         }
         #expect(text.contains("--web.listen-address"))
-        #expect(try load(["--help"], env: ["DOCKER_WATCHDOG_NOPE": "1"]) == .help(ConfigReference.helpText(program: "docker-watchdog")))
+        #expect(try load(["--help"], env: ["DOCKER_WATCHDOG_NOPE": "1"]) == .help(ConfigReference.helpText(program: "docker-watchdog", registry: registry)))
         #expect(try load(["--log.level=nope", "--version"]) == .version)
     }
 
@@ -311,9 +312,9 @@ import Testing
 
     @Test func durationsMayBeNumbersOrStrings() throws {
         let c = try #require(loadYAML("collector:\n  daemon:\n    interval: 30\n    timeout: \"1.5\"\n    info_interval: 2m\n").value)
-        #expect(c.collectors.daemon.interval == .seconds(30))
-        #expect(c.collectors.daemon.timeout == .milliseconds(1500))
-        #expect(c.collectors.daemon.infoInterval == .seconds(120))
+        #expect(c.collectors[DaemonCollector.config].interval == .seconds(30))
+        #expect(c.collectors[DaemonCollector.config].timeout == .milliseconds(1500))
+        #expect(c.collectors[DaemonCollector.config].infoInterval == .seconds(120))
     }
 
     @Test func scalarTextIsTakenVerbatimNotAsYAMLTyped() throws {
@@ -363,7 +364,7 @@ import Testing
     @Test func aliasesAndAnchorsWork() throws {
         let yaml = "collector:\n  disk:\n    interval: &i 20s\n  process:\n    interval: *i\n"
         let c = try #require(loadYAML(yaml).value)
-        #expect(c.collectors.process.interval == .seconds(20))
+        #expect(c.collectors[ProcessCollector.config].interval == .seconds(20))
     }
 
     @Test func fullFileSetsEveryKind() throws {
@@ -385,7 +386,7 @@ import Testing
         #expect(c.docker.connectTimeout == .milliseconds(500))
         #expect(c.web.listenAddress == ListenAddress(host: "::1", port: 9000))
         #expect(c.web.maxConnections == 100)
-        #expect(c.collectors.disk.path == "/var/lib/docker")
+        #expect(c.collectors[DiskCollector.config].path == "/var/lib/docker")
         #expect(c.log.level == .warning)
     }
 }
@@ -410,8 +411,8 @@ import Testing
     @Test func timeoutsLongerThanIntervalsAreAllowed() throws {
         // Collectors are single-flight; an overrun delays the next run, nothing piles up.
         let c = try config(["--collector.daemon.timeout=30s", "--collector.system-df.timeout=10m"])
-        #expect(c?.collectors.daemon.timeout == .seconds(30))
-        #expect(c?.collectors.systemDF.timeout == .seconds(600))
+        #expect(c?.collectors[DaemonCollector.config].timeout == .seconds(30))
+        #expect(c?.collectors[SystemDFCollector.config].timeout == .seconds(600))
     }
 }
 

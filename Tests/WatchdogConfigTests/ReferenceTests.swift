@@ -1,3 +1,4 @@
+import Collectors
 import Testing
 @testable import WatchdogConfig
 
@@ -5,7 +6,7 @@ import Testing
 /// adding a key cannot silently break a source or the documentation.
 @Suite struct RegistryIntegrity {
     @Test func namesAreUniqueDottedLowerSnake() {
-        let names = ConfigRegistry.keys.map(\.name)
+        let names = registry.keys.map(\.name)
         #expect(Set(names).count == names.count)
         for name in names {
             let segments = name.split(separator: ".", omittingEmptySubsequences: false)
@@ -20,30 +21,30 @@ import Testing
     }
 
     @Test func derivedNamesDoNotCollide() {
-        let flags = ConfigRegistry.keys.map(\.flagName)
+        let flags = registry.keys.map(\.flagName)
         #expect(Set(flags).count == flags.count)
-        let envs = ConfigRegistry.keys.flatMap { [$0.env] + $0.envAliases } + [ConfigLoader.configFileEnvironmentVariable]
+        let envs = registry.keys.flatMap { [$0.env] + $0.envAliases } + [ConfigLoader.configFileEnvironmentVariable]
         #expect(Set(envs).count == envs.count)
         for special in ["config.file", "config.check", "help", "version"] {
-            #expect(ConfigRegistry.byFlagName[special] == nil)
+            #expect(registry.byFlagName[special] == nil)
         }
     }
 
     @Test func noKeyIsAlsoASection() {
-        for key in ConfigRegistry.keys {
-            #expect(!ConfigRegistry.sections.contains(key.name), "\(key.name) is both a key and a section")
+        for key in registry.keys {
+            #expect(!registry.sections.contains(key.name), "\(key.name) is both a key and a section")
         }
     }
 
     @Test func everyDefaultIsDocumentedAndRoundTrips() throws {
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             #expect(key.roundTrips(.defaults), "\(key.name): default \(key.defaultText) does not parse back")
             #expect(!key.doc.isEmpty, "\(key.name) has no description")
         }
     }
 
     @Test func derivedNamesFollowTheConvention() throws {
-        let key = try #require(ConfigRegistry.byName["collector.system_df.interval"])
+        let key = try #require(registry.byName["collector.system_df.interval"])
         #expect(key.flag == "--collector.system-df.interval")
         #expect(key.env == "DOCKER_WATCHDOG_COLLECTOR_SYSTEM_DF_INTERVAL")
     }
@@ -77,7 +78,7 @@ import Testing
             "remediation.autoheal.max_restarts": "7", "remediation.autoheal.stack": "true",
         ]
         var fieldsSeen: [(String, WatchdogConfiguration)] = []
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             let value = samples[key.name] ?? "3s"  // every other key is a duration today; no default is 3s
             let viaFlag = try config([key.flag + "=" + value])
             let viaEnv = try config(env: [key.env: value])
@@ -108,10 +109,10 @@ import Testing
 
 @Suite struct Reference {
     @Test func markdownTableHasEveryKeyExactlyOnce() {
-        let table = ConfigReference.markdownTable()
+        let table = ConfigReference.markdownTable(registry: registry)
         let rows = table.split(separator: "\n").dropFirst(2)
-        #expect(rows.count == ConfigRegistry.keys.count)
-        for key in ConfigRegistry.keys {
+        #expect(rows.count == registry.keys.count)
+        for key in registry.keys {
             let occurrences = rows.filter { $0.hasPrefix("| `\(key.name)` |") }
             #expect(occurrences.count == 1, "\(key.name) appears \(occurrences.count) times")
             #expect(occurrences.first?.contains("`\(key.flag)`") == true)
@@ -120,7 +121,7 @@ import Testing
     }
 
     @Test func markdownTableShape() throws {
-        let lines = ConfigReference.markdownTable().split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = ConfigReference.markdownTable(registry: registry).split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.first == "| key | flag | env | type | default | description |")
         #expect(lines.last == "")  // ends with a newline
         for line in lines.dropLast() {
@@ -131,16 +132,16 @@ import Testing
         let host = try #require(lines.first { $0.hasPrefix("| `docker.host` |") })
         #expect(
             host
-                == "| `docker.host` | `--docker.host` | `DOCKER_WATCHDOG_DOCKER_HOST`, `DOCKER_HOST` | Docker host (unix:// or tcp://) | `unix:///var/run/docker.sock` | \(ConfigRegistry.byName["docker.host"]!.doc) |"
+                == "| `docker.host` | `--docker.host` | `DOCKER_WATCHDOG_DOCKER_HOST`, `DOCKER_HOST` | Docker host (unix:// or tcp://) | `unix:///var/run/docker.sock` | \(registry.byName["docker.host"]!.doc) |"
         )
         #expect(lines.contains { $0.hasPrefix("| `collector.daemon.info_interval` |") && $0.contains("| `1m` |") })
         #expect(lines.contains { $0.hasPrefix("| `collector.disk.path` |") && $0.contains("| `\"\"` |") })
     }
 
     @Test func helpMentionsEveryFlagEnvAndDefault() {
-        let help = ConfigReference.helpText(program: "dw")
+        let help = ConfigReference.helpText(program: "dw", registry: registry)
         #expect(help.hasPrefix("Usage: dw [flags]\n"))
-        for key in ConfigRegistry.keys {
+        for key in registry.keys {
             #expect(help.contains("  \(key.flag) ") || help.contains("  \(key.flag)\n"), "\(key.flag) missing")
             #expect(help.contains(key.env), "\(key.env) missing")
             #expect(help.contains("default: \(key.defaultText.isEmpty ? "\"\"" : key.defaultText)\n"), "\(key.name) default")
@@ -155,11 +156,11 @@ import Testing
         c.docker.host = .tcp(host: "::1", port: 2375)
         c.docker.apiVersion = "1.40"
         c.web.listenAddress = ListenAddress(host: "", port: 1)
-        c.collectors.disk.hostPrefix = "/host with space"
-        c.collectors.systemDF.interval = .milliseconds(1500)
+        c.collectors[DiskCollector.config].hostPrefix = "/host with space"
+        c.collectors[SystemDFCollector.config].interval = .milliseconds(1500)
         c.log.level = .critical
-        let yaml = ConfigReference.yamlDocument(for: c)
+        let yaml = ConfigReference.yamlDocument(for: c, registry: registry)
         #expect(loadYAML(yaml).value == c)
-        #expect(loadYAML(ConfigReference.yamlDocument(for: .defaults)).value == .defaults)
+        #expect(loadYAML(ConfigReference.yamlDocument(for: .defaults, registry: registry)).value == .defaults)
     }
 }

@@ -1,4 +1,5 @@
 @testable import WatchdogConfig
+import Watchdog
 
 /// Runs the loader with in-memory files, so no test touches the filesystem.
 func load(
@@ -6,7 +7,7 @@ func load(
     env: [String: String] = [:],
     files: [String: String] = [:]
 ) throws(ConfigError) -> ConfigCommand {
-    try ConfigLoader.load(arguments: arguments, environment: env) { path in
+    try ConfigLoader.load(arguments: arguments, environment: env, registry: registry) { path in
         guard let text = files[path] else {
             throw ConfigLoader.FileReadError(path: path, reason: "No such file or directory")
         }
@@ -60,3 +61,6 @@ extension Result {
         return nil
     }
 }
+
+/// Every key the watchdog reads: its own and its collectors'.
+let registry = ConfigRegistry.watchdog

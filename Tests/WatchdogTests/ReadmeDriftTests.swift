@@ -22,7 +22,7 @@ struct ReadmeDriftTests {
         .appendingPathComponent("README.md").path
 
     static let sections: [(name: String, generate: @Sendable () -> String)] = [
-        ("configuration", { ConfigReference.markdownTable() }),
+        ("configuration", { ConfigReference.markdownTable(registry: .watchdog) }),
         ("metrics", { MetricCatalog.markdownTable() }),
     ]
 
