@@ -30,8 +30,8 @@ extension MetricCatalog {
         labels: [], collector: "daemon")
     public static let daemonInfo = MetricDescriptor(
         name: "docker_daemon", type: .info,
-        help: "The Docker daemon as it described itself at the last successful /info and /version.",
-        labels: ["server_version", "api_version", "storage_driver", "root_dir", "live_restore"], collector: "daemon")
+        help: "The Docker daemon as it described itself at the last successful /info and /version; engine is docker or podman (Podman's Docker-compatible API).",
+        labels: ["engine", "server_version", "api_version", "storage_driver", "root_dir", "live_restore"], collector: "daemon")
     public static let liveRestore = MetricDescriptor(
         name: "docker_daemon_live_restore_enabled", type: .gauge,
         help: "1 if the daemon runs with live-restore (a daemon restart keeps containers running), else 0.",

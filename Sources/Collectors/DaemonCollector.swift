@@ -128,6 +128,7 @@ public final class DaemonCollector: Collector {
                 d.liveRestore = info.liveRestoreEnabled
             }
             if let version {
+                d.engine = version.engine
                 d.apiVersion = negotiated.map { "\($0) (daemon \(version.apiVersion))" } ?? version.apiVersion
             }
         }
@@ -149,6 +150,7 @@ public final class DaemonCollector: Collector {
                     MetricCatalog.daemonInfo.family(
                         value: 1,
                         labels: [
+                            Label("engine", s.version?.engine.rawValue ?? ""),
                             Label("server_version", info.serverVersion ?? ""),
                             Label("api_version", s.version?.apiVersion ?? ""),
                             Label("storage_driver", info.driver ?? ""),

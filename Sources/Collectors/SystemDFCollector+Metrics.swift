@@ -21,8 +21,14 @@ extension MetricCatalog {
         help: "Reclaimable disk space per category in /system/df (as RECLAIMABLE in docker system df), as of the last successful sample.",
         labels: ["category"], collector: "system_df")
 
+    public static let negativeSizes = MetricDescriptor(
+        name: "docker_watchdog_system_df_negative_sizes", type: .counter,
+        help:
+            "Sizes the engine's /system/df made negative (Podman's image reclaimable, for one), exported as 0 instead; by category and field (size, reclaimable). Logged once per category and field.",
+        labels: ["category", "field"], collector: "system_df")
+
     /// Every metric of the collector, in reference order.
     public static let systemDFMetrics: [MetricDescriptor] = [
-        usageObjects, usageActive, usageSize, usageReclaimable,
+        usageObjects, usageActive, usageSize, usageReclaimable, negativeSizes,
     ]
 }

@@ -2,6 +2,7 @@ import DockerEngine
 import Exposition
 import FoundationEssentials
 import Locking
+import Logging
 import Sampling
 
 /// Docker's own disk usage per category (images, containers, volumes, build cache) from
@@ -22,8 +23,20 @@ public final class SystemDFCollector: Collector {
     private let host: HostStatus
     private let gate: SystemDFGate
     private let last = Mutex<SystemDiskUsage?>(nil)
+    /// Negative sizes clamped to 0, by category and field, since the start (each logged once).
+    private let clamped = Mutex<[Pair: UInt64]>([:])
+    private let logger: Logger?
 
-    public init(client: DockerClient, host: HostStatus, interval: Duration, timeout: Duration, gate: SystemDFGate = SystemDFGate()) {
+    struct Pair: Hashable {
+        var category: String
+        var field: String
+    }
+
+    public init(
+        client: DockerClient, host: HostStatus, interval: Duration, timeout: Duration, gate: SystemDFGate = SystemDFGate(),
+        logger: Logger? = nil
+    ) {
+        self.logger = logger
         self.client = client
         self.host = host
         self.gate = gate
@@ -34,10 +47,11 @@ public final class SystemDFCollector: Collector {
     public func collect() -> CollectionResult {
         var error: String?
         do {
-            let rules = DockerClient.diskUsageRules(forServerVersion: host.daemon.serverVersion)
-            let usage = try gate.fetchUsage(waitingAtMost: timeout) { () throws(DockerError) -> SystemDiskUsage in
-                try client.systemDiskUsage(kinds: DiskUsageKind.allCases, rules: rules, timeout: timeout)
-            }
+            let rules = DockerClient.diskUsageRules(forServerVersion: host.daemon.serverVersion, engine: host.daemon.engine)
+            let usage = clampNegatives(
+                try gate.fetchUsage(waitingAtMost: timeout) { () throws(DockerError) -> SystemDiskUsage in
+                    try client.systemDiskUsage(kinds: DiskUsageKind.allCases, rules: rules, timeout: timeout)
+                })
             last.withLock { $0 = usage }
             host.updateUsage { u in
                 u.categories = Self.pairs(usage)
@@ -59,7 +73,39 @@ public final class SystemDFCollector: Collector {
                 MetricCatalog.usageActive.family(series { Double($0.activeCount) }),
                 MetricCatalog.usageSize.family(series { Double($0.sizeBytes) }),
                 MetricCatalog.usageReclaimable.family(series { Double($0.reclaimableBytes) }),
+                MetricCatalog.negativeSizes.family(
+                    clamped.withLock { $0 }.sorted { ($0.key.category, $0.key.field) < ($1.key.category, $1.key.field) }
+                        .map { ([Label("category", $0.key.category), Label("field", $0.key.field)], Double($0.value)) }),
             ], error: error)
+    }
+
+    /// A gauge of bytes is never negative: a negative size from the engine is exported as 0,
+    /// counted, and logged the first time for its category and field.
+    func clampNegatives(_ usage: SystemDiskUsage) -> SystemDiskUsage {
+        var usage = usage
+        func fix(_ category: inout DiskUsageCategory?, _ name: String) {
+            guard var c = category else { return }
+            for (field, path) in [("size", \DiskUsageCategory.sizeBytes), ("reclaimable", \DiskUsageCategory.reclaimableBytes)] {
+                let value = c[keyPath: path]
+                guard value < 0 else { continue }
+                c[keyPath: path] = 0
+                let first = clamped.withLock { counts -> Bool in
+                    counts[Pair(category: name, field: field), default: 0] += 1
+                    return counts[Pair(category: name, field: field)] == 1
+                }
+                if first {
+                    logger?.warning(
+                        "negative size from /system/df exported as 0",
+                        metadata: ["category": "\(name)", "field": "\(field)", "value": "\(value)"])
+                }
+            }
+            category = c
+        }
+        fix(&usage.images, "images")
+        fix(&usage.containers, "containers")
+        fix(&usage.volumes, "volumes")
+        fix(&usage.buildCache, "build_cache")
+        return usage
     }
 
     static func pairs(_ usage: SystemDiskUsage) -> [(name: String, usage: DiskUsageCategory)] {
@@ -81,6 +127,6 @@ extension SystemDFCollector {
             let c = context.configuration.collectors[SystemDFCollector.config]
             return SystemDFCollector(
                 client: context.makeClient(), host: context.host, interval: c.interval, timeout: c.timeout,
-                gate: context.shared { SystemDFGate() })
+                gate: context.shared { SystemDFGate() }, logger: context.logger)
         })
 }

@@ -47,6 +47,12 @@ public struct TrackedContainer: Sendable, Equatable {
     public var unhealthySince: Date?
     /// When it last turned healthy, as far as the watchdog saw it.
     public var lastHealthy: Date?
+    /// Its inspect showed a health check (a non-empty `State.Health.Status`).
+    public var hasHealthcheck = false
+    /// Its health came from a list entry that did not state one: Podman's list never says
+    /// "(healthy)", so "none" there means "not told". The first inspect sets it without counting a
+    /// transition.
+    public var healthProvisional = false
 
     public var project: String? { labels["com.docker.compose.project"] }
     public var service: String? { labels["com.docker.compose.service"] }
@@ -343,12 +349,20 @@ public final class ContainerTracker: Sendable {
     ) -> Bool {
         if var known = s.containers[item.id] {
             // The common case in a resync: nothing new about this container.
-            if known.state == item.state && known.health == item.health && known.name == item.name { return false }
+            if known.state == item.state && known.name == item.name
+                && (known.health == item.health || (item.health == "none" && item.state == "running" && known.hasHealthcheck))
+            {
+                return false
+            }
             if known.state != item.state {
                 known.state = item.state
                 known.needsInspect = true
             }
-            if known.health != item.health {
+            // Podman's list never states the health of a running container: keep what the
+            // inspect said rather than read "none" (Docker always states it for a running
+            // container with a health check, so this never applies there).
+            let listSilentOnHealth = item.health == "none" && item.state == "running" && known.hasHealthcheck
+            if known.health != item.health && !listSilentOnHealth {
                 recordTransition(&s, historySize: historySize, container: known, to: item.health, source: "resync", at: now)
                 noteHealth(&known, item.health, at: now)
                 known.health = item.health
@@ -362,6 +376,7 @@ public final class ContainerTracker: Sendable {
                 id: item.id, name: item.name, image: item.image, labels: kept(item.labels, labelKeys), state: item.state,
                 health: item.health)
             noteHealth(&added, item.health, at: now)
+            added.healthProvisional = item.health == "none"
             s.containers[item.id] = added
             s.noteChange(item.id, touched: false)
         }
@@ -376,11 +391,18 @@ public final class ContainerTracker: Sendable {
                 ?? TrackedContainer(
                     id: inspect.id, name: inspect.name, image: inspect.config.image, labels: Self.kept(inspect.config.labels, labelKeys),
                     state: inspect.state.status, health: "none")
-            let health = inspect.state.health?.status ?? "none"
+            // Podman 4.3 sends `Health: {"Status": ""}` for a container without a health check.
+            let stated = inspect.state.health?.status ?? ""
+            let health = stated.isEmpty ? "none" : stated
             let lastLog = inspect.state.health?.log.last
             c.lastProbeExitCode = lastLog?.exitCode
             c.lastProbeOutput = lastLog?.output.map { String($0.prefix(200)) }
-            if c.health != health {
+            c.hasHealthcheck = !stated.isEmpty
+            if c.healthProvisional {
+                // First sight came from a list that did not state the health: not a transition.
+                c.healthProvisional = false
+                if c.health != health { Self.noteHealth(&c, health, at: now) }
+            } else if c.health != health {
                 Self.recordTransition(
                     &s, historySize: historySize, container: c, to: health, source: "resync", at: now,
                     probe: (c.lastProbeExitCode, c.lastProbeOutput))
@@ -441,7 +463,12 @@ public final class ContainerTracker: Sendable {
             s.noteChange(id, touched: true)
             switch event.verb {
             case "health_status":
-                let to = event.detail ?? "none"
+                guard let to = event.detail, !to.isEmpty else {
+                    // Podman's health_status events carry no status: the inspect this asks for
+                    // tells the result; reading "none" here would invent two transitions.
+                    s.containers[id]?.needsInspect = true
+                    return
+                }
                 if let lastList = s.lastList, time < lastList {
                     // A replayed event (since=) the last full list already reflects: counting it
                     // again would double-count what the resync counted.
@@ -469,7 +496,7 @@ public final class ContainerTracker: Sendable {
                 s.containers[id]?.oomCountedThisRun = true
                 s.containers[id]?.needsInspect = true
             case "die":
-                let code = Int(event.attributes["exitCode"] ?? "") ?? -1
+                let code = event.exitCode ?? -1
                 s.counters.deaths[Self.exitClass(code), default: 0] += 1
                 s.containers[id]?.state = "exited"
                 s.containers[id]?.exitCode = code

@@ -13,8 +13,12 @@ import Sampling
 /// down is lost: the list catches state, the replay catches deaths and OOM kills. Reconnects back
 /// off exponentially up to 30 s.
 public final class EventStreamer: Sendable {
+    /// The events asked for. Docker's names and Podman's own for the same events ("died",
+    /// "remove"): Podman 4.3 filters by its own names, so a filter on "die" and "destroy" alone
+    /// would receive no deaths and no removals from it; Docker ignores names it does not send.
     public static let actions = [
-        "create", "start", "restart", "die", "oom", "destroy", "pause", "unpause", "rename", "health_status",
+        "create", "start", "restart", "die", "died", "oom", "destroy", "remove", "pause", "unpause", "rename",
+        "health_status",
     ]
 
     public struct Status: Sendable, Equatable {

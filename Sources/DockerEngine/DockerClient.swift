@@ -201,8 +201,11 @@ public final class DockerClient: Sendable {
     }
 
     /// The summary rules of the `docker system df` that ships with a daemon of this version: CLIs up
-    /// to 28.x computed image and volume reclaimable space differently from 29.x.
-    public static func diskUsageRules(forServerVersion version: String?) -> DiskUsageRules {
+    /// to 28.x computed image and volume reclaimable space differently from 29.x. Podman's version
+    /// numbers are not Docker's: its answers are read with the current rules (the 20.10 rule,
+    /// LayersSize minus the used images, goes negative on Podman 5, which counts shared layers once).
+    public static func diskUsageRules(forServerVersion version: String?, engine: EngineKind? = nil) -> DiskUsageRules {
+        if engine == .podman { return .current }
         guard let version, let major = Int(version.prefix { $0.isNumber }) else { return .current }
         return major >= 29 ? .current : .cli20_10
     }
@@ -237,7 +240,8 @@ public final class DockerClient: Sendable {
 
     /// `GET /containers/{id}/json`. Give it a short deadline: a stuck container blocks its inspect.
     public func inspectContainer(_ id: String, timeout: Duration? = nil) throws(DockerError) -> ContainerInspect {
-        let body = try get("/containers/\(Self.percentEncode(id))/json", endpointName: "container_inspect", timeout: timeout)
+        // 404: the container was removed since it was listed, an answer the tracker acts on.
+        let body = try get("/containers/\(Self.percentEncode(id))/json", endpointName: "container_inspect", timeout: timeout, expected: [404])
         do {
             return try ContainerInspect.decode(Data(body))
         } catch {
@@ -305,12 +309,18 @@ public final class DockerClient: Sendable {
     }
 
     /// A raw versioned GET, for endpoints without a typed wrapper yet. `endpointName` labels the stats.
-    public func get(_ path: String, query: [(String, String)] = [], endpointName: String, timeout: Duration? = nil) throws(DockerError) -> [UInt8] {
+    /// - Parameter expected: HTTP statuses that are an answer, not a failure, for this call (still
+    ///   thrown as `.http`, but not counted in `docker_watchdog_docker_api_errors_total`), e.g. 404
+    ///   for an inspect of a container that was removed meanwhile.
+    public func get(
+        _ path: String, query: [(String, String)] = [], endpointName: String, timeout: Duration? = nil, expected: Set<Int> = []
+    ) throws(DockerError) -> [UInt8] {
         var target = try versioned(path)
         if !query.isEmpty {
             target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
-        return try exchange(endpointName, target: target, timeout: timeout).body
+        var buffer: [UInt8] = []
+        return try exchange(endpointName, target: target, timeout: timeout, receivingInto: &buffer, expected: expected).body
     }
 
     /// A versioned request with any method (POST, DELETE): the only way this client changes the host.
@@ -341,7 +351,7 @@ public final class DockerClient: Sendable {
 
     private func exchange(
         _ endpointName: String, method: String = "GET", target: String, timeout: Duration?, receivingInto buffer: inout [UInt8],
-        compareWithPrevious: Bool = false
+        compareWithPrevious: Bool = false, expected: Set<Int> = []
     ) throws(DockerError) -> TransportResponse {
         var request = TransportRequest(
             method: method, target: target, headers: [("Accept", "application/json")],
@@ -364,7 +374,7 @@ public final class DockerClient: Sendable {
         }
         guard (200..<300).contains(response.status) else {
             let failure = DockerError.http(status: response.status, message: Self.errorMessage(response.body), path: target)
-            stats.record(endpoint: endpointName, error: failure)
+            stats.record(endpoint: endpointName, error: expected.contains(response.status) ? nil : failure)
             throw failure
         }
         stats.record(endpoint: endpointName, error: nil)

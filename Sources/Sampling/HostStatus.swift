@@ -9,6 +9,8 @@ public final class HostStatus: Sendable {
         public var up = false
         public var everAnswered = false
         public var serverVersion: String?
+        /// Docker or Podman, from `/version` (nil before the first answer).
+        public var engine: EngineKind?
         public var apiVersion: String?
         public var storageDriver: String?
         public var rootDir: String?

@@ -355,8 +355,23 @@ public struct DockerEvent: Decodable, Sendable, Equatable {
         }
     }
 
-    /// The action without its detail: "health_status: healthy" → "health_status".
-    public var verb: String { action.split(separator: ":").first.map { String($0) } ?? action }
+    /// The action without its detail, in Docker's words: "health_status: healthy" →
+    /// "health_status". Podman's own names, which its Docker API sends on some versions and its
+    /// event filter expects, are read as Docker's: "died" as "die", "remove" as "destroy".
+    public var verb: String {
+        let raw = action.split(separator: ":").first.map { String($0) } ?? action
+        switch raw {
+        case "died": return "die"
+        case "remove": return "destroy"
+        default: return raw
+        }
+    }
+
+    /// The exit code of a `die` event: `exitCode` (Docker, Podman 4.3) or `containerExitCode`
+    /// (Podman 5).
+    public var exitCode: Int? {
+        (attributes["exitCode"] ?? attributes["containerExitCode"]).flatMap { Int($0) }
+    }
 
     /// The detail after the colon: "health_status: healthy" → "healthy".
     public var detail: String? {

@@ -1,5 +1,11 @@
 import FoundationEssentials
 
+/// The engine behind the Docker API socket, from its own answer (never from version numbers).
+public enum EngineKind: String, Sendable, Equatable {
+    case docker
+    case podman
+}
+
 /// Answer of `GET /version`.
 ///
 /// `Version` and `ApiVersion` are present in every engine; the rest is optional because some
@@ -37,6 +43,12 @@ public struct DockerVersion: Decodable, Sendable, Equatable {
             name = try c.opt("Name") ?? ""
             version = try c.opt("Version") ?? ""
         }
+    }
+
+    /// Which engine answers the Docker API: Podman names itself in `Components` ("Podman Engine");
+    /// every other answer is Docker's (Engine, or none at all on old daemons).
+    public var engine: EngineKind {
+        components.contains { $0.name.lowercased().hasPrefix("podman") } ? .podman : .docker
     }
 
     /// `apiVersion` parsed; nil if the daemon sent something odd.
