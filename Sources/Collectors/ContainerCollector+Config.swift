@@ -23,6 +23,8 @@ extension ContainerCollector {
         public var exclude: String = ""
         /// `collector.containers.labels`: comma-separated container label keys copied into series.
         public var labels: String = ""
+        /// `collector.containers.max_label_value_length`: longest label value exported, in bytes.
+        public var maxLabelValueLength: Int = 256
         /// `collector.containers.history_size`
         public var historySize: Int = 500
         public init() {}
@@ -65,6 +67,11 @@ extension ContainerCollector {
         ConfigKey(
             "collector.containers.labels", \WatchdogConfiguration.collectors[ContainerCollector.config].labels, .labelKeyList,
             "Comma-separated container label keys copied into per-container series as label_<key> (non-alphanumerics become _). Nothing else is copied, to keep cardinality bounded."),
+        ConfigKey(
+            "collector.containers.max_label_value_length",
+            \WatchdogConfiguration.collectors[ContainerCollector.config].maxLabelValueLength, .integer(16...65_536),
+            "Longest value (in bytes) of a per-container or stack series label (name, image, compose project and service, copied labels); a longer one is cut to this length ending in \"…\" and counted in docker_watchdog_label_values_truncated_total. Prometheus refuses a whole scrape whose label value exceeds its label_value_length_limit, and one container's 1 MB label must not make every scrape megabytes."
+        ),
         ConfigKey(
             "collector.containers.history_size", \WatchdogConfiguration.collectors[ContainerCollector.config].historySize, .integer(1...100_000),
             "Health transitions kept in memory for /api/v1/history and the status page."),

@@ -91,11 +91,24 @@ extension MetricCatalog {
         labels: ["kind"], collector: "containers")
     public static let eventsStreamUp = MetricDescriptor(
         name: "docker_watchdog_events_stream_up", type: .gauge,
-        help: "1 while the watchdog is connected to the daemon's events stream.",
+        help: "1 while the daemon is answering the watchdog's events stream (from its response headers on; a request it accepted but has not answered reads 0).",
         labels: [], collector: "containers")
     public static let eventsReconnects = MetricDescriptor(
         name: "docker_watchdog_events_stream_reconnects", type: .counter,
         help: "Reconnects of the events stream after it broke (each followed by a full re-synchronisation).",
+        labels: [], collector: "containers")
+    public static let labelValuesTruncated = MetricDescriptor(
+        name: "docker_watchdog_label_values_truncated", type: .counter,
+        help: "Label values of per-container and stack series cut to collector.containers.max_label_value_length (each time a series' labels are built).",
+        labels: [], collector: "containers")
+    public static let eventsHangs = MetricDescriptor(
+        name: "docker_watchdog_events_stream_hangs", type: .counter,
+        help:
+            "Events-stream requests the daemon accepted but did not answer within docker.request_timeout (a hung daemon); while the stream is down every containers round re-synchronises from a full list.",
+        labels: [], collector: "containers")
+    public static let eventsOversizedLines = MetricDescriptor(
+        name: "docker_watchdog_events_oversized_lines", type: .counter,
+        help: "Event lines longer than 1 MiB, dropped unread (logged once per stream).",
         labels: [], collector: "containers")
 
     public static let containerMetrics: [MetricDescriptor] = [
@@ -104,5 +117,6 @@ extension MetricCatalog {
         stackContainers, stackServices, stackHealthyContainers, stackHealthy,
         healthTransitions, oomKills, deaths, restarts,
         seriesDropped, eventsReceived, resyncs, inspectFailures, eventsStreamUp, eventsReconnects,
+        eventsHangs, eventsOversizedLines, labelValuesTruncated,
     ]
 }

@@ -27,12 +27,15 @@ public final class ContainerCollector: Collector {
         public var exclude: String
         /// Container label keys copied into series as `label_<key>`.
         public var labelKeys: [String]
+        /// Longest label value in bytes; longer ones are cut (``cappedLabelValue(_:)``).
+        public var maxLabelValueLength: Int
 
         public init(
             interval: Duration, resyncInterval: Duration, inspectTimeout: Duration, maxInspectsPerRound: Int,
             maxStreakInspectsPerRound: Int = 5, maxSeries: Int, include: String = "", exclude: String = "",
-            labelKeys: [String] = []
+            labelKeys: [String] = [], maxLabelValueLength: Int = 256
         ) {
+            self.maxLabelValueLength = maxLabelValueLength
             self.maxStreakInspectsPerRound = maxStreakInspectsPerRound
             self.interval = interval
             self.resyncInterval = resyncInterval
@@ -73,7 +76,14 @@ public final class ContainerCollector: Collector {
     /// arrays also let the renderer tell unchanged series apart by identity.
     private let rows = Mutex(RowCache())
 
-    public init(client: DockerClient, tracker: ContainerTracker, streamer: EventStreamer?, settings: Settings) {
+    /// When each (container, kind) inspect failure was last logged: at most one line per interval.
+    /// Label values cut to `settings.maxLabelValueLength` since the start.
+    private let truncatedLabelValues = Mutex<UInt64>(0)
+    private let inspectFailureLogged = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let logger: Logger?
+
+    public init(client: DockerClient, tracker: ContainerTracker, streamer: EventStreamer?, settings: Settings, logger: Logger? = nil) {
+        self.logger = logger
         self.client = client
         self.tracker = tracker
         self.streamer = streamer
@@ -87,12 +97,33 @@ public final class ContainerCollector: Collector {
         self.exclude = NamePattern(settings.exclude)
     }
 
+    /// Logs a failed inspect with what broke (for an undecodable answer, the field and why), at
+    /// most once per container and kind per interval: a container whose inspect never decodes
+    /// must not write a line every round.
+    func logInspectFailure(id: String, error: DockerError, now: ContinuousClock.Instant = .now) {
+        guard let logger else { return }
+        let key = "\(id) \(error.kind)"
+        let due = inspectFailureLogged.withLock { logged -> Bool in
+            if let last = logged[key], now - last < settings.interval { return false }
+            if logged.count > 10_000 { logged.removeAll() }  // bounded whatever the host does
+            logged[key] = now
+            return true
+        }
+        guard due else { return }
+        let name = tracker.containers.first { $0.id == id }?.name ?? String(id.prefix(12))
+        logger.warning(
+            "container inspect failed",
+            metadata: ["container": "\(name)", "container.id": "\(id.prefix(12))", "kind": "\(error.kind)", "error": "\(error)"])
+    }
+
     /// The longest resync interval at which the last list's bytes are kept (``ContainerListCache/keepsAnswerBytes``).
     static let keepListBytesUpTo = Duration.seconds(30)
 
     public func collect() -> CollectionResult {
         var error: String?
-        let due = lastResync.withLock { last in last.map { ContinuousClock.now - $0 >= settings.resyncInterval } ?? true }
+        // While the events stream is down nothing tells the tracker of changes: every round lists.
+        let streamDown = streamer.map { !$0.currentStatus.connected } ?? false
+        let due = streamDown || lastResync.withLock { last in last.map { ContinuousClock.now - $0 >= settings.resyncInterval } ?? true }
         if due {
             do {
                 let (list, delta) = try listCache.withLock { cache throws(DockerError) in
@@ -113,6 +144,7 @@ public final class ContainerCollector: Collector {
                     continue
                 }
                 inspectFailures.withLock { $0[e.kind, default: 0] += 1 }
+                logInspectFailure(id: id, error: e)
             }
         }
         return CollectionResult(families: families(), error: error)
@@ -306,13 +338,38 @@ public final class ContainerCollector: Collector {
     }
 
     func labels(for c: TrackedContainer) -> [Label] {
-        var labels = [Label("name", c.name), Label("image", c.image)]
-        if let project = c.project { labels.append(Label("compose_project", project)) }
-        if let service = c.service { labels.append(Label("compose_service", service)) }
+        var labels = [Label("name", capped(c.name)), Label("image", capped(c.image))]
+        if let project = c.project { labels.append(Label("compose_project", capped(project))) }
+        if let service = c.service { labels.append(Label("compose_service", capped(service))) }
         for key in settings.labelKeys {
-            if let value = c.labels[key] { labels.append(Label(Self.labelName(forKey: key), value)) }
+            if let value = c.labels[key] { labels.append(Label(Self.labelName(forKey: key), capped(value))) }
         }
         return labels
+    }
+
+    /// `value`, or its first bytes ending in "…" when it is longer than
+    /// `settings.maxLabelValueLength` (cut at a character boundary), counted.
+    func capped(_ value: String) -> String {
+        guard let cut = Self.cappedLabelValue(value, limit: settings.maxLabelValueLength) else { return value }
+        truncatedLabelValues.withLock { $0 += 1 }
+        return cut
+    }
+
+    /// nil when `value` fits in `limit` bytes; otherwise the longest prefix of whole characters
+    /// that, with the "…" marker (3 bytes), fits.
+    static func cappedLabelValue(_ value: String, limit: Int) -> String? {
+        guard value.utf8.count > limit else { return nil }
+        let marker = "…"
+        var kept = 0
+        var end = value.startIndex
+        for index in value.indices {
+            let next = value.index(after: index)
+            let width = value.utf8.distance(from: index, to: next)
+            if kept + width + marker.utf8.count > limit { break }
+            kept += width
+            end = next
+        }
+        return String(value[..<end]) + marker
     }
 
     /// The row of `c`, sharing the label array of `previous` when the labels did not change (so
@@ -437,7 +494,7 @@ public final class ContainerCollector: Collector {
         var sContainers: [([Label], Double)] = [], sServices: [([Label], Double)] = []
         var sHealthy: [([Label], Double)] = [], sOK: [([Label], Double)] = []
         for (project, stack) in tally.stacks.sorted(by: { $0.key < $1.key }) {
-            let l = [Label("compose_project", project)]
+            let l = [Label("compose_project", capped(project))]
             sContainers.append((l, Double(stack.containers)))
             sServices.append((l, Double(stack.services.count)))
             sHealthy.append((l, Double(stack.healthy)))
@@ -470,10 +527,13 @@ public final class ContainerCollector: Collector {
         families.append(MetricCatalog.eventsReceived.family(value: Double(counters.eventsReceived)))
         families.append(MetricCatalog.resyncs.family(value: Double(counters.resyncs)))
         let failures = inspectFailures.withLock { $0 }
+        families.append(MetricCatalog.labelValuesTruncated.family(value: Double(truncatedLabelValues.withLock { $0 })))
         families.append(MetricCatalog.inspectFailures.family(failures.sorted { $0.key < $1.key }.map { ([Label("kind", $0.key)], Double($0.value)) }))
         if let status = streamer?.currentStatus {
             families.append(MetricCatalog.eventsStreamUp.family(value: status.connected ? 1 : 0))
             families.append(MetricCatalog.eventsReconnects.family(value: Double(status.reconnects)))
+            families.append(MetricCatalog.eventsHangs.family(value: Double(status.hangs)))
+            families.append(MetricCatalog.eventsOversizedLines.family(value: Double(status.oversizedLines)))
         }
     }
 
@@ -508,7 +568,9 @@ extension ContainerCollector {
                 settings: .init(
                     interval: c.interval, resyncInterval: c.resyncInterval, inspectTimeout: c.inspectTimeout,
                     maxInspectsPerRound: c.maxInspectsPerRound, maxStreakInspectsPerRound: c.maxStreakInspectsPerRound,
-                    maxSeries: c.maxSeries, include: c.include, exclude: c.exclude, labelKeys: keys))
+                    maxSeries: c.maxSeries, include: c.include, exclude: c.exclude, labelKeys: keys,
+                    maxLabelValueLength: c.maxLabelValueLength),
+                logger: context.logger)
         })
 
     /// The container label keys anything reads from the tracker: the compose project and service

@@ -22,9 +22,14 @@ public final class EventStreamer: Sendable {
     ]
 
     public struct Status: Sendable, Equatable {
+        /// The daemon answered the current `/events` request (status and headers).
         public var connected = false
         public var reconnects: UInt64 = 0
         public var undecodable: UInt64 = 0
+        /// Requests the daemon accepted but did not answer within the headers deadline.
+        public var hangs: UInt64 = 0
+        /// Event lines longer than the line limit, dropped.
+        public var oversizedLines: UInt64 = 0
         public var lastError: String?
     }
 
@@ -36,9 +41,18 @@ public final class EventStreamer: Sendable {
     private let lastEventTime = Mutex<Double?>(nil)
     private let finished = DispatchSemaphore(value: 0)
     private let maxBackoff: Duration
+    /// The daemon must answer `/events` within this (docker.request_timeout).
+    private let headersTimeout: Duration
+    /// Longest event line kept; longer ones are dropped and counted.
+    private let maxLineBytes: Int
     private let statusObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
-    public init(client: DockerClient, tracker: ContainerTracker, logger: Logger, maxBackoff: Duration = .seconds(30)) {
+    public init(
+        client: DockerClient, tracker: ContainerTracker, logger: Logger, maxBackoff: Duration = .seconds(30),
+        headersTimeout: Duration? = nil, maxLineBytes: Int = 1 << 20
+    ) {
+        self.headersTimeout = headersTimeout ?? client.requestTimeout
+        self.maxLineBytes = maxLineBytes
         self.client = client
         self.tracker = tracker
         self.logger = logger
@@ -92,13 +106,21 @@ public final class EventStreamer: Sendable {
                     var cache = ContainerListCache(labelKeys: tracker.labelKeys)
                     tracker.applyList(try client.listContainers(reusing: &cache))
                 }
-                setConnected(true) { s in
-                    s.lastError = nil
-                    if attempt > 0 { s.reconnects += 1 }
-                }
+                let isReconnect = attempt > 0
                 attempt += 1
+                var counted = false
+                var loggedOversized = false
                 try client.followContainerEvents(
-                    actions: Self.actions, since: since, shouldStop: { [control] in control.isStopped },
+                    actions: Self.actions, since: since, headersTimeout: headersTimeout, maxLineBytes: maxLineBytes,
+                    shouldStop: { [control] in control.isStopped },
+                    onConnected: { [self] in
+                        // Up only once the daemon has answered, not when the request went out.
+                        self.setConnected(true) { s in
+                            s.lastError = nil
+                            if isReconnect && !counted { s.reconnects += 1 }
+                        }
+                        counted = true
+                    },
                     onEvent: { [self] event in
                         self.tracker.applyEvent(event)
                         self.lastEventTime.withLock { $0 = Double(event.timeNano) / 1e9 }
@@ -106,14 +128,30 @@ public final class EventStreamer: Sendable {
                     onUndecodable: { [self] line in
                         self.status.withLock { $0.undecodable += 1 }
                         self.logger.warning("undecodable event from docker", metadata: ["line": "\(line)"])
+                    },
+                    onOversized: { [self] bytes in
+                        self.status.withLock { $0.oversizedLines += 1 }
+                        // One log line per stream at most: a flood of them must not flood the log.
+                        if !loggedOversized {
+                            loggedOversized = true
+                            self.logger.warning(
+                                "docker event line too long; dropped", metadata: ["bytes": "\(bytes)", "limit": "\(self.maxLineBytes)"])
+                        }
                     })
             } catch {
+                let hung: Bool
+                if case .timedOut = error { hung = true } else { hung = false }
                 let logIt = status.withLock { s -> Bool in
                     let first = s.connected || s.lastError == nil
                     s.lastError = "\(error)"
-                    return first
+                    if hung && !s.connected { s.hangs += 1 }
+                    return first || hung
                 }
-                if logIt { logger.warning("docker events stream broke; reconnecting", metadata: ["error": "\(error)"]) }
+                if logIt {
+                    logger.warning(
+                        hung ? "docker events stream did not answer; reconnecting" : "docker events stream broke; reconnecting",
+                        metadata: ["error": "\(error)"])
+                }
             }
             setConnected(false)
             if control.isStopped { break }

@@ -43,6 +43,11 @@ public struct TransportRequest: Sendable {
     /// libcurl's receive buffer for this request (its default is 16 KiB): a multi-megabyte
     /// answer read 16 KiB per `recv` and callback costs hundreds of calls more than it needs.
     public var receiveBufferSize: Int?
+    /// Streams: the response's status line and headers must have arrived this long after the
+    /// request started, or the exchange fails as timed out. A stream has no total deadline, and a
+    /// daemon that accepts the connection but never answers would otherwise hold it for ever.
+    /// Checked on libcurl's progress tick (about once a second).
+    public var headersTimeout: Duration?
 
     public init(
         method: String = "GET", target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
@@ -163,12 +168,16 @@ public final class CurlSession: @unchecked Sendable {
     /// Sends a request and hands the body to `onData` as it arrives, for streams such as
     /// `/events`. `onData` returns false to stop; `shouldStop` is polled about once a second even
     /// while the stream is idle, so a quiet stream can still be ended. Returns once the stream ends.
+    ///
+    /// - Parameter onHeaders: called once, with the status, when the response's headers are complete.
     public func stream(
         _ request: TransportRequest, shouldStop: @escaping () -> Bool = { false },
-        onData: @escaping (UnsafeRawBufferPointer) -> Bool
+        onHeaders: ((Int) -> Void)? = nil, onData: @escaping (UnsafeRawBufferPointer) -> Bool
     ) throws(TransportError) -> TransportResponse {
         let sink = ResponseSink(maxBodyBytes: request.maxBodyBytes, onData: onData)
         sink.shouldStop = shouldStop
+        sink.onHeaders = onHeaders
+        if let limit = request.headersTimeout { sink.headersDeadline = .now + limit }
         try run(request, sink: sink)
         return TransportResponse(status: sink.status, headers: sink.headers, body: sink.body)
     }
@@ -225,7 +234,7 @@ public final class CurlSession: @unchecked Sendable {
         defer { context.release() }
         _ = cwd_curl_setopt_write_function(curl, curlWriteCallback, context.toOpaque())
         _ = cwd_curl_setopt_header_function(curl, curlHeaderCallback, context.toOpaque())
-        if sink.shouldStop != nil {
+        if sink.shouldStop != nil || sink.headersDeadline != nil {
             _ = cwd_curl_setopt_progress_function(curl, curlProgressCallback, context.toOpaque())
         }
 
@@ -245,6 +254,9 @@ public final class CurlSession: @unchecked Sendable {
         sink.status = status
         if code == CURLE_OK { return .success(()) }
         if sink.overflowed { return .failure(.bodyTooLarge(limit: sink.maxBodyBytes)) }
+        if sink.headersLate, let limit = request.headersTimeout {
+            return .failure(.timedOut("\(endpoint): no response headers within \(limit)"))
+        }
         if sink.stopped { return .failure(.cancelled) }
         let message = String(cString: curl_easy_strerror(code))
         switch code {
@@ -288,6 +300,11 @@ private final class ResponseSink {
     /// Once `equalSoFar` is false: the offset of the first byte that differs.
     var equalPrefix = 0
     var shouldStop: (() -> Bool)?
+    /// Streams: when the headers must be complete by, whether they are, and who to tell.
+    var headersDeadline: ContinuousClock.Instant?
+    var headersComplete = false
+    var headersLate = false
+    var onHeaders: ((Int) -> Void)?
 
     init(maxBodyBytes: Int, onData: ((UnsafeRawBufferPointer) -> Bool)?) {
         self.maxBodyBytes = maxBodyBytes
@@ -374,6 +391,14 @@ private func curlHeaderCallback(
     if line.hasPrefix("HTTP/") {
         // A new status line (e.g. after "100 Continue") starts a fresh header block.
         sink.headers.removeAll()
+        let parts = line.split(separator: " ", maxSplits: 2)
+        if parts.count >= 2, let code = Int(parts[1]) { sink.status = code }
+    } else if line == "\r\n" || line == "\n" {
+        // The blank line ending a header block; a 1xx block is followed by the real one.
+        if !(100..<200).contains(sink.status), !sink.headersComplete {
+            sink.headersComplete = true
+            sink.onHeaders?(sink.status)
+        }
     } else if let colon = line.firstIndex(of: ":") {
         let name = line[..<colon].trimmingWhitespace().lowercased()
         let value = String(line[line.index(after: colon)...].trimmingWhitespace())
@@ -393,6 +418,10 @@ private func curlProgressCallback(
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     if sink.shouldStop?() == true {
         sink.stopped = true
+        return 1
+    }
+    if let deadline = sink.headersDeadline, !sink.headersComplete, ContinuousClock.now >= deadline {
+        sink.headersLate = true
         return 1
     }
     return 0

@@ -257,33 +257,71 @@ public final class DockerClient: Sendable {
     /// Filtering happens on the daemon, so health-probe `exec_*` noise never reaches us. Lines that
     /// do not decode are handed to `onUndecodable` and skipped. Returns normally only when stopped;
     /// a broken stream throws.
+    /// - Parameters:
+    ///   - headersTimeout: the daemon must have answered (status and headers) within this; a
+    ///     daemon that accepts and then says nothing fails the call as `.timedOut`.
+    ///   - maxLineBytes: an event line longer than this is dropped (its bytes up to the next
+    ///     newline) and reported to `onOversized`, so a line without end cannot grow memory or CPU.
+    ///   - onConnected: called once the daemon has answered 2xx, before any event.
     public func followContainerEvents(
-        actions: [String], since: Double?, shouldStop: @escaping () -> Bool,
-        onEvent: @escaping (DockerEvent) -> Void, onUndecodable: @escaping (String) -> Void
+        actions: [String], since: Double?, headersTimeout: Duration? = nil, maxLineBytes: Int = 1 << 20,
+        shouldStop: @escaping () -> Bool, onConnected: @escaping () -> Void = {},
+        onEvent: @escaping (DockerEvent) -> Void, onUndecodable: @escaping (String) -> Void,
+        onOversized: @escaping (Int) -> Void = { _ in }
     ) throws(DockerError) {
         let filters = "{\"type\":[\"container\"],\"event\":[" + actions.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
         var query = [("filters", filters)]
         if let since { query.append(("since", fixedPoint(since, fractionDigits: 9))) }
         var target = try versioned("/events")
         target += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
-        let request = TransportRequest(
+        var request = TransportRequest(
             target: target, headers: [("Accept", "application/json")], connectTimeout: connectTimeout,
             totalTimeout: nil, maxBodyBytes: Int.max)
+        request.headersTimeout = headersTimeout
+        // Bytes of the line being received; each byte is searched for a newline once.
         var pending: [UInt8] = []
+        var scanned = 0
+        // Dropping the rest of an oversized line, up to its newline.
+        var discarding = false
+        var discarded = 0
         let stats = self.stats
+        func handle(_ line: ArraySlice<UInt8>) {
+            if line.isEmpty { return }
+            do {
+                onEvent(try DockerEvent.decode(Data(line)))
+            } catch {
+                stats.record(endpoint: "events.decode", error: .undecodable(path: "/events", reason: "\(error)"))
+                onUndecodable(String(decoding: line.prefix(200), as: UTF8.self))
+            }
+        }
         do {
-            let response = try session.stream(request, shouldStop: shouldStop) { chunk in
+            let response = try session.stream(
+                request, shouldStop: shouldStop,
+                onHeaders: { status in if (200..<300).contains(status) { onConnected() } }
+            ) { chunk in
                 pending.append(contentsOf: chunk)
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = Array(pending[..<newline])
-                    pending.removeSubrange(...newline)
-                    if line.isEmpty { continue }
-                    do {
-                        onEvent(try DockerEvent.decode(Data(line)))
-                    } catch {
-                        stats.record(endpoint: "events.decode", error: .undecodable(path: "/events", reason: "\(error)"))
-                        onUndecodable(String(decoding: line.prefix(200), as: UTF8.self))
+                var start = 0
+                while let newline = pending[scanned...].firstIndex(of: 0x0A) {
+                    if discarding {
+                        discarding = false
+                        onOversized(discarded + newline - start)
+                    } else {
+                        handle(pending[start..<newline])
                     }
+                    start = newline + 1
+                    scanned = start
+                }
+                scanned = pending.count
+                if start > 0 {
+                    pending.removeSubrange(..<start)
+                    scanned -= start
+                }
+                if pending.count > maxLineBytes {
+                    if !discarding { discarded = 0 }
+                    discarding = true
+                    discarded += pending.count
+                    pending.removeAll(keepingCapacity: false)
+                    scanned = 0
                 }
                 return true
             }

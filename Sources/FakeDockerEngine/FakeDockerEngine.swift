@@ -27,6 +27,9 @@ public final class FakeDockerEngine: Sendable {
         /// A chunked stream (like `/events`): sends `lines` (a newline is appended to each), then
         /// drops the connection if `thenClose`, else stays open until the engine stops.
         case stream(lines: [String], thenClose: Bool)
+        /// A stream whose first line has `bytes` bytes and no end (sent in pieces of `piece`
+        /// bytes), then `lines`; then it stays open until released.
+        case unterminated(bytes: Int, piece: Int, then: [String])
     }
 
     public struct RecordedRequest: Sendable {
@@ -161,6 +164,27 @@ public final class FakeDockerEngine: Sendable {
                     next: {
                         if let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return .data(next) }
                         if thenClose { return .abort }
+                        gate.wait(upTo: 600)
+                        return .end
+                    }))
+        case .unterminated(let bytes, let piece, let lines):
+            let sent = Mutex(0)
+            let filler = [UInt8](repeating: UInt8(ascii: "x"), count: max(1, piece))
+            let pending = Mutex(lines.map { Array(("\n" + $0).utf8) } + [Array("\n".utf8)])
+            let gate = hangGate
+            return HTTPResponse(
+                status: 200, headers: [("Content-Type", "application/json")],
+                body: .stream(
+                    declaredLength: nil,
+                    next: {
+                        let chunk = sent.withLock { n -> [UInt8]? in
+                            guard n < bytes else { return nil }
+                            let count = min(filler.count, bytes - n)
+                            n += count
+                            return Array(filler.prefix(count))
+                        }
+                        if let chunk { return .data(chunk) }
+                        if let next = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return .data(next) }
                         gate.wait(upTo: 600)
                         return .end
                     }))

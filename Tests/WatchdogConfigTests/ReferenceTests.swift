@@ -60,7 +60,7 @@ import Testing
             "web.max_connections_per_ip": "7", "web.config_file": "/etc/w.yml",
             "collector.containers.enabled": "false", "collector.containers.include": "^a",
             "collector.daemon.enabled": "false", "collector.disk.enabled": "false", "collector.system_df.enabled": "false",
-            "collector.process.enabled": "false",
+            "collector.process.enabled": "false", "collector.containers.max_label_value_length": "64",
             "collector.containers.exclude": "^b", "collector.containers.labels": "team",
             "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7", "collector.containers.max_streak_inspects_per_round": "7",
             "collector.containers.history_size": "7", "collector.build_cache.enabled": "false", "remediation.webhook_url": "http://127.0.0.1:1/x",
