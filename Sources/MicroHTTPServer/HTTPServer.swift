@@ -141,6 +141,9 @@ public struct HTTPServerOptions: Sendable {
     /// `connectionTimeoutSeconds`. See `RequestDeadlines`: `connectionTimeoutSeconds` alone only
     /// cuts *idle* connections.
     public var requestTimeoutSeconds: Int?
+    /// The first request on a connection must be complete within this long of it opening,
+    /// whatever the other timeouts (nil: as `requestTimeoutSeconds`).
+    public var requestHeaderTimeout: Duration?
     /// libmicrohttpd's own error messages (a failed TLS handshake, a connection refused at a
     /// limit, ...), one line each, on its threads; nil leaves them on stderr, as libmicrohttpd
     /// prints them. A handler must not block: a hostile client can cause one per connection.
@@ -149,8 +152,10 @@ public struct HTTPServerOptions: Sendable {
     public init(
         threading: Threading = .pool(threads: 2), maxConnections: Int = 64, maxConnectionsPerIP: Int = 16,
         connectionTimeoutSeconds: Int = 10, maxRequestBodyBytes: Int = 1 << 20, tls: HTTPTLSOptions? = nil,
-        requestTimeoutSeconds: Int? = nil, onServerMessage: (@Sendable (String) -> Void)? = nil
+        requestTimeoutSeconds: Int? = nil, requestHeaderTimeout: Duration? = nil,
+        onServerMessage: (@Sendable (String) -> Void)? = nil
     ) {
+        self.requestHeaderTimeout = requestHeaderTimeout
         self.onServerMessage = onServerMessage
         self.tls = tls
         self.requestTimeoutSeconds = requestTimeoutSeconds
@@ -207,7 +212,12 @@ public final class HTTPServer: Sendable {
         case .threadPerConnection:
             flags |= UInt32(MHD_USE_THREAD_PER_CONNECTION.rawValue) | UInt32(MHD_USE_POLL.rawValue)
         }
-        let deadlines = RequestDeadlines(limit: .seconds(max(1, options.requestTimeoutSeconds ?? options.connectionTimeoutSeconds)))
+        // The limits are kept by RequestDeadlines, which evicts a waiting connection at a limit
+        // instead of refusing the new one; libmicrohttpd's own total limit is set above it (room
+        // for connections being evicted) and its per-address limit is off.
+        let deadlines = RequestDeadlines(
+            limit: .seconds(max(1, options.requestTimeoutSeconds ?? options.connectionTimeoutSeconds)),
+            headerLimit: options.requestHeaderTimeout, maxConnections: options.maxConnections, maxPerAddress: perIP)
         let context = HandlerContext(
             handler: handler, maxBodyBytes: options.maxRequestBodyBytes,
             requireClientCertificate: options.tls?.clientCAPEM != nil, deadlines: deadlines,
@@ -223,7 +233,7 @@ public final class HTTPServer: Sendable {
         let daemon = tlsStrings.withTLS { tls in
             cwd_mhd_start_watched(
                 flags, fd, mhdAccessHandler, unmanaged.toOpaque(), mhdRequestCompleted, unmanaged.toOpaque(),
-                UInt32(options.maxConnections), UInt32(perIP), UInt32(options.connectionTimeoutSeconds),
+                UInt32(options.maxConnections + max(32, options.maxConnections / 2)), 0, UInt32(options.connectionTimeoutSeconds),
                 poolSize, 0, tls, watch
             )
         }
@@ -241,6 +251,11 @@ public final class HTTPServer: Sendable {
     /// Connections cut so far because their request did not arrive in time (slow clients).
     public var slowConnectionsCut: Int {
         state.withLock { $0?.context.takeUnretainedValue().deadlines.cut } ?? 0
+    }
+
+    /// Waiting connections evicted at a connection limit to make room for a new one.
+    public var connectionsEvicted: Int {
+        state.withLock { $0?.context.takeUnretainedValue().deadlines.evicted } ?? 0
     }
 
     /// Stops accepting, ends open connections and joins the server's threads. Safe to call twice.

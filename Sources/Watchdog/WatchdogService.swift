@@ -139,7 +139,7 @@ public final class WatchdogService: Sendable {
                 threading: .pool(threads: 2), maxConnections: web.maxConnections,
                 maxConnectionsPerIP: web.maxConnectionsPerIP,
                 connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
-                maxRequestBodyBytes: 64 << 10, tls: guardian.tls,
+                maxRequestBodyBytes: 64 << 10, tls: guardian.tls, requestHeaderTimeout: web.requestHeaderTimeout,
                 onServerMessage: ServerMessages(logger: logger, count: { [store] in store.countServerError() }).receive),
             handler: router.handle)
         server.withLock { $0 = httpServer }

@@ -166,13 +166,19 @@ public struct ConfigRegistry: Sendable {
             "URL path that serves the metrics."),
         ConfigKey(
             "web.max_connections", \.web.maxConnections, .integer(1...10_000),
-            "Concurrent HTTP connections in total; further connections are refused, so a misbehaving scraper cannot exhaust the watchdog's file descriptors."),
+            "Concurrent HTTP connections in total, so a misbehaving client cannot exhaust the watchdog's file descriptors; at the limit, the connection that has waited longest for a request is closed to admit the new one (a new one is refused only when every connection is being answered)."
+        ),
         ConfigKey(
             "web.max_connections_per_ip", \.web.maxConnectionsPerIP, .integer(1...10_000),
-            "Concurrent HTTP connections from one client address, so one client cannot take every slot (effectively capped by web.max_connections)."),
+            "Concurrent HTTP connections from one client address (effectively capped by web.max_connections); at the limit, that address's connection that has waited longest for a request is closed to admit the new one."
+        ),
         ConfigKey(
             "web.connection_timeout", \.web.connectionTimeout, .duration(positive: true),
             "Idle or slow HTTP connections are closed after this, so stalled clients do not hold connection slots."),
+        ConfigKey(
+            "web.request_header_timeout", \.web.requestHeaderTimeout, .duration(positive: true),
+            "A new connection's first request must be complete (headers and body) within this, however slowly it trickles in; a scraper sends it at once. At web.max_connections (or web.max_connections_per_ip) the connection that has waited longest for its request is closed to make room for a new one, so idle or trickling connections cannot starve scrapes."
+        ),
         ConfigKey(
             "web.config_file", \.web.configFile, .string(summary: "file path or empty", placeholder: "PATH"),
             flagAliases: ["web.config.file"],

@@ -52,6 +52,8 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var maxConnectionsPerIP: Int = 16
         /// `web.connection_timeout`: idle/slow client connections are closed after this.
         public var connectionTimeout: Duration = .seconds(10)
+        /// `web.request_header_timeout`: a new connection's first request must be complete by then.
+        public var requestHeaderTimeout: Duration = .seconds(3)
         /// `web.config_file`: TLS and basic auth (`WebConfig`); empty means plain HTTP, no authentication.
         public var configFile: String = ""
         public init() {}

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Testing
 import WatchdogTestSupport
 
@@ -117,41 +118,77 @@ struct HTTPAbuseTests {
         #expect(Self.scrape(wd.port, from: "127.0.0.3").status == 200)
     }
 
-    /// More connections than `web.max_connections` (40) from several addresses: while they hold
-    /// every slot, a further client is not served (libmicrohttpd stops accepting; the surplus waits
-    /// in the listen backlog or is closed); once the request deadline cuts the idle holders, a
-    /// scrape gets a slot again.
-    @Test func connectionsBeyondTheLimitWaitAndSlotsComeBack() throws {
+    /// More connections than `web.max_connections` (40) from several addresses: a new client is
+    /// admitted by closing the connection that has waited longest for a request (issue 20: they
+    /// used to hold every slot until the request deadline, and scrapes failed meanwhile), and the
+    /// idle holders are all closed.
+    @Test func connectionsBeyondTheLimitEvictTheLongestWaiting() throws {
         let wd = try Self.watchdog()
         defer { wd.stop() }
         var held: [RawConnection] = []
-        let start = ContinuousClock.now
         for i in 0..<50 {
             // 10 per address, below the per-address limit of 30: only the total limit applies.
             if let c = try? RawConnection(port: wd.port, from: "127.0.1.\(i / 10 + 1)") { held.append(c) }
         }
-        let during = Self.scrape(wd.port, from: "127.0.0.3", timeout: .milliseconds(700))
-        if ContinuousClock.now - start < .milliseconds(1500) {
-            #expect(during.status != 200, "a scrape got through although every slot was taken")
-        }
-        var recovered = false
-        let deadline = ContinuousClock.now + .seconds(6)
-        while !recovered && ContinuousClock.now < deadline {
-            recovered = Self.scrape(wd.port, from: "127.0.0.3").status == 200
-            if !recovered { Thread.sleep(forTimeInterval: 0.2) }
-        }
-        #expect(recovered, "no scrape succeeded within 6 s of the slots being taken")
-        // The deadline watcher cuts them one by one; on a loaded machine that takes a moment.
+        Thread.sleep(forTimeInterval: 0.2)
+        let during = Self.scrape(wd.port, from: "127.0.0.3")
+        #expect(during.status == 200 && during.elapsed < .seconds(1), "scrape while 50 idle connections are open: \(during)")
+        // The oldest were evicted at once; the rest go at the request deadline (2 s).
         var closed = Set<Int>()
         let cutDeadline = ContinuousClock.now + .seconds(8)
         repeat {
             for (i, c) in held.enumerated() where !closed.contains(i) && c.read(timeout: .milliseconds(1)).closed { closed.insert(i) }
-            if closed.count >= 40 { break }
+            if closed.count >= 50 { break }
             Thread.sleep(forTimeInterval: 0.2)
         } while ContinuousClock.now < cutDeadline
-        let cut = closed.count
-        #expect(cut >= 40, "only \(cut) of the 50 idle connections were closed by the server")
+        #expect(closed.count >= 49, "only \(closed.count) of the 50 idle connections were closed by the server")
         held.forEach { $0.close() }
+    }
+
+    /// Issue 20: 300 idle and 300 trickling connections from 300 loopback addresses, then the same
+    /// from the scraper's own address: every one of 30 scrapes is answered within 1 s (Prometheus
+    /// gives up after 10 s; before, the answer took 19.7 s and 20 of 30 failed).
+    @Test(arguments: ["many addresses", "the scraper's address"])
+    func idleAndTricklingFloodsCannotStarveScrapes(_ mode: String) throws {
+        let wd = try WatchdogProcess(arguments: [
+            "--docker.host", "unix:///nonexistent/docker-watchdog-abuse.sock",
+            "--collector.containers.enabled=false", "--collector.build-cache.enabled=false",
+        ])
+        defer { wd.stop() }
+        let scraper = "127.0.0.1"
+        func source(_ i: Int) -> String { mode == "many addresses" ? "127.0.\(2 + i / 250).\(1 + i % 250)" : scraper }
+        var idle: [RawConnection] = []
+        var trickling: [RawConnection] = []
+        for i in 0..<300 {
+            if let c = try? RawConnection(port: wd.port, from: source(i)) { idle.append(c) }
+            if let c = try? RawConnection(port: wd.port, from: source(i)) {
+                c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                trickling.append(c)
+            }
+        }
+        defer {
+            idle.forEach { $0.close() }
+            trickling.forEach { $0.close() }
+        }
+        let stop = Mutex(false)
+        let slow = trickling
+        let trickler = Thread {
+            while !stop.withLock({ $0 }) {
+                for c in slow { _ = c.send("a") }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        trickler.start()
+        defer { stop.withLock { $0 = true } }
+        var failures: [String] = []
+        for round in 0..<30 {
+            let (status, elapsed) = Self.scrape(wd.port, from: scraper)
+            if status != 200 || elapsed >= .seconds(1) {
+                failures.append("scrape \(round): \(status.map(String.init) ?? "no answer") after \(elapsed)")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(failures.isEmpty, "\(mode): \(failures)")
     }
 
     /// Anything but GET and HEAD is 405 with `Allow`, on every endpoint, and changes nothing.

@@ -57,7 +57,7 @@ import Testing
             "docker.host": "tcp://h:1", "docker.api_version": "1.41", "docker.read_only": "true", "web.listen_address": ":1",
             "web.telemetry_path": "/x", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h",
             "log.level": "error", "log.format": "json", "web.max_connections": "7",
-            "web.max_connections_per_ip": "7", "web.config_file": "/etc/w.yml",
+            "web.max_connections_per_ip": "7", "web.config_file": "/etc/w.yml", "web.request_header_timeout": "7s",
             "collector.containers.enabled": "false", "collector.containers.include": "^a",
             "collector.daemon.enabled": "false", "collector.disk.enabled": "false", "collector.system_df.enabled": "false",
             "collector.process.enabled": "false", "collector.containers.max_label_value_length": "64",
