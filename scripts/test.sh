@@ -125,6 +125,32 @@ fi
 say "swift test $*"
 if "$SWIFT" test "$@"; then passed+=("swift-test"); else failed+=("swift-test"); fi
 
+# ---- the engine matrix ---------------------------------------------------------------------------
+# The real-daemon suites again on each newer engine (the run above was Debian 12's dockerd 20.10):
+# a private engine `main-ENGINE` is the suites' shared daemon, WATCHDOG_TEST_ENGINE tells the tests
+# (and PrivateDaemon) which engine they are on, and a failure is reported as engine-ENGINE.
+# WATCHDOG_TEST_ENGINES picks a subset ("" or "none" skips the matrix); packages come through
+# scripts/engines.sh (a private apt configuration, never installed over the machine's own).
+MATRIX_FILTER='IntegrationTests\.(EngineMatrixTests|RealDaemonTests|ContainerTests|DiskRemediationTests|RemediationDaemonTests|BuildCacheTests)'
+engines="${WATCHDOG_TEST_ENGINES-docker26 docker28 docker28-containerd podman4}"
+if [[ "${WATCHDOG_TEST_NO_DOCKER:-0}" == 1 || "$engines" == none ]]; then engines=""; fi
+for engine in $engines; do
+    n="main-$engine"
+    "$TD" stop "$n" >/dev/null 2>&1 || true
+    started+=("$n")
+    say "engine $engine: starting $n"
+    if ! "$TD" start "$n" --engine "$engine"; then failed+=("engine-$engine"); continue; fi
+    say "engine $engine: swift test --filter $MATRIX_FILTER"
+    if (
+        eval "$("$TD" env "$n" --prefix WATCHDOG_TEST_DOCKER)"
+        export WATCHDOG_TEST_ENGINE="$engine" WATCHDOG_TEST_DOCKER_CLI
+        "$SWIFT" test --skip-build --filter "$MATRIX_FILTER"
+    ); then passed+=("engine-$engine"); else failed+=("engine-$engine"); say "engine $engine: FAILED"; fi
+    mkdir -p "$LOGDIR"
+    cp "${WATCHDOG_TEST_ROOT:-/tmp/docker-watchdog-test}/$n/dockerd.log" "$LOGDIR/$n.log" 2>/dev/null || true
+    "$TD" stop "$n" >/dev/null 2>&1 || say "could not stop $n cleanly"
+done
+
 # ---- extra checks --------------------------------------------------------------------------------
 shopt -s nullglob
 [[ "${WATCHDOG_SKIP_CHECKS:-0}" == 1 ]] && say "WATCHDOG_SKIP_CHECKS=1: scripts/checks/ not run"

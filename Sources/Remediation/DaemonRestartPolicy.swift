@@ -149,10 +149,15 @@ public final class DaemonRestartPolicy: RemediationPolicy {
             finish(plan, suppression: "cool-down until \(iso(until)) after the restart at \(iso(lastRestart.date))")
             return
         }
-        let pid = settings.pidFile.isEmpty ? nil : control.daemonPID(pidFile: settings.pidFile)
+        // SIGUSR1 asks dockerd for a stack dump; Podman's service is not dockerd (the signal is not
+        // a dump request there), so it gets none.
+        let isPodman = status().engine == .podman
+        let pid = settings.pidFile.isEmpty || isPodman ? nil : control.daemonPID(pidFile: settings.pidFile)
         var steps: [String] = []
         if let pid {
             steps.append("SIGUSR1 to dockerd (pid \(pid)) for a stack dump")
+        } else if isPodman {
+            steps.append("no stack dump (the engine is Podman, which has no SIGUSR1 stack dump)")
         } else {
             steps.append(settings.pidFile.isEmpty ? "no stack dump (remediation.daemon.pid_file is empty)" : "no stack dump (no live pid in \(settings.pidFile))")
         }
@@ -187,7 +192,7 @@ public final class DaemonRestartPolicy: RemediationPolicy {
                 return ActionOutcome()
             }
             if record.phase == "finished" { dumpDirectory = directory }
-        } else if !settings.pidFile.isEmpty {
+        } else if !settings.pidFile.isEmpty && status().engine != .podman {
             logger.warning("dockerd's pid is unknown: restarting without a stack dump", metadata: ["pid_file": "\(settings.pidFile)"])
         }
         let command = settings.restartCommand

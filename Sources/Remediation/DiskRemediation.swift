@@ -54,6 +54,8 @@ public final class DiskRemediation: Sendable {
     public struct Candidate: Sendable, Equatable, Codable {
         public var id: String
         public var name: String
+        /// An image's tags (`repo:tag`); empty for other objects.
+        public var tags: [String] = []
     }
 
     struct State {
@@ -126,7 +128,13 @@ public final class DiskRemediation: Sendable {
             case .buildCache:
                 planned.append("build_cache: prune unused build cache, keeping \(settings.buildCacheKeepBytes) bytes")
                 recovered = act(step, targets: ["build cache"], reason: reason) {
-                    try docker.pruneBuildCache(keepStorage: settings.buildCacheKeepBytes).removed
+                    do {
+                        return try docker.pruneBuildCache(keepStorage: settings.buildCacheKeepBytes).removed
+                    } catch DockerError.http(404, _, _) {
+                        // No /build/prune: an engine without BuildKit (Podman builds with buildah)
+                        // has no build cache to prune.
+                        return []
+                    }
                 }
             case .danglingImages:
                 planned.append("dangling_images: prune dangling images without the protection label")
@@ -148,7 +156,13 @@ public final class DiskRemediation: Sendable {
                     recovered = act(step, targets: [candidate.name], reason: reason) {
                         switch step {
                         case .stoppedContainers: try docker.removeContainer(candidate.id)
-                        case .unusedImages: return try docker.removeImage(candidate.id).removed
+                        case .unusedImages:
+                            // An image with several tags is refused without force (Docker 409,
+                            // Podman 500): untag all but one by name, then delete it by ID, so
+                            // the step that removes data names exactly the image it listed.
+                            var removed: [String] = []
+                            for tag in candidate.tags.dropLast() { removed += try docker.removeImage(tag).removed }
+                            return removed + (try docker.removeImage(candidate.id).removed)
                         default: try docker.removeVolume(candidate.id)
                         }
                         return [candidate.name]
@@ -198,7 +212,17 @@ public final class DiskRemediation: Sendable {
 
     func isKept(_ names: [String]) -> Bool {
         guard let keep else { return false }
-        return names.contains { keep.matches($0) }
+        return names.contains { keep.matches($0) || keep.matches(Self.familiarName($0)) }
+    }
+
+    /// An image reference as `docker images` shows it: Podman (and Docker with the containerd
+    /// store, in places) qualifies `busybox:latest` as `docker.io/library/busybox:latest`, and a
+    /// keep pattern written against the short name must still match it.
+    static func familiarName(_ reference: String) -> String {
+        if reference.hasPrefix("docker.io/library/") { return String(reference.dropFirst("docker.io/library/".count)) }
+        if reference.hasPrefix("docker.io/") { return String(reference.dropFirst("docker.io/".count)) }
+        if reference.hasPrefix("localhost/") { return String(reference.dropFirst("localhost/".count)) }
+        return reference
     }
 
     /// The items a per-item step may remove, in the order it removes them.
@@ -239,7 +263,11 @@ public final class DiskRemediation: Sendable {
             }
             // Least recently built or pulled first: Docker keeps no last-use time for images.
             return eligible.sorted { ($0.since, $0.image.id) < ($1.since, $1.image.id) }
-                .map { Candidate(id: $0.image.id, name: $0.image.repoTags.first ?? String($0.image.id.prefix(19))) }
+                .map {
+                    Candidate(
+                        id: $0.image.id, name: $0.image.repoTags.first ?? String($0.image.id.prefix(19)),
+                        tags: $0.image.repoTags.filter { $0 != "<none>:<none>" })
+                }
         case .volumes:
             return try docker.listUnusedVolumes().filter { v in
                 if isProtected(v.labels) || isKept([v.name]) { return false }

@@ -13,6 +13,25 @@ import WatchdogTestSupport
 /// step that follows or of the exported image) and every step that runs commits one new record.
 @Suite("Build cache on a real daemon", .serialized, .enabled(if: TestBed.mainAvailable, "needs dockerd (scripts/test.sh)"))
 struct BuildCacheTests {
+    /// What the `UsageCount` method can see on this run's engine: written down per engine, as
+    /// measured (issue 17 replaces the method with BuildKit's build history on engines that have it).
+    struct UsageCountTraits {
+        let engine: String
+        /// Podman builds with buildah: no BuildKit records at all.
+        var buildsWithBuildKit: Bool { !engine.hasPrefix("podman") }
+        /// BuildKit 0.8 (Docker 20.10) raises `UsageCount` of every record a build loads: exact.
+        var exact: Bool { engine == "debian12" }
+        /// BuildKit 0.12+ (Docker 26 and 28) raises it on the build's final record only: a build
+        /// that used the cache counts one hit, whatever the number of CACHED steps.
+        func stepHits(cached: Int) -> Int { exact ? cached : (cached > 0 ? 1 : 0) }
+        /// With the containerd image store the base image's layer is a record with an empty
+        /// Description, counted as a build step when first made.
+        var containerdStore: Bool { engine == "docker28-containerd" }
+        func stepMisses(executed: Int, first: Bool) -> Int { containerdStore && first ? executed + 1 : executed }
+        var baseMissesOnFirstBuild: Double { containerdStore ? 0 : 1 }
+        var baseHitsPerCachedBuild: Double { exact ? 1 : 0 }
+    }
+    static let traits = UsageCountTraits(engine: PrivateDaemon.engineUnderTest)
     static let daemonName = "buildcache"
     static let stepLabels = ["record_type": "regular", "origin": "build"]
     static let baseLabels = ["record_type": "regular", "origin": "base_image"]
@@ -65,7 +84,10 @@ struct BuildCacheTests {
     func build(_ daemon: PrivateDaemon, _ context: URL, tag: String, buildkit: Bool = true) throws -> BuildOutput {
         var args = ["-H", daemon.host, "build", "--network", "none", "-t", tag]
         if buildkit { args += ["--progress", "plain"] }
-        let r = try runCommand(PrivateDaemon.dockerCLI, args + [context.path], environment: ["DOCKER_BUILDKIT": buildkit ? "1" : "0"])
+        // Debian's 20.10 client (its plain progress is what BuildOutput reads) for Docker; the
+        // engine's own client, without BuildKit, for Podman.
+        let cli = daemon.isPodman ? daemon.cli : PrivateDaemon.dockerCLI
+        let r = try runCommand(cli, args + [context.path], environment: ["DOCKER_BUILDKIT": buildkit ? "1" : "0"])
         guard r.status == 0 else { throw TestBedMissing(description: "docker build failed: \(r.error)\(r.output)") }
         return BuildOutput(parsing: r.error + "\n" + r.output)
     }
@@ -130,6 +152,10 @@ struct BuildCacheTests {
         defer { try? FileManager.default.removeItem(at: context) }
         let w = try watchdog(daemon)
         defer { w.stop() }
+        guard Self.traits.buildsWithBuildKit else {
+            try expectNoBuildKitRecords(daemon, context, w)
+            return
+        }
 
         // A fresh daemon: no BuildKit records, so no hit rate (not a rate of zero).
         var s = try settle(w, rounds: 2)
@@ -138,22 +164,25 @@ struct BuildCacheTests {
         #expect(sum(s, "docker_build_cache_records") == 0)
 
         var hits = 0.0, misses = 0.0, baseHits = 0.0
-        func check(_ build: BuildOutput, _ name: String) throws {
+        let traits = Self.traits
+        func check(_ build: BuildOutput, _ name: String, first: Bool = false) throws {
             s = try settle(w)
             let h = try #require(s.value("docker_build_cache_hits_total", Self.stepLabels), "\(name): hits exported")
             let m = try #require(s.value("docker_build_cache_misses_total", Self.stepLabels), "\(name): misses exported")
-            #expect(h - hits == Double(build.cached), "\(name) (\(build)): hits rose by \(h - hits)")
-            #expect(m - misses == Double(build.executed), "\(name) (\(build)): misses rose by \(m - misses)")
+            #expect(h - hits == Double(traits.stepHits(cached: build.cached)), "\(traits.engine) \(name) (\(build)): hits rose by \(h - hits)")
+            #expect(
+                m - misses == Double(traits.stepMisses(executed: build.executed, first: first)),
+                "\(traits.engine) \(name) (\(build)): misses rose by \(m - misses)")
             hits = h
             misses = m
         }
 
         let first = try build(daemon, context, tag: "wd-bc:1")
         #expect(first.steps.count == 4 && first.cached == 0, "first build: \(first)\n\(first.log)")
-        try check(first, "first build")
+        try check(first, "first build", first: true)
         #expect(s.value("docker_build_cache_hit_rate_available") == 1)
         // The FROM image's layer is a record of its own, not a build step: kept apart.
-        #expect(s.value("docker_build_cache_misses_total", Self.baseLabels) == 1)
+        #expect(s.value("docker_build_cache_misses_total", Self.baseLabels) == traits.baseMissesOnFirstBuild)
         #expect(s.value("docker_build_cache_misses_total", ["record_type": "source.local", "origin": "build"]).map { $0 >= 1 } == true)
         baseHits = try #require(s.value("docker_build_cache_hits_total", Self.baseLabels))
         try expectShapeMatchesSystemDF(s, daemon, "after the first build")
@@ -161,7 +190,7 @@ struct BuildCacheTests {
         let second = try build(daemon, context, tag: "wd-bc:2")
         #expect(second.steps.count == 4 && second.cached == 4, "identical build: \(second)\n\(second.log)")
         try check(second, "identical build")
-        #expect(try #require(s.value("docker_build_cache_hits_total", Self.baseLabels)) == baseHits + 1)
+        #expect(try #require(s.value("docker_build_cache_hits_total", Self.baseLabels)) == baseHits + traits.baseHitsPerCachedBuild)
 
         try "v2\n".write(to: context.appendingPathComponent("last.txt"), atomically: true, encoding: .utf8)
         let third = try build(daemon, context, tag: "wd-bc:3")
@@ -197,6 +226,10 @@ struct BuildCacheTests {
         defer { try? FileManager.default.removeItem(at: context) }
         let w = try watchdog(daemon)
         defer { w.stop() }
+        guard Self.traits.buildsWithBuildKit else {
+            try expectNoBuildKitRecords(daemon, context, w)
+            return
+        }
         try settle(w, rounds: 1)
         _ = try build(daemon, context, tag: "wd-bc:1")
         var s = try settle(w)
@@ -218,7 +251,7 @@ struct BuildCacheTests {
         let again = try build(daemon, context, tag: "wd-bc:2")
         s = try settle(w)
         #expect(again.cached == 4, "\(again)\n\(again.log)")
-        #expect(s.value("docker_build_cache_hits_total", Self.stepLabels) == stepsHits + Double(again.cached))
+        #expect(s.value("docker_build_cache_hits_total", Self.stepLabels) == stepsHits + Double(Self.traits.stepHits(cached: again.cached)))
         #expect(s.value("docker_build_cache_misses_total", Self.stepLabels) == stepsMisses + Double(again.executed))
     }
 
@@ -231,14 +264,21 @@ struct BuildCacheTests {
         defer { try? FileManager.default.removeItem(at: context) }
         let w = try watchdog(daemon)
         defer { w.stop() }
+        try expectNoBuildKitRecords(daemon, context, w)
+    }
 
+    /// Two builds without BuildKit (the legacy builder, or Podman's buildah): no records, and the
+    /// hit rate marked unavailable rather than shown as zero.
+    func expectNoBuildKitRecords(_ daemon: PrivateDaemon, _ context: URL, _ w: WatchdogProcess) throws {
         _ = try build(daemon, context, tag: "wd-bc-legacy:1", buildkit: false)
         try "v2\n".write(to: context.appendingPathComponent("last.txt"), atomically: true, encoding: .utf8)
         _ = try build(daemon, context, tag: "wd-bc-legacy:2", buildkit: false)
-        #expect(try daemon.docker(["image", "inspect", "wd-bc-legacy:2", "--format", "{{.Id}}"]).hasPrefix("sha256:"))
+        #expect(try daemon.docker(["image", "inspect", "wd-bc-legacy:2", "--format", "{{.Id}}"]).contains(where: { $0.isHexDigit }))
 
         let s = try settle(w)
-        #expect(try systemDF(daemon).count == 0, "the legacy builder leaves no BuildKit records")
+        if !daemon.isPodman {
+            #expect(try systemDF(daemon).count == 0, "the legacy builder leaves no BuildKit records")
+        }
         #expect(s.value("docker_build_cache_hit_rate_available") == 0)
         for name in ["docker_build_cache_hits_total", "docker_build_cache_misses_total", "docker_build_cache_uncounted_records_total"] {
             #expect(!s.contains { $0.name == name }, "\(name) must be absent, not zero")

@@ -77,7 +77,14 @@ struct ContainerTests {
         #expect(try w.samples().value("docker_container_health_transitions_total", ["status": "unhealthy"]) == before + 1)
 
         let flips = try history(w).filter { $0["container"] as? String == "flipping" }
-        #expect(flips.map { "\($0["from"]!)->\($0["to"]!)" } == ["starting->healthy", "healthy->unhealthy"])
+        let seen = flips.map { "\($0["from"]!)->\($0["to"]!)" }
+        if daemon.isPodman {
+            // Podman's list never states the health: a container whose first check ran before the
+            // watchdog's first inspect is first seen healthy, and no starting->healthy is invented.
+            #expect(seen == ["starting->healthy", "healthy->unhealthy"] || seen == ["healthy->unhealthy"], "\(seen)")
+        } else {
+            #expect(seen == ["starting->healthy", "healthy->unhealthy"])
+        }
         #expect(flips.last?["stack"] as? String == "bad")
         #expect(flips.last?["exitCode"] as? Int == 1)
         let page = String(decoding: try w.get("/").body, as: UTF8.self)
@@ -99,12 +106,16 @@ struct ContainerTests {
                 "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)",
             ])
         try daemon.docker(Self.run + ["--name", "crasher", "--restart", "on-failure:3", "busybox:latest", "sh", "-c", "exit 1"])
+        // Podman 4.3 on cgroup v1 (these machines) reports no OOM kill: no `oom` event and
+        // OOMKilled false (an engine limit); the kill shows as exit code 137 only.
+        let oomReported = !daemon.isPodman
         let s = try w.waitFor("OOM kill and three restarts", timeout: 120) { s in
-            s.value("docker_container_oom_killed", ["name": "hog"]) == 1
+            s.value("docker_container_oom_killed", ["name": "hog"]) == (oomReported ? 1 : 0)
+                && s.value("docker_container_state", ["name": "hog"]) == 5
                 && s.value("docker_container_policy_restarts", ["name": "crasher"]) == 3
                 && s.value("docker_container_state", ["name": "crasher"]) == 5
         }
-        #expect((s.value("docker_container_oom_kills_total") ?? 0) >= 1)
+        #expect((s.value("docker_container_oom_kills_total") ?? 0) >= (oomReported ? 1 : 0))
         #expect(s.value("docker_container_last_exit_code", ["name": "hog"]) == 137)
         #expect(s.value("docker_container_last_exit_code", ["name": "crasher"]) == 1)
         #expect((s.value("docker_container_deaths_total", ["exit_class": "error"]) ?? 0) >= 4)
@@ -129,6 +140,20 @@ struct ContainerTests {
         let startedBefore = try #require(up.value("docker_container_start_time_seconds", ["name": "phoenix"]))
 
         try daemon.restart()
+        if daemon.isPodman {
+            // Restarting Podman's API service leaves its containers running: the stream
+            // reconnects, phoenix was not restarted, and no transition is invented or lost.
+            let after = try w.waitFor("reconnected", timeout: 60) { s in
+                (s.value("docker_watchdog_events_stream_reconnects_total") ?? 0) >= 1 && s.value("docker_watchdog_events_stream_up") == 1
+            }
+            Thread.sleep(forTimeInterval: 3)
+            let later = try w.samples()
+            #expect(later.value("docker_container_health_status", ["name": "phoenix"]) == 2)
+            #expect(later.value("docker_container_health_transitions_total", ["status": "unhealthy"]) == unhealthyBefore)
+            #expect(later.value("docker_container_start_time_seconds", ["name": "phoenix"]) == startedBefore)
+            #expect(after.value("docker_container_restarts_total") == up.value("docker_container_restarts_total"))
+            return
+        }
         let after = try w.waitFor("reconnected and phoenix unhealthy", timeout: 60) { s in
             (s.value("docker_watchdog_events_stream_reconnects_total") ?? 0) >= 1
                 && s.value("docker_watchdog_events_stream_up") == 1

@@ -76,23 +76,31 @@ struct RemediationDaemonTests {
 
         let frozenPid = try freezer.freeze(daemon)
         try waitForAudit(w, action: "restart_daemon", phase: "finished")
-        #expect(records(w, action: "stack_dump", phase: "finished").count == 1)
-        let dump = try #require(records(w, action: "stack_dump", phase: "finished").first)
-        #expect(dump["targets"] as? [String] == ["dockerd pid \(frozenPid)"])
+        // Podman's service is not dockerd: SIGUSR1 is no stack-dump request there, so none is asked.
+        let dumps = daemon.isPodman ? 0 : 1
+        #expect(records(w, action: "stack_dump", phase: "finished").count == dumps)
+        if !daemon.isPodman {
+            let dump = try #require(records(w, action: "stack_dump", phase: "finished").first)
+            #expect(dump["targets"] as? [String] == ["dockerd pid \(frozenPid)"])
+        }
         // The stack dump went before the restart.
         let order = w.auditRecords().compactMap { r -> String? in r["phase"] as? String == "started" ? r["action"] as? String : nil }
-        #expect(order == ["stack_dump", "restart_daemon"])
+        #expect(order == (daemon.isPodman ? ["restart_daemon"] : ["stack_dump", "restart_daemon"]))
         // The watchdog notices the daemon is back, a new dockerd process.
         let back = try w.waitFor("daemon back up", timeout: 30) { $0.value("docker_daemon_up") == 1 }
         #expect(back.value("docker_daemon_consecutive_probe_failures") == 0)
         #expect(back.value("docker_watchdog_remediation_actions_total", ["policy": "daemon", "action": "restart_daemon"]) == 1)
-        #expect(back.value("docker_watchdog_remediation_actions_total", ["policy": "daemon", "action": "stack_dump"]) == 1)
+        #expect((back.value("docker_watchdog_remediation_actions_total", ["policy": "daemon", "action": "stack_dump"]) ?? 0) == Double(dumps))
         let newPid = try #require(daemon.pid)
         #expect(newPid != frozenPid)
         #expect(try daemon.docker(["info", "--format", "{{.ServerVersion}}"]).isEmpty == false)
-        // dockerd wrote its goroutine dump into its exec root once it was resumed, and the watchdog said where to look.
-        #expect(try stackDumps(execRoot).count > dumpsBefore.count, "no goroutine-stacks-*.log in \(execRoot)")
-        #expect(w.log.contains("asked dockerd for a goroutine stack dump") && w.log.contains(execRoot))
+        if daemon.isPodman {
+            #expect(!w.log.contains("asked dockerd for a goroutine stack dump"))
+        } else {
+            // dockerd wrote its goroutine dump into its exec root once it was resumed, and the watchdog said where to look.
+            #expect(try stackDumps(execRoot).count > dumpsBefore.count, "no goroutine-stacks-*.log in \(execRoot)")
+            #expect(w.log.contains("asked dockerd for a goroutine stack dump") && w.log.contains(execRoot))
+        }
         #expect(w.log.contains("live-restore is off"))
 
         // Frozen again inside the cool-down: the policy holds back.
@@ -103,7 +111,7 @@ struct RemediationDaemonTests {
         #expect((try plan(w, "daemon")["suppressed"] as? String)?.hasPrefix("cool-down until") == true)
         Thread.sleep(forTimeInterval: 5)
         #expect(records(w, action: "restart_daemon", phase: "started").count == 1)
-        #expect(records(w, action: "stack_dump", phase: "planned").count == 1)
+        #expect(records(w, action: "stack_dump", phase: "planned").count == (daemon.isPodman ? 0 : 1))
         freezer.thawAll()
         try w.waitFor("daemon up after SIGCONT", timeout: 30) { $0.value("docker_daemon_up") == 1 }
     }

@@ -91,3 +91,27 @@ struct LabelSelectorPolicyTests {
         #expect((try LabelSelector(parsing: " k ")).description == "k")
     }
 }
+
+/// Podman names `busybox:latest` `docker.io/library/busybox:latest` (and its own builds
+/// `localhost/name:tag`): a keep pattern written against the short name still keeps it.
+@Suite("Keep pattern on qualified image names")
+struct KeepPatternQualifiedNameTests {
+    @Test func aQualifiedNameIsKeptByAPatternOnTheShortName() throws {
+        let host = FakeHost()
+        host.images = [
+            .init(id: "sha256:b", tags: ["docker.io/library/busybox:latest"], created: 0, size: 10),
+            .init(id: "sha256:l", tags: ["localhost/base:1"], created: 0, size: 10),
+            .init(id: "sha256:o", tags: ["docker.io/library/other:1"], created: 0, size: 10),
+        ]
+        let ledger = ActionLedger(audit: AuditLog(path: "/tmp/keep-\(UUID().uuidString).jsonl"), logger: LabelSelectorPolicyTests.logger)
+        let disk = DiskRemediation(
+            settings: .init(
+                thresholds: DiskThresholds(actBelowRatio: 0.1, actBelowBytes: 0, actBelowInodesRatio: 0.05, targetRatio: 0.3, targetInodesRatio: 0.05),
+                steps: [.unusedImages], minAge: .seconds(1), keepPattern: "^(busybox|base):"),
+            docker: host, measure: { host.stats() }, ledger: ledger)
+        #expect(try disk.candidates(.unusedImages).map(\.id) == ["sha256:o"])
+        #expect(DiskRemediation.familiarName("docker.io/library/busybox:latest") == "busybox:latest")
+        #expect(DiskRemediation.familiarName("docker.io/grafana/grafana:11") == "grafana/grafana:11")
+        #expect(DiskRemediation.familiarName("quay.io/prometheus/prometheus:v3") == "quay.io/prometheus/prometheus:v3")
+    }
+}
