@@ -31,6 +31,8 @@ public final class DaemonCollector: Collector {
         var lastSuccess: Date?
         var lastInfoRefresh: ContinuousClock.Instant?
         var wasUp = false
+        /// The daemon answered a probe before: a later answer after failures is a comeback.
+        var answeredBefore = false
         var info: DockerInfo?
         var version: DockerVersion?
     }
@@ -62,7 +64,7 @@ public final class DaemonCollector: Collector {
             failure = e
             error = "ping: \(e)"
         }
-        let (cameBack, needInfo) = state.withLock { s -> (Bool, Bool) in
+        let (cameBack, needInfo, returned) = state.withLock { s -> (Bool, Bool, Bool) in
             s.probes += 1
             if let pingSeconds {
                 s.histogram.observe(pingSeconds)
@@ -80,19 +82,23 @@ public final class DaemonCollector: Collector {
             }
             let up = pingSeconds != nil
             let cameBack = up && !s.wasUp
+            let returned = cameBack && s.answeredBefore
             s.wasUp = up
+            if up { s.answeredBefore = true }
             let stale = s.lastInfoRefresh.map { ContinuousClock.now - $0 >= infoInterval } ?? true
-            return (cameBack, up && (cameBack || stale))
+            return (cameBack, up && (cameBack || stale), returned)
         }
         if cameBack {
-            client.versionCache.invalidate()
+            // A daemon back from an outage may have been upgraded: negotiate again. Not at the first
+            // answer: the version the other collectors negotiated a moment ago is current.
+            if returned { client.versionCache.invalidate() }
             logger.info("docker daemon answers", metadata: ["endpoint": "\(client.endpoint)"])
         } else if let failure, state.withLock({ $0.consecutiveFailures }) == 1 {
             logger.warning("docker daemon probe failed", metadata: ["endpoint": "\(client.endpoint)", "error": "\(failure)"])
         }
         if needInfo {
             do {
-                let version = try client.version(timeout: timeout)
+                let version = try client.version(timeout: timeout, maxAge: .seconds(5))  // the start-up negotiation's answer, if that was just now
                 let info = try client.info(timeout: timeout)
                 state.withLock { s in
                     s.version = version

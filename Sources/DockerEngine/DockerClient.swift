@@ -73,14 +73,44 @@ public final class DockerRequestStats: Sendable {
 }
 
 /// The API version to put in request paths, negotiated once and shared between clients.
+///
+/// Negotiation is single-flight: the sampling threads that start together wait for one `/version`
+/// answer instead of each asking (start-up talks to the daemon once), and that answer is kept for
+/// the daemon collector, which would otherwise ask again in the same second.
 public final class APIVersionCache: Sendable {
-    private let value = Mutex<APIVersion?>(nil)
+    private struct Value {
+        var version: APIVersion?
+        var answer: (version: DockerVersion, at: ContinuousClock.Instant)?
+    }
+    private let value = Mutex(Value())
+    /// Held while one `/version` request is in flight; the others wait on it.
+    private let negotiation = Mutex(())
     public init() {}
-    public var current: APIVersion? { value.withLock { $0 } }
-    func set(_ version: APIVersion) { value.withLock { $0 = version } }
+    public var current: APIVersion? { value.withLock { $0.version } }
+    func set(_ version: APIVersion) { value.withLock { $0.version = version } }
     /// Forget the negotiated version, e.g. after the daemon came back from an outage (it may have
     /// been upgraded).
-    public func invalidate() { value.withLock { $0 = nil } }
+    public func invalidate() { value.withLock { $0 = Value() } }
+
+    /// The last `/version` answer if it is at most `maxAge` old.
+    func answer(maxAge: Duration) -> DockerVersion? {
+        value.withLock { v in v.answer.flatMap { ContinuousClock.now - $0.at <= maxAge ? $0.version : nil } }
+    }
+
+    func remember(_ answer: DockerVersion, negotiated: APIVersion?) {
+        value.withLock { v in
+            v.answer = (answer, .now)
+            if let negotiated { v.version = negotiated }
+        }
+    }
+
+    /// Runs `body` alone: one `/version` request at a time across every client sharing this cache.
+    func singleFlight<T>(_ body: () throws(DockerError) -> T) throws(DockerError) -> T {
+        let result: Result<T, DockerError> = negotiation.withLock { _ in
+            do throws(DockerError) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
 }
 
 /// Answer of `GET /_ping`.
@@ -152,24 +182,28 @@ public final class DockerClient: Sendable {
         return PingResult(apiVersion: response.headers["api-version"], duration: ContinuousClock.now - start)
     }
 
-    /// `GET /version`, unversioned.
-    public func version(timeout: Duration? = nil) throws(DockerError) -> DockerVersion {
-        try decode(DockerVersion.self, path: "/version", body: exchange("version", target: "/version", timeout: timeout).body)
+    /// `GET /version`, unversioned. With `maxAge`, an answer this process received at most that
+    /// long ago (by any client sharing `versionCache`) is returned without asking again.
+    public func version(timeout: Duration? = nil, maxAge: Duration? = nil) throws(DockerError) -> DockerVersion {
+        try versionCache.singleFlight { () throws(DockerError) -> DockerVersion in
+            if let maxAge, let recent = versionCache.answer(maxAge: maxAge) { return recent }
+            let answer = try decode(DockerVersion.self, path: "/version", body: exchange("version", target: "/version", timeout: timeout).body)
+            // Every answer negotiates: the cache holds the version for request paths from now on.
+            versionCache.remember(answer, negotiated: APIVersion(answer.apiVersion).map { min($0, Self.newestKnownVersion) })
+            return answer
+        }
     }
 
     /// The API version for request paths: the pinned one, or the lower of the daemon's and
-    /// `newestKnownVersion`, asked from `/version` once and cached.
+    /// `newestKnownVersion`, asked from `/version` once and cached. Threads that ask together wait
+    /// for one answer.
     public func negotiatedVersion() throws(DockerError) -> APIVersion {
         if let pinnedVersion { return pinnedVersion }
         if let cached = versionCache.current { return cached }
-        let daemon = try version()
-        guard let daemonVersion = APIVersion(daemon.apiVersion) else {
-            stats.record(endpoint: "version", error: .undecodable(path: "/version", reason: "ApiVersion"))
-            throw .undecodable(path: "/version", reason: "ApiVersion \"\(daemon.apiVersion)\" is not a version")
-        }
-        let chosen = min(daemonVersion, Self.newestKnownVersion)
-        versionCache.set(chosen)
-        return chosen
+        let daemon = try version(maxAge: .seconds(5))
+        if let cached = versionCache.current { return cached }
+        stats.record(endpoint: "version", error: .undecodable(path: "/version", reason: "ApiVersion"))
+        throw .undecodable(path: "/version", reason: "ApiVersion \"\(daemon.apiVersion)\" is not a version")
     }
 
     /// `GET /info`.

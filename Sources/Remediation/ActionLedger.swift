@@ -8,9 +8,12 @@ import Sampling
 public struct ActionOutcome: Sendable {
     public var removed: [String] = []
     public var bytesReclaimed: Int64?
-    public init(removed: [String] = [], bytesReclaimed: Int64? = nil) {
+    /// Disk actions: free space is back at the target.
+    public var targetReached: Bool?
+    public init(removed: [String] = [], bytesReclaimed: Int64? = nil, targetReached: Bool? = nil) {
         self.removed = removed
         self.bytesReclaimed = bytesReclaimed
+        self.targetReached = targetReached
     }
 }
 
@@ -24,6 +27,10 @@ public final class ActionLedger: Sendable {
     struct State {
         var performed: [Key: UInt64] = [:]
         var failed: [Key: UInt64] = [:]
+        var interrupted: [Key: UInt64] = [:]
+        /// What the start-up read of the audit log found: records restored, lines unreadable.
+        var restoredRecords = 0
+        var unreadableLines = 0
         var dryRuns: [Key: UInt64] = [:]
         var reclaimed: [String: Int64] = [:]
         var lastAction: [String: Date] = [:]
@@ -53,6 +60,10 @@ public final class ActionLedger: Sendable {
         policy: String, action: String, targets: [String], reason: String, dryRun: Bool, now: Date = Date(),
         _ body: () throws -> ActionOutcome
     ) -> AuditRecord {
+        // Later phases are stamped `now` plus the real time elapsed since, so that a policy's clock
+        // (a fake one in tests) dates the whole action.
+        let realStart = Date()
+        let stamp = { now.addingTimeInterval(Date().timeIntervalSince(realStart)) }
         let id = state.withLock { s -> String in
             s.sequence += 1
             return "\(Int(now.timeIntervalSince1970))-\(s.sequence)"
@@ -78,15 +89,16 @@ public final class ActionLedger: Sendable {
             return record
         }
         record.phase = "started"
-        record.time = Date()
+        record.time = stamp()
         try? audit.append(record)
         logger.notice("remediation started", metadata: meta(record))
         do {
             let outcome = try body()
             record.phase = "finished"
-            record.time = Date()
+            record.time = stamp()
             record.removed = outcome.removed
             record.bytesReclaimed = outcome.bytesReclaimed
+            record.targetReached = outcome.targetReached
             do {
                 try audit.append(record)
             } catch {
@@ -101,12 +113,77 @@ public final class ActionLedger: Sendable {
             }
         } catch {
             record.phase = "failed"
-            record.time = Date()
+            record.time = stamp()
             record.error = "\(error)"
             try? audit.append(record)
             fail(record, key: key)
         }
         return record
+    }
+
+    /// Takes up what earlier processes left in the audit log: an `interrupted` record for every
+    /// action that started and never ended (the process died mid-action), the recent actions for
+    /// `/api/v1/actions`, and each policy's last action time. Policies restore their own waits.
+    public func restore(_ history: AuditHistory, now: Date = Date()) {
+        if history.tornTail { audit.endTornLine() }
+        if let error = history.readError {
+            logger.error("cannot read the audit log back: policies wait as if an action had just run", metadata: ["error": "\(error)"])
+        } else if history.unreadableLines > 0 {
+            logger.warning(
+                "audit log lines could not be read back: policies wait as if an action ran at the log's last change",
+                metadata: [
+                    "path": "\(audit.path)", "lines": "\(history.unreadableLines)",
+                    "modified": "\(history.modified.map { $0.formatted(.iso8601) } ?? "unknown")",
+                ])
+        }
+        state.withLock { s in
+            s.restoredRecords = history.records.count
+            s.unreadableLines = history.unreadableLines + (history.readError == nil ? 0 : 1)
+            s.sequence = UInt64(history.records.count)
+            for record in history.records.suffix(recentLimit) { s.recent.append(record) }
+            for record in history.records where !record.dryRun && (record.phase == "finished" || record.phase == "failed") {
+                s.lastAction[record.policy] = max(s.lastAction[record.policy] ?? record.time, record.time)
+            }
+        }
+        for started in history.unfinished {
+            var record = started
+            record.phase = "interrupted"
+            record.time = now
+            record.error =
+                "the watchdog stopped (killed, crashed or the host went down) after this action started at \(started.time.formatted(.iso8601)) and before it ended: whether it took effect is unknown"
+            do {
+                try audit.append(record)
+            } catch {
+                logger.error("audit log write failed for an interrupted action", metadata: ["error": "\(error)"])
+            }
+            logger.warning("remediation interrupted by the end of an earlier watchdog process", metadata: meta(record))
+            state.withLock { s in
+                s.interrupted[Key(policy: record.policy, action: record.action), default: 0] += 1
+                s.recent.append(record)
+                if s.recent.count > recentLimit { s.recent.removeFirst(s.recent.count - recentLimit) }
+            }
+        }
+    }
+
+    /// Writes a `skipped` record: a policy gives up on a target (no action runs; read back at the
+    /// next start so that the decision survives a restart).
+    public func skip(policy: String, action: String, targets: [String], reason: String, dryRun: Bool, now: Date = Date()) {
+        let record = AuditRecord(
+            time: now,
+            actionID: state.withLock { s in
+                s.sequence += 1
+                return "\(Int(now.timeIntervalSince1970))-\(s.sequence)"
+            }, policy: policy, action: action, phase: "skipped", dryRun: dryRun, reason: reason, targets: targets, removed: [],
+            bytesReclaimed: nil, error: nil)
+        do {
+            try audit.append(record)
+        } catch {
+            logger.error("audit log write failed", metadata: ["error": "\(error)"])
+        }
+        state.withLock { s in
+            s.recent.append(record)
+            if s.recent.count > recentLimit { s.recent.removeFirst(s.recent.count - recentLimit) }
+        }
     }
 
     /// Records that a policy is holding back (cool-down, cap) or free again (`reason` nil).
@@ -164,6 +241,9 @@ public final class ActionLedger: Sendable {
             MetricCatalog.remediationActions.family(series(s.performed)),
             MetricCatalog.remediationFailures.family(series(s.failed)),
             MetricCatalog.remediationDryRuns.family(series(s.dryRuns)),
+            MetricCatalog.remediationInterrupted.family(series(s.interrupted)),
+            MetricCatalog.auditLogRestoredRecords.family(value: Double(s.restoredRecords)),
+            MetricCatalog.auditLogUnreadableLines.family(value: Double(s.unreadableLines)),
             MetricCatalog.remediationReclaimed.family(s.reclaimed.sorted { $0.key < $1.key }.map { ([Label("action", $0.key)], Double($0.value)) }),
             MetricCatalog.remediationLastAction.family(s.lastAction.sorted { $0.key < $1.key }.map { ([Label("policy", $0.key)], $0.value.timeIntervalSince1970) }),
             MetricCatalog.remediationSuppressed.family(

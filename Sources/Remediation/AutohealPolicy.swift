@@ -79,6 +79,12 @@ public final class AutohealPolicy: RemediationPolicy {
         /// when the policy first saw that value (so later wall-clock steps do not move it).
         var unhealthyAnchors: [String: (since: Date, instant: ContinuousClock.Instant)] = [:]
         var lastPlan: [String] = ["not evaluated yet"]
+        /// Heals read back from the audit log, by container name (records name their targets), taken
+        /// up by the container of that name when the policy first sees it.
+        var restoredByName: [String: Heal] = [:]
+        /// Set when the audit log could not all be read: every container's first restart waits the
+        /// backoff from this moment.
+        var damagedAt: (date: Date, instant: ContinuousClock.Instant)?
     }
 
     public let name = "autoheal"
@@ -109,6 +115,69 @@ public final class AutohealPolicy: RemediationPolicy {
     /// Consecutive restarts without recovery of a container, by ID (for tests and the plan).
     public func restarts(of id: String) -> Int { state.withLock { $0.heals[id]?.restarts ?? 0 } }
 
+    /// Restarts further apart than this are not one streak: the container must have recovered in
+    /// between (a streak's waits never exceed `maxBackoff` plus `minUnhealthy`), so the audit log is
+    /// read back over `maxRestarts` such gaps.
+    var streakGap: Duration { (settings.maxBackoff + settings.minUnhealthy) * 2 }
+
+    public var memoryHorizon: Duration { streakGap * max(1, settings.maxRestarts) }
+
+    /// Continues earlier processes' streaks: per container name, the restarts of the last streak
+    /// (an interrupted restart counts: it may have run) with the backoff from the last one, and
+    /// the cap when the last record says autoheal gave up on it. The count resets, as in one
+    /// process, once the container is seen healthy after its last restart.
+    public func restore(from history: AuditHistory, at now: (wall: Date, monotonic: ContinuousClock.Instant)) {
+        var byName: [String: [AuditRecord]] = [:]
+        for r in history.records where r.policy == name && r.action == "restart_container" {
+            guard let target = r.targets.first else { continue }
+            if (!r.dryRun && r.phase == "started") || (r.dryRun && r.phase == "planned") || r.phase == "skipped" {
+                byName[target, default: []].append(r)
+            }
+        }
+        var restored: [String: Heal] = [:]
+        for (target, records) in byName {
+            var streak: [AuditRecord] = []
+            for r in records.reversed() {
+                if let next = streak.last, next.time.timeIntervalSince(r.time) > seconds(streakGap) { break }
+                streak.append(r)
+            }
+            guard let last = streak.first else { continue }
+            var heal = Heal()
+            heal.restarts = streak.filter { !$0.dryRun && $0.phase == "started" }.count
+            if last.phase == "skipped" { heal.restarts = max(heal.restarts, settings.maxRestarts) }
+            heal.capLogged = heal.restarts >= settings.maxRestarts
+            let attempt = streak.first { $0.phase != "skipped" }?.time ?? last.time
+            heal.lastAttempt = attempt
+            heal.lastAttemptInstant = PolicyClock.instant(of: attempt, at: now)
+            restored[target] = heal
+        }
+        state.withLock { s in
+            s.restoredByName = restored
+            if history.isDamaged {
+                let at = history.modified ?? now.wall
+                s.damagedAt = (at, PolicyClock.instant(of: at, at: now))
+            }
+        }
+    }
+
+    /// Hands restored heals to the containers that carry their names (once per container).
+    private func adoptRestored(_ list: [TrackedContainer]) {
+        state.withLock { s in
+            guard !s.restoredByName.isEmpty || s.damagedAt != nil else { return }
+            for c in list where s.heals[c.id] == nil {
+                if let heal = s.restoredByName.removeValue(forKey: c.name) {
+                    s.heals[c.id] = heal
+                } else if let damaged = s.damagedAt, c.health == "unhealthy" {
+                    var heal = Heal()
+                    (heal.lastAttempt, heal.lastAttemptInstant) = damaged
+                    s.heals[c.id] = heal
+                }
+            }
+            // The unreadable log delays each container once: as if each had been restarted then.
+            if let damaged = s.damagedAt, clock.monotonic() - damaged.instant > settings.maxBackoff { s.damagedAt = nil }
+        }
+    }
+
     public func isOptedIn(_ labels: [String: String]) -> Bool {
         settings.all || settings.label.matches(labels)
     }
@@ -125,6 +194,7 @@ public final class AutohealPolicy: RemediationPolicy {
             return
         }
         let (t, m) = clock.now()
+        adoptRestored(list)
         forgetRecovered(list)
         let (heals, anchors) = anchorUnhealthy(list, now: (t, m))
 
@@ -255,6 +325,10 @@ public final class AutohealPolicy: RemediationPolicy {
             return out
         }
         for name in newly {
+            ledger.skip(
+                policy: self.name, action: "restart_container", targets: [name],
+                reason: "left alone after \(settings.maxRestarts) restarts that did not make it healthy, until it turns healthy again",
+                dryRun: settings.dryRun, now: clock.wall())
             logger.warning(
                 "autoheal: restart cap reached; the container is left alone until it turns healthy",
                 metadata: [

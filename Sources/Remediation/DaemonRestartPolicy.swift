@@ -99,6 +99,21 @@ public final class DaemonRestartPolicy: RemediationPolicy {
     /// Restarts attempted inside the current window.
     public var restartsInWindow: Int { state.withLock { $0.restarts.count } }
 
+    public var memoryHorizon: Duration { max(settings.window, settings.cooldown) }
+
+    /// Earlier processes' restarts count against the cap (an interrupted one too: it may have run)
+    /// and the last one, or the last dry-run plan, starts the cool-down; an unreadable audit log
+    /// starts the cool-down at its last change.
+    public func restore(from history: AuditHistory, at now: (wall: Date, monotonic: ContinuousClock.Instant)) {
+        let attempts = history.attempts(policy: name, action: "restart_daemon")
+        var last = (attempts + history.dryRuns(policy: name, action: "restart_daemon")).map(\.time).max()
+        if history.isDamaged { last = max(last ?? .distantPast, history.modified ?? now.wall) }
+        state.withLock { s in
+            s.restarts = attempts.map { PolicyClock.instant(of: $0.time, at: now) }.filter { now.monotonic - $0 <= settings.window }
+            if let last { s.lastRestart = (PolicyClock.instant(of: last, at: now), last) }
+        }
+    }
+
     public func evaluate() {
         guard settings.enabled else { return }
         let (t, m) = clock.now()

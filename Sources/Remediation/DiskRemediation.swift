@@ -93,6 +93,25 @@ public final class DiskRemediation: Sendable {
     /// What the policy would do now, and why (for `/api/v1/plan`).
     public var plan: [String] { state.withLock { $0.lastPlan } }
 
+    public var memoryHorizon: Duration { settings.cooldown }
+
+    /// An episode of an earlier process that ended without reaching the target (its last record
+    /// says so, or it was interrupted, or it was a dry run) continues its cool-down; so does an
+    /// unreadable audit log, from its last change.
+    public func restore(from history: AuditHistory, at now: (wall: Date, monotonic: ContinuousClock.Instant)) {
+        let own = history.records.filter { $0.policy == "disk" && ($0.dryRun ? $0.phase == "planned" : $0.phase != "planned") }
+        var coolFrom: Date?
+        if let last = own.last, last.targetReached != true { coolFrom = last.time }
+        if history.isDamaged { coolFrom = max(coolFrom ?? .distantPast, history.modified ?? now.wall) }
+        guard let coolFrom else { return }
+        let until = PolicyClock.instant(of: coolFrom, at: now) + settings.cooldown
+        guard until > now.monotonic else { return }
+        state.withLock { s in
+            s.coolingUntil = until
+            s.coolingUntilDate = coolFrom.addingTimeInterval(seconds(settings.cooldown))
+        }
+    }
+
     /// One evaluation: update the hysteresis state and, under pressure, run the ladder.
     public func evaluate() {
         guard settings.enabled else { return }
@@ -198,7 +217,7 @@ public final class DiskRemediation: Sendable {
             let after = measure()
             var gained: Int64?
             if let before, let after { gained = Int64(after.availableBytes) - Int64(before.availableBytes) }
-            return ActionOutcome(removed: removed, bytesReclaimed: gained)
+            return ActionOutcome(removed: removed, bytesReclaimed: gained, targetReached: after.map(settings.thresholds.recovered))
         }
         guard record.phase == "finished", let fs = measure() else { return false }
         return settings.thresholds.recovered(fs)

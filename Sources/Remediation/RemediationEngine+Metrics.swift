@@ -15,6 +15,18 @@ extension MetricCatalog {
         name: "docker_watchdog_remediation_dry_run_actions", type: .counter,
         help: "Actions a policy in dry-run mode planned and reported instead of running, by policy and action.",
         labels: ["policy", "action"], collector: "remediation")
+    public static let remediationInterrupted = MetricDescriptor(
+        name: "docker_watchdog_remediation_interrupted_actions", type: .counter,
+        help: "Actions an earlier watchdog process started and never ended (killed, crashed, host down), found in the audit log at start and marked interrupted, by policy and action.",
+        labels: ["policy", "action"], collector: "remediation")
+    public static let auditLogRestoredRecords = MetricDescriptor(
+        name: "docker_watchdog_audit_log_restored_records", type: .gauge,
+        help: "Audit log records read back at start, inside the longest span a policy remembers (cool-downs, backoffs, caps continue from them).",
+        labels: [], collector: "remediation")
+    public static let auditLogUnreadableLines = MetricDescriptor(
+        name: "docker_watchdog_audit_log_unreadable_lines", type: .gauge,
+        help: "Audit log lines that could not be read back at start (1 also when the log cannot be read at all); policies then wait as if an action ran at the log's last change.",
+        labels: [], collector: "remediation")
     public static let remediationReclaimed = MetricDescriptor(
         name: "docker_watchdog_remediation_reclaimed_bytes", type: .counter,
         help: "Free bytes gained on the Docker root's filesystem by disk remediation, measured with statvfs before and after each step, by action.",
@@ -41,7 +53,8 @@ extension MetricCatalog {
         labels: [], collector: "remediation")
 
     public static let remediationMetrics: [MetricDescriptor] = [
-        remediationActions, remediationFailures, remediationDryRuns, remediationReclaimed, remediationLastAction,
+        remediationActions, remediationFailures, remediationDryRuns, remediationInterrupted, auditLogRestoredRecords,
+        auditLogUnreadableLines, remediationReclaimed, remediationLastAction,
         remediationSuppressed, remediationEnabled, remediationDryRun, diskPressure,
     ]
 }

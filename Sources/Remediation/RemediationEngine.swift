@@ -12,6 +12,11 @@ public protocol RemediationPolicy: Sendable {
     func evaluate()
     /// What the policy would do now, and why, in sentences (for `/api/v1/plan`).
     var plan: [String] { get }
+    /// How far back the audit log must be read for this policy's cool-downs, backoffs and caps.
+    var memoryHorizon: Duration { get }
+    /// Continues the waits and caps of earlier processes from their audit records (called once,
+    /// before the first evaluation). Never lets the policy act sooner than one process would have.
+    func restore(from history: AuditHistory, at now: (wall: Date, monotonic: ContinuousClock.Instant))
 }
 
 extension DiskRemediation: RemediationPolicy {
@@ -35,6 +40,20 @@ public final class RemediationEngine: Sendable {
         self.ledger = ledger
         self.policies = policies
         self.disk = policies.compactMap { $0 as? DiskRemediation }.first
+    }
+
+    /// The span of audit log read back at start: what every policy needs, and at least a day of
+    /// actions for `/api/v1/actions`.
+    public var memoryHorizon: Duration { max(policies.map(\.memoryHorizon).max() ?? .zero, .seconds(86_400)) }
+
+    /// Reads the audit log back and hands it to the ledger and every policy (see `AuditHistory`).
+    @discardableResult
+    public func restoreFromAuditLog(clock: PolicyClock = .system) -> AuditHistory {
+        let now = clock.now()
+        let history = AuditHistory.read(path: ledger.audit.path, horizon: memoryHorizon, now: now.wall)
+        ledger.restore(history, now: now.wall)
+        for policy in policies { policy.restore(from: history, at: now) }
+        return history
     }
 
     /// Lets every enabled policy act, then returns remediation's metric families.

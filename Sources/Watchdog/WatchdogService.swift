@@ -144,6 +144,9 @@ public final class WatchdogService: Sendable {
             handler: router.handle)
         server.withLock { $0 = httpServer }
         security.withLock { $0 = guardian }
+        // Before the first evaluation: earlier processes' cool-downs, backoffs and caps go on, and
+        // actions they left unfinished are marked interrupted.
+        remediation.restoreFromAuditLog()
         for runner in runners {
             runner.start()
             runner.collector.startBackground()

@@ -95,14 +95,18 @@ enum PolicyTestSupport {
 @Suite("Daemon restart policy (fake host, fake clock)")
 struct DaemonRestartPolicyTests {
     struct Rig {
-        let clock = RemediationTestClock()
+        let clock: RemediationTestClock
         let host = HostStatus()
         let control = FakeDaemonControl()
         let ledger: ActionLedger
         let policy: DaemonRestartPolicy
         let auditPath: String
 
-        init(dryRun: Bool = false, maxRestarts: Int = 3, auditPath: String = PolicyTestSupport.auditPath(), pidFile: String = "/run/docker.pid") {
+        init(
+            dryRun: Bool = false, maxRestarts: Int = 3, auditPath: String = PolicyTestSupport.auditPath(), pidFile: String = "/run/docker.pid",
+            clock: RemediationTestClock = RemediationTestClock()
+        ) {
+            self.clock = clock
             self.auditPath = auditPath
             ledger = ActionLedger(audit: AuditLog(path: auditPath), logger: PolicyTestSupport.logger)
             let clock = self.clock
@@ -119,6 +123,12 @@ struct DaemonRestartPolicyTests {
                 d.everAnswered = true
                 d.liveRestore = false
             }
+        }
+
+        /// What a new process does at start: reads the audit log back.
+        @discardableResult
+        func restore() -> AuditHistory {
+            RemediationEngine(interval: .seconds(1), ledger: ledger, policies: [policy]).restoreFromAuditLog(clock: clock.policyClock)
         }
 
         /// The daemon fails `count` probes, `spacing` seconds apart, starting now.
