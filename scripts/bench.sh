@@ -9,6 +9,8 @@
 #   --churn-minutes M       length of the churn run (default 10; 0 skips it)
 #   --dockerd-containers K  busybox containers on the private dockerd (default 100; quick 24)
 #   --no-dockerd            skip the real-daemon phase (it needs root, dockerd and busybox-static)
+#   --dockerd-engines E,... other test-bed engines whose sampling round is measured too, same budget
+#                           (default docker28; empty: none; an engine not in the cache is noted, skipped)
 #   --enforce-round W       quick mode: which sampling-round ratios fail the run: both (default), fake, dockerd
 #   --counts 0,100,...      container counts for the fake engine (default 0,100,1000,10000; quick 1000,10000)
 #   --load-seconds S        wrk time per figure (default 6; quick 3), split in 3 runs alternating with the floor
@@ -44,7 +46,7 @@ while [[ $# -gt 0 ]]; do
         --skip-install) skip_install=1; shift ;;
         --write) write=1; shift ;;
         --no-dockerd) pass+=(--no-dockerd); shift ;;
-        --churn-minutes|--dockerd-containers|--counts|--load-seconds|--out|--enforce-round)
+        --churn-minutes|--dockerd-containers|--dockerd-engines|--counts|--load-seconds|--out|--enforce-round)
             [[ $# -ge 2 ]] || die "$1 needs a value"
             pass+=("$1" "$2"); [[ "$1" == --out ]] && out="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$SCRIPT_DIR/bench.sh" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;

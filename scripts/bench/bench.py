@@ -725,6 +725,38 @@ class Bench:
             subprocess.run([td, "stop", name], capture_output=True, timeout=300)
         self.save()
 
+    def engine_round_phase(self, engine):
+        """The sampling round on another engine of the test bed's matrix (scripts/test-dockerd.sh
+        --engine): the same containers, floor and round as the dockerd phase, same budget."""
+        args = self.args
+        td = os.path.join(args.repo, "scripts", "test-dockerd.sh")
+        name = f"{args.dockerd_name}-{engine}"
+        log(f"real engine {engine} ('{name}') with {args.dockerd_containers} busybox containers")
+        subprocess.run([td, "stop", name], capture_output=True, timeout=120)
+        r = subprocess.run([td, "start", name, "--engine", engine], capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(f"test-dockerd.sh start {name} --engine {engine} failed: {r.stdout} {r.stderr}")
+        res = {"engine": engine}
+        self.results[f"dockerd-{engine}"] = res
+        try:
+            envs = subprocess.run([td, "env", name, "--prefix", "B"], capture_output=True, text=True).stdout
+            vals = dict(re.findall(r"export (\w+)=(\S+)", envs))
+            host, sock = vals["B_HOST"], vals["B_HOST"][len("unix://"):]
+            cli = vals.get("B_CLI") or ("/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker")
+            docker = [cli, "-H", host]
+            if vals.get("B_DOCKER_CONFIG"):
+                os.environ["DOCKER_CONFIG"] = vals["B_DOCKER_CONFIG"]
+            self.create_containers(docker, args.dockerd_containers, wait_unhealthy=False)
+            res["containers"] = int(subprocess.run(docker + ["ps", "-aq"], capture_output=True, text=True).stdout.count("\n"))
+            res["floor_list"] = self.curl_floor(sock, args.curl_reps)
+            log(f"  {engine} curl /containers/json?all=1: {res['floor_list']['median_ms']:.2f} ms, {res['floor_list']['bytes']} bytes")
+            res["round"] = self.round_cost(host, res["containers"], res["floor_list"], f"dockerd-{engine}")
+        finally:
+            os.environ.pop("DOCKER_CONFIG", None)
+            log(f"  stopping {engine} '{name}'")
+            subprocess.run([td, "stop", name], capture_output=True, timeout=300)
+        self.save()
+
     def create_containers(self, docker, count, wait_unhealthy=True):
         """busybox containers with --network none: 60% with a passing health check, 5% failing,
         10% exited, the rest plain; in compose-style projects of 5."""
@@ -936,6 +968,9 @@ def evaluate(results, quick):
     points = [(f"N={int(k):,}", p) for k, p in sorted(scale.items(), key=lambda kv: int(kv[0]))]
     if results.get("dockerd", {}).get("round"):
         points.append((f"dockerd N={results['dockerd']['containers']}", results["dockerd"]))
+    for key in sorted(k for k in results if k.startswith("dockerd-")):
+        if results[key].get("round"):
+            points.append((f"dockerd {results[key]['engine']} N={results[key]['containers']}", results[key]))
     for k, p in sorted(scale.items(), key=lambda kv: int(kv[0])):
         r = p.get("round_changing", {}).get("ratio")
         if r is not None:
@@ -1050,9 +1085,13 @@ def report(results, quick, command, elapsed):
             round_rows.append((f"{k}-changing", {"floor_list": changing.get("floor_list") or {}, "round": changing}))
     if results.get("dockerd"):
         round_rows.append(("dockerd", results["dockerd"]))
+    for key in sorted(k for k in results if k.startswith("dockerd-")):
+        round_rows.append((key, results[key]))
     for k, p in round_rows:
         if k == "dockerd":
             label = f"dockerd {p.get('containers', '?')}"
+        elif k.startswith("dockerd-"):
+            label = f"{p.get('engine', k)} {p.get('containers', '?')}"
         elif k.endswith("-changing"):
             label = f"{int(k.split('-')[0]):,}, host changing"
         else:
@@ -1233,6 +1272,8 @@ def main():
     ap.add_argument("--dockerd-containers", type=int, default=0, help="default 100 (quick mode 24)")
     ap.add_argument("--dockerd-name", default="bench")
     ap.add_argument("--no-dockerd", action="store_true")
+    ap.add_argument("--dockerd-engines", default="docker28",
+                    help="other engines of the test bed whose sampling round is measured too (comma-separated; empty: none)")
     ap.add_argument("--enforce-round", choices=["both", "fake", "dockerd"], default="both",
                     help="quick mode: which sampling-round ratios fail the run (default both: the fake engine's and the real daemon's)")
     ap.add_argument("--load-seconds", type=float, default=0)
@@ -1326,6 +1367,17 @@ def main():
             except Exception as e:  # noqa: BLE001
                 res["notes"].append(f"real dockerd phase failed: {e}")
                 log(f"real dockerd phase failed: {e}")
+            for engine in [e for e in args.dockerd_engines.split(",") if e]:
+                cached = subprocess.run([os.path.join(args.repo, "scripts", "engines.sh"), "paths", engine], capture_output=True)
+                if cached.returncode != 0:
+                    res["notes"].append(f"engine {engine} is not in the engine cache (scripts/engines.sh fetch {engine}): its round was not measured")
+                    log(f"engine {engine} not cached: skipped")
+                    continue
+                try:
+                    bench.engine_round_phase(engine)
+                except Exception as e:  # noqa: BLE001
+                    res["notes"].append(f"real engine {engine} phase failed: {e}")
+                    log(f"real engine {engine} phase failed: {e}")
         if not quick:
             log("profile")
             bench.profile()
