@@ -40,7 +40,15 @@ public enum StatfsError: Error, Sendable, Equatable, CustomStringConvertible {
 /// misses the deadline the thread is left to finish on its own and no further call starts until it
 /// has, so a hung mount costs one thread, never more.
 public final class StatfsProbe: Sendable {
-    private let inFlight = Mutex(false)
+    /// Whether a statvfs thread is running, and the answer of the current call. One lock for both:
+    /// the thread hands over its answer and stops being in flight in one step, so a call right
+    /// after the answer never finds the probe still busy (it once did, and a removal lost its bytes).
+    private struct Slot {
+        var inFlight = false
+        var call = 0
+        var answer: (call: Int, result: Result<FilesystemStats, StatfsError>)?
+    }
+    private let slot = Mutex(Slot())
     /// Replaceable for tests that simulate a hung mount.
     private let statvfsCall: @Sendable (String) -> Result<FilesystemStats, StatfsError>
 
@@ -48,28 +56,34 @@ public final class StatfsProbe: Sendable {
         self.statvfsCall = statvfsCall
     }
 
-    public var isHung: Bool { inFlight.withLock { $0 } }
+    public var isHung: Bool { slot.withLock { $0.inFlight } }
 
     public func stats(path: String, timeout: Duration) -> Result<FilesystemStats, StatfsError> {
-        let busy = inFlight.withLock { flag -> Bool in
-            if flag { return true }
-            flag = true
-            return false
+        let call = slot.withLock { s -> Int? in
+            if s.inFlight { return nil }
+            s.inFlight = true
+            s.call += 1
+            s.answer = nil
+            return s.call
         }
-        if busy { return .failure(.stillHung(path: path)) }
-        let outcome = Mutex<Result<FilesystemStats, StatfsError>?>(nil)
-        let call = statvfsCall
+        guard let call else { return .failure(.stillHung(path: path)) }
+        let statvfsCall = self.statvfsCall
         let deadline = ContinuousClock.now + timeout
-        startThread(name: "statvfs") { [self] in
-            let result = call(path)
-            outcome.withLock { $0 = result }
-            self.inFlight.withLock { $0 = false }
+        startThread(name: "statvfs") { [slot] in
+            let result = statvfsCall(path)
+            slot.withLock { s in
+                s.answer = (call, result)
+                s.inFlight = false
+            }
         }
         // Waited for on the monotonic clock (a semaphore's timeout is wall-clock time on Linux).
-        guard MonotonicWait.until(deadline, { outcome.withLock { $0 != nil } }) else {
-            return .failure(.timedOut(path: path))
+        var result: Result<FilesystemStats, StatfsError>?
+        let answered = MonotonicWait.until(deadline) {
+            result = slot.withLock { s in s.answer.flatMap { $0.call == call ? $0.result : nil } }
+            return result != nil
         }
-        return outcome.withLock { $0 } ?? .failure(.timedOut(path: path))
+        guard answered, let result else { return .failure(.timedOut(path: path)) }
+        return result
     }
 
     /// statvfs plus, when it reports read-only, a look at the superblock in mountinfo (see
