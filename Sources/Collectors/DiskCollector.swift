@@ -49,8 +49,13 @@ public final class DiskCollector: Collector {
             }
         }
         guard let rootDir, !rootDir.isEmpty else { return .failure(PathUnknown(description: "DockerRootDir unknown")) }
-        if hostPrefix.isEmpty { return .success(rootDir) }
-        return .success((hostPrefix.hasSuffix("/") ? String(hostPrefix.dropLast()) : hostPrefix) + rootDir)
+        return .success(Self.path(ofRoot: rootDir, hostPrefix: hostPrefix))
+    }
+
+    /// Where the Docker root is seen from here: behind `collector.disk.host_prefix` when in a container.
+    public static func path(ofRoot rootDir: String, hostPrefix: String) -> String {
+        if hostPrefix.isEmpty { return rootDir }
+        return (hostPrefix.hasSuffix("/") ? String(hostPrefix.dropLast()) : hostPrefix) + rootDir
     }
 
     public func collect() -> CollectionResult {

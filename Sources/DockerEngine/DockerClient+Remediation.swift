@@ -20,10 +20,18 @@ public struct ImageSummary: Decodable, Sendable, Equatable {
     public var created: Int64
     public var size: Int64
     public var labels: [String: String]
+    /// Bytes shared with other images (`SharedSize`); -1 when the engine did not compute it.
+    public var sharedSize: Int64 = -1
 
-    enum CodingKeys: String, CodingKey { case id = "Id", repoTags = "RepoTags", created = "Created", size = "Size", labels = "Labels" }
+    /// What removing this image alone frees: its size less what it shares with other images.
+    public var uniqueSize: Int64 { sharedSize >= 0 ? max(0, size - sharedSize) : size }
 
-    public init(id: String, repoTags: [String], created: Int64, size: Int64, labels: [String: String] = [:]) {
+    enum CodingKeys: String, CodingKey {
+        case id = "Id", repoTags = "RepoTags", created = "Created", size = "Size", labels = "Labels", sharedSize = "SharedSize"
+    }
+
+    public init(id: String, repoTags: [String], created: Int64, size: Int64, labels: [String: String] = [:], sharedSize: Int64 = -1) {
+        self.sharedSize = sharedSize
         self.id = id
         self.repoTags = repoTags
         self.created = created
@@ -37,6 +45,7 @@ public struct ImageSummary: Decodable, Sendable, Equatable {
         repoTags = (try c.decodeIfPresent([String].self, forKey: .repoTags) ?? []).filter { $0 != "<none>:<none>" }
         created = try c.decodeIfPresent(Int64.self, forKey: .created) ?? 0
         size = try c.decodeIfPresent(Int64.self, forKey: .size) ?? 0
+        sharedSize = try c.decodeIfPresent(Int64.self, forKey: .sharedSize) ?? -1
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
     }
 }
@@ -98,8 +107,10 @@ extension DockerClient {
     }
 
     /// `GET /images/json` (tagged and untagged top-level images).
+    /// `GET /images/json`, with `shared-size=1` from API 1.42 on (what each image shares with others).
     public func listImages(timeout: Duration? = nil) throws(DockerError) -> [ImageSummary] {
-        let body = try get("/images/json", endpointName: "images_list", timeout: timeout)
+        let shared = try negotiatedVersion() >= APIVersion(major: 1, minor: 42)
+        let body = try get("/images/json", query: shared ? [("shared-size", "1")] : [], endpointName: "images_list", timeout: timeout)
         return try decodeAnswer([ImageSummary].self, body, path: "/images/json")
     }
 

@@ -57,8 +57,8 @@ public final class ActionLedger: Sendable {
     /// Runs `body` as one audited action, or only plans it when `dryRun`. Returns the final record.
     @discardableResult
     public func perform(
-        policy: String, action: String, targets: [String], reason: String, dryRun: Bool, now: Date = Date(),
-        _ body: () throws -> ActionOutcome
+        policy: String, action: String, targets: [String], reason: String, dryRun: Bool, estimatedBytes: Int64? = nil,
+        now: Date = Date(), _ body: () throws -> ActionOutcome
     ) -> AuditRecord {
         // Later phases are stamped `now` plus the real time elapsed since, so that a policy's clock
         // (a fake one in tests) dates the whole action.
@@ -71,6 +71,7 @@ public final class ActionLedger: Sendable {
         var record = AuditRecord(
             time: now, actionID: id, policy: policy, action: action, phase: "planned", dryRun: dryRun, reason: reason,
             targets: targets, removed: [], bytesReclaimed: nil, error: nil)
+        record.estimatedBytes = estimatedBytes
         let key = Key(policy: policy, action: action)
         do {
             try audit.append(record)

@@ -23,6 +23,8 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     /// Free bytes gained on the Docker root's filesystem across the action (statvfs before/after).
     public var bytesReclaimed: Int64?
     public var error: String?
+    /// Disk actions: what the plan estimated removing the targets frees (the engine's size fields).
+    public var estimatedBytes: Int64? = nil
     /// Disk actions: whether free space was back at the target afterwards (the episode ended there).
     public var targetReached: Bool? = nil
 }

@@ -56,6 +56,21 @@ public final class DiskRemediation: Sendable {
         public var name: String
         /// An image's tags (`repo:tag`); empty for other objects.
         public var tags: [String] = []
+        /// What removing it should free, from the engine's size fields (nil: the engine gives none).
+        public var estimatedBytes: Int64? = nil
+        /// Why it is on the list now and was not before (an image whose last stopped container the
+        /// plan removes first).
+        public var cascade: String? = nil
+    }
+
+    /// The last episode: what it needed, what it freed, how long it took, how it ended.
+    public struct Episode: Sendable, Equatable {
+        public var neededBytes: Int64
+        public var freedBytes: Int64
+        public var seconds: Double
+        public var end: Date
+        /// reached_target, steps_exhausted, dry_run.
+        public var result: String
     }
 
     struct State {
@@ -66,6 +81,7 @@ public final class DiskRemediation: Sendable {
         var coolingUntil: ContinuousClock.Instant?
         var coolingUntilDate: Date?
         var lastPlan: [String] = []
+        var lastEpisode: Episode?
     }
 
     public let settings: Settings
@@ -89,6 +105,9 @@ public final class DiskRemediation: Sendable {
     }
 
     public var underPressure: Bool { state.withLock { $0.active } }
+
+    /// The last episode of the ladder, if one ran.
+    public var lastEpisode: Episode? { state.withLock { $0.lastEpisode } }
 
     /// What the policy would do now, and why (for `/api/v1/plan`).
     public var plan: [String] { state.withLock { $0.lastPlan } }
@@ -140,13 +159,21 @@ public final class DiskRemediation: Sendable {
     }
 
     private func runLadder(reason: String) {
-        var planned: [String] = []
+        let started = clock.now()
+        let first = measure()
+        let needed = first.map(settings.thresholds.bytesToTarget) ?? 0
+        var planned: [String] = ["needed: \(needed) bytes to reach the target"]
         var recovered = false
+        // What the plan counts as removed already: in a dry run nothing is, so a later step must not
+        // count on the removals of an earlier one without saying so.
+        var plannedContainers = Set<String>()
+        var estimatedTotal: Int64 = 0
+        var stopAnnounced = false
         ladder: for step in DiskStep.allCases where settings.steps.contains(step) {
             switch step {
             case .buildCache:
-                planned.append("build_cache: prune unused build cache, keeping \(settings.buildCacheKeepBytes) bytes")
-                recovered = act(step, targets: ["build cache"], reason: reason) {
+                planned.append("build_cache: prune unused build cache (least recently used first, as BuildKit orders it), keeping \(settings.buildCacheKeepBytes) bytes")
+                recovered = act(step, targets: ["build cache"], estimate: nil, reason: reason) {
                     do {
                         return try docker.pruneBuildCache(keepStorage: settings.buildCacheKeepBytes).removed
                     } catch DockerError.http(404, _, _) {
@@ -155,27 +182,36 @@ public final class DiskRemediation: Sendable {
                         return []
                     }
                 }
-            case .danglingImages:
-                planned.append("dangling_images: prune dangling images without the protection label")
-                recovered = act(step, targets: ["dangling images"], reason: reason) {
-                    try docker.pruneDanglingImages(protectLabel: settings.protectLabel.isNone ? nil : settings.protectLabel.description).removed
-                }
-            case .stoppedContainers, .unusedImages, .volumes:
-                let candidates: [Candidate]
+            case .danglingImages, .stoppedContainers, .unusedImages, .volumes:
+                let inventory: StepInventory
                 do {
-                    candidates = try self.candidates(step)
+                    inventory = try self.inventory(step, assumingRemoved: settings.dryRun ? plannedContainers : [])
                 } catch {
                     ledger.perform(policy: "disk", action: step.rawValue, targets: [], reason: reason, dryRun: false, now: clock.wall()) {
                         throw error
                     }
                     continue
                 }
-                planned.append("\(step.rawValue): " + (candidates.isEmpty ? "nothing eligible" : candidates.map(\.name).joined(separator: ", ")))
-                for candidate in candidates {
-                    recovered = act(step, targets: [candidate.name], reason: reason) {
+                if inventory.candidates.isEmpty { planned.append("\(step.rawValue): nothing eligible") }
+                for candidate in inventory.candidates {
+                    estimatedTotal += candidate.estimatedBytes ?? 0
+                    var line = "\(step.rawValue): \(candidate.name)"
+                    line += candidate.estimatedBytes.map { " ~\($0) bytes" } ?? " (size unknown)"
+                    line += ", planned total ~\(estimatedTotal) of \(needed)"
+                    if let cascade = candidate.cascade { line += " (\(cascade))" }
+                    planned.append(line)
+                    if !stopAnnounced && estimatedTotal >= needed {
+                        planned.append("the estimate reaches the target here; the ladder measures after each removal and stops when it does")
+                        stopAnnounced = true
+                    }
+                }
+                planned += inventory.skipped.map { "\(step.rawValue): skipped \($0)" }
+                for candidate in inventory.candidates {
+                    if step == .stoppedContainers { plannedContainers.insert(candidate.id) }
+                    recovered = act(step, targets: [candidate.name], estimate: candidate.estimatedBytes, reason: reason) {
                         switch step {
                         case .stoppedContainers: try docker.removeContainer(candidate.id)
-                        case .unusedImages:
+                        case .unusedImages, .danglingImages:
                             // An image with several tags is refused without force (Docker 409,
                             // Podman 500): untag all but one by name, then delete it by ID, so
                             // the step that removes data names exactly the image it listed.
@@ -191,17 +227,23 @@ public final class DiskRemediation: Sendable {
             }
             if recovered { break }
         }
+        let last = measure()
+        let freed = (first != nil && last != nil) ? Int64(last!.availableBytes) - Int64(first!.availableBytes) : 0
+        let now = clock.now()
+        let episode = Episode(
+            neededBytes: needed, freedBytes: freed, seconds: seconds(now.monotonic - started.monotonic), end: now.wall,
+            result: settings.dryRun ? "dry_run" : recovered ? "reached_target" : "steps_exhausted")
         state.withLock { s in
             s.lastPlan = planned
+            s.lastEpisode = episode
             if recovered {
                 s.active = false
                 s.coolingUntil = nil
                 s.coolingUntilDate = nil
             } else {
                 // Dry runs and episodes that ran out of steps wait before trying again.
-                let (wall, monotonic) = clock.now()
-                s.coolingUntil = monotonic + settings.cooldown
-                s.coolingUntilDate = wall.addingTimeInterval(seconds(settings.cooldown))
+                s.coolingUntil = now.monotonic + settings.cooldown
+                s.coolingUntilDate = now.wall.addingTimeInterval(seconds(settings.cooldown))
             }
         }
         if !recovered && !settings.dryRun {
@@ -210,9 +252,12 @@ public final class DiskRemediation: Sendable {
     }
 
     /// Runs one audited action; returns true when the target is reached afterwards.
-    private func act(_ step: DiskStep, targets: [String], reason: String, _ body: () throws -> [String]) -> Bool {
+    private func act(_ step: DiskStep, targets: [String], estimate: Int64?, reason: String, _ body: () throws -> [String]) -> Bool {
         let before = measure()
-        let record = ledger.perform(policy: "disk", action: step.rawValue, targets: targets, reason: reason, dryRun: settings.dryRun, now: clock.wall()) {
+        let record = ledger.perform(
+            policy: "disk", action: step.rawValue, targets: targets, reason: reason, dryRun: settings.dryRun, estimatedBytes: estimate,
+            now: clock.wall()
+        ) {
             let removed = try body()
             let after = measure()
             var gained: Int64?
@@ -244,56 +289,113 @@ public final class DiskRemediation: Sendable {
         return reference
     }
 
+    /// What a per-item step would remove, in order, and what it leaves with the reason.
+    struct StepInventory {
+        var candidates: [Candidate] = []
+        var skipped: [String] = []
+    }
+
     /// The items a per-item step may remove, in the order it removes them.
+    public func candidates(_ step: DiskStep) throws -> [Candidate] { try inventory(step).candidates }
+
+    /// Every object of a step checked against every rule (protection label, keep pattern, in use,
+    /// restart policy, minimum age), in the order the step removes them:
+    /// - dangling images: oldest first;
+    /// - stopped containers: the one that exited longest ago first;
+    /// - unused images: least recently built or tagged first (Docker keeps no last-use time);
+    /// - volumes: anonymous ones, and named ones only with the configured label.
     ///
-    /// Ages compare Docker's own timestamps (finished, created, tagged) with the wall clock.
-    public func candidates(_ step: DiskStep) throws -> [Candidate] {
+    /// An image's age counts from the later of when it was built (`Created`) and when it was last
+    /// tagged (`Metadata.LastTagTime`: pulled, built or `docker tag`); a container's from when it
+    /// exited. Ages compare Docker's own timestamps with the wall clock.
+    ///
+    /// - Parameter assumingRemoved: containers an earlier step of the same plan removes first (a
+    ///   dry run removes nothing, so the images they alone used are listed as cascades).
+    func inventory(_ step: DiskStep, assumingRemoved: Set<String> = []) throws -> StepInventory {
         let t = clock.wall()
         let minAge = Double(settings.minAge.components.seconds)
+        var out = StepInventory()
         switch step {
         case .stoppedContainers:
-            var result: [Candidate] = []
+            var eligible: [(Candidate, Date)] = []
             for c in try docker.listContainers() where ["exited", "created", "dead"].contains(c.state) {
-                if isProtected(c.labels) || isKept([c.name]) { continue }
-                let inspect = try docker.inspectContainer(c.id)
-                // A container its restart policy would bring back is not "stopped".
-                if ["always", "unless-stopped"].contains(inspect.restartPolicy) { continue }
-                let since = inspect.state.finishedAt ?? c.created.map { Date(timeIntervalSince1970: Double($0)) } ?? t
-                if t.timeIntervalSince(since) < minAge { continue }
-                result.append(Candidate(id: c.id, name: c.name))
-            }
-            return result
-        case .unusedImages:
-            let containers = try docker.listContainers()
-            let used = Set(containers.map(\.imageID)).union(containers.map(\.image))
-            var eligible: [(image: ImageSummary, since: Date)] = []
-            for image in try docker.listImages() {
-                if used.contains(image.id) || image.repoTags.contains(where: used.contains) || isProtected(image.labels)
-                    || isKept(image.repoTags + [image.id])
-                {
+                if isProtected(c.labels) {
+                    out.skipped.append("\(c.name): carries \(settings.protectLabel)")
                     continue
                 }
-                // Young means built (Created) or pulled/tagged (LastTagTime) less than min_age ago.
+                if isKept([c.name]) {
+                    out.skipped.append("\(c.name): matches remediation.keep_pattern")
+                    continue
+                }
+                let inspect = try docker.inspectContainer(c.id)
+                // A container its restart policy would bring back is not "stopped".
+                if ["always", "unless-stopped"].contains(inspect.restartPolicy) {
+                    out.skipped.append("\(c.name): restart policy \(inspect.restartPolicy) brings it back")
+                    continue
+                }
+                let since = inspect.state.finishedAt ?? c.created.map { Date(timeIntervalSince1970: Double($0)) } ?? t
+                if t.timeIntervalSince(since) < minAge {
+                    out.skipped.append("\(c.name): exited less than remediation.disk.min_age ago")
+                    continue
+                }
+                eligible.append((Candidate(id: c.id, name: c.name), since))
+            }
+            out.candidates = eligible.sorted { ($0.1, $0.0.id) < ($1.1, $1.0.id) }.map(\.0)
+        case .unusedImages, .danglingImages:
+            let dangling = step == .danglingImages
+            let containers = try docker.listContainers()
+            let users = containers.filter { !assumingRemoved.contains($0.id) }
+            let used = Set(users.map(\.imageID)).union(users.map(\.image))
+            let usedBefore = Set(containers.map(\.imageID)).union(containers.map(\.image))
+            var eligible: [(image: ImageSummary, since: Date)] = []
+            for image in try docker.listImages() where image.repoTags.isEmpty == dangling {
+                let name = image.repoTags.first ?? String(image.id.prefix(19))
+                if used.contains(image.id) || image.repoTags.contains(where: used.contains) {
+                    out.skipped.append("\(name): used by a container")
+                    continue
+                }
+                if isProtected(image.labels) {
+                    out.skipped.append("\(name): carries \(settings.protectLabel)")
+                    continue
+                }
+                if isKept(image.repoTags + [image.id]) {
+                    out.skipped.append("\(name): matches remediation.keep_pattern")
+                    continue
+                }
                 let created = Date(timeIntervalSince1970: Double(image.created))
                 let tagged = try docker.imageLastTagTime(image.id) ?? created
                 let since = max(created, tagged)
-                if t.timeIntervalSince(since) < minAge { continue }
+                if t.timeIntervalSince(since) < minAge {
+                    out.skipped.append("\(name): built or tagged less than remediation.disk.min_age ago")
+                    continue
+                }
                 eligible.append((image, since))
             }
-            // Least recently built or pulled first: Docker keeps no last-use time for images.
-            return eligible.sorted { ($0.since, $0.image.id) < ($1.since, $1.image.id) }
+            out.candidates = eligible.sorted { ($0.since, $0.image.id) < ($1.since, $1.image.id) }
                 .map {
-                    Candidate(
-                        id: $0.image.id, name: $0.image.repoTags.first ?? String($0.image.id.prefix(19)),
-                        tags: $0.image.repoTags.filter { $0 != "<none>:<none>" })
+                    let wasUsed = usedBefore.contains($0.image.id) || $0.image.repoTags.contains(where: usedBefore.contains)
+                    return Candidate(
+                        id: $0.image.id, name: $0.image.repoTags.first ?? String($0.image.id.prefix(19)), tags: $0.image.repoTags,
+                        estimatedBytes: $0.image.uniqueSize,
+                        cascade: wasUsed ? "unused once the stopped containers planned before it are removed" : nil)
                 }
         case .volumes:
-            return try docker.listUnusedVolumes().filter { v in
-                if isProtected(v.labels) || isKept([v.name]) { return false }
-                return v.isAnonymous || settings.namedVolumeLabel.matches(v.labels)
-            }.map { Candidate(id: $0.name, name: $0.name) }
-        case .buildCache, .danglingImages:
-            return []
+            for v in try docker.listUnusedVolumes() {
+                if isProtected(v.labels) {
+                    out.skipped.append("\(v.name): carries \(settings.protectLabel)")
+                } else if isKept([v.name]) {
+                    out.skipped.append("\(v.name): matches remediation.keep_pattern")
+                } else if v.isAnonymous || settings.namedVolumeLabel.matches(v.labels) {
+                    out.candidates.append(Candidate(id: v.name, name: v.name))
+                } else {
+                    out.skipped.append(
+                        "\(v.name): a named volume without \(settings.namedVolumeLabel.isNone ? "a removal label (remediation.disk.named_volume_label is empty)" : settings.namedVolumeLabel.description)"
+                    )
+                }
+            }
+        case .buildCache:
+            break
         }
+        return out
     }
 }

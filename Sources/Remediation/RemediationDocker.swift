@@ -5,7 +5,6 @@ import Sampling
 /// The Docker calls remediation makes, as a protocol so policy tests drive a fake.
 public protocol RemediationDocker: Sendable {
     func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult
-    func pruneDanglingImages(protectLabel: String?) throws -> RemovalResult
     func listContainers() throws -> [ContainerSummary]
     func inspectContainer(_ id: String) throws -> ContainerInspect
     func removeContainer(_ id: String) throws
@@ -25,9 +24,6 @@ public struct DockerRemediationClient: RemediationDocker {
 
     public func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult {
         try client.pruneBuildCache(keepStorage: keepStorage, timeout: .seconds(600))
-    }
-    public func pruneDanglingImages(protectLabel: String?) throws -> RemovalResult {
-        try client.pruneDanglingImages(protectLabel: protectLabel, timeout: .seconds(600))
     }
     public func listContainers() throws -> [ContainerSummary] { try client.listContainers() }
     public func inspectContainer(_ id: String) throws -> ContainerInspect { try client.inspectContainer(id) }

@@ -52,9 +52,31 @@ extension MetricCatalog {
         help: "1 from the moment free space or inodes fell below the act threshold until they are back above the target (hysteresis), else 0.",
         labels: [], collector: "remediation")
 
+    public static let lastEpisodeNeeded = MetricDescriptor(
+        name: "docker_watchdog_remediation_last_episode_needed_bytes", type: .gauge,
+        help: "Bytes the last disk episode had to free to reach the target, measured when it began.",
+        labels: [], collector: "remediation")
+    public static let lastEpisodeFreed = MetricDescriptor(
+        name: "docker_watchdog_remediation_last_episode_freed_bytes", type: .gauge,
+        help: "Free bytes the last disk episode gained on the Docker root's filesystem (statvfs at its start and end).",
+        labels: [], collector: "remediation")
+    public static let lastEpisodeDuration = MetricDescriptor(
+        name: "docker_watchdog_remediation_last_episode_duration_seconds", type: .gauge,
+        help: "How long the last disk episode ran.",
+        labels: [], collector: "remediation")
+    public static let lastEpisodeEnd = MetricDescriptor(
+        name: "docker_watchdog_remediation_last_episode_end_timestamp_seconds", type: .gauge,
+        help: "Unix time the last disk episode ended.",
+        labels: [], collector: "remediation")
+    public static let lastEpisodeResult = MetricDescriptor(
+        name: "docker_watchdog_remediation_last_episode_result", type: .gauge,
+        help: "How the last disk episode ended: 1 on its result (reached_target, steps_exhausted, dry_run), 0 on the others.",
+        labels: ["result"], collector: "remediation")
+
     public static let remediationMetrics: [MetricDescriptor] = [
         remediationActions, remediationFailures, remediationDryRuns, remediationInterrupted, auditLogRestoredRecords,
         auditLogUnreadableLines, remediationReclaimed, remediationLastAction,
-        remediationSuppressed, remediationEnabled, remediationDryRun, diskPressure,
+        remediationSuppressed, remediationEnabled, remediationDryRun, diskPressure, lastEpisodeNeeded, lastEpisodeFreed,
+        lastEpisodeDuration, lastEpisodeEnd, lastEpisodeResult,
     ]
 }

@@ -62,6 +62,16 @@ public final class RemediationEngine: Sendable {
         var families = ledger.families(policies: policies.map { ($0.name, $0.enabled, $0.dryRun) })
         if let disk, disk.enabled {
             families.append(MetricCatalog.diskPressure.family(value: disk.underPressure ? 1 : 0))
+            if let e = disk.lastEpisode {
+                families += [
+                    MetricCatalog.lastEpisodeNeeded.family(value: Double(e.neededBytes)),
+                    MetricCatalog.lastEpisodeFreed.family(value: Double(e.freedBytes)),
+                    MetricCatalog.lastEpisodeDuration.family(value: e.seconds),
+                    MetricCatalog.lastEpisodeEnd.family(value: e.end.timeIntervalSince1970),
+                    MetricCatalog.lastEpisodeResult.family(
+                        ["reached_target", "steps_exhausted", "dry_run"].map { ([Label("result", $0)], e.result == $0 ? 1 : 0) }),
+                ]
+            }
         }
         return families
     }

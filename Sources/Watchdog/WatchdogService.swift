@@ -84,9 +84,22 @@ public final class WatchdogService: Sendable {
         let probe = StatfsProbe()
         let statfsTimeout = configuration.collectors[DiskCollector.config].statfsTimeout
         let configuredPath = configuration.collectors[DiskCollector.config].path
-        // Measures the same filesystem the disk collector reports, fresh for every decision.
+        // Measures the same filesystem the disk collector reports, fresh for every decision. Before
+        // the disk collector has learned the Docker root (the first seconds after start), it asks
+        // Docker itself, so that a host already below the mark is healed in the first round.
+        let learnedRoot = Mutex<String?>(nil)
+        let hostPrefix = configuration.collectors[DiskCollector.config].hostPrefix
         let measure: @Sendable () -> FilesystemStats? = {
-            guard let path = configuredPath.isEmpty ? host.disk.path : configuredPath else { return nil }
+            var path = configuredPath.isEmpty ? host.disk.path : configuredPath
+            if path == nil {
+                var root = host.daemon.rootDir ?? learnedRoot.withLock { $0 }
+                if root == nil, let asked = try? client.info().dockerRootDir, !asked.isEmpty {
+                    learnedRoot.withLock { $0 = asked }
+                    root = asked
+                }
+                path = root.map { DiskCollector.path(ofRoot: $0, hostPrefix: hostPrefix) }
+            }
+            guard let path else { return nil }
             return try? probe.stats(path: path, timeout: statfsTimeout).get()
         }
         let d = r.disk

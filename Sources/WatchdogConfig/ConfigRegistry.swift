@@ -237,14 +237,14 @@ public struct ConfigRegistry: Sendable {
             "Stop only once free inodes are back at this share."),
         ConfigKey(
             "remediation.disk.steps", \.remediation.disk.steps, .diskSteps,
-            "Comma-separated ladder steps that may run, always in this order: build_cache, dangling_images, stopped_containers, unused_images, volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label)."
+            "Comma-separated ladder steps that may run, always in this order: build_cache (BuildKit prunes least recently used first), dangling_images (oldest first), stopped_containers (exited longest ago first), unused_images (least recently built or tagged first), volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label). Each object is checked against every rule and removed one by one until the target is reached."
         ),
         ConfigKey(
             "remediation.disk.build_cache_keep", \.remediation.disk.buildCacheKeep, .byteSize(),
             "Build cache to keep when pruning it (BuildKit removes the least recently used records first)."),
         ConfigKey(
             "remediation.disk.min_age", \.remediation.disk.minAge, .duration(positive: true),
-            "Stopped containers (since they exited) and images (since created or first seen by the watchdog) younger than this are never removed."),
+            "Stopped containers (since they exited) and images, dangling ones included (since the later of built and last pulled or tagged), younger than this are never removed."),
         ConfigKey(
             "remediation.disk.named_volume_label", \.remediation.disk.namedVolumeLabel, .labelSelector,
             "Label selector (key, key=value or key=) that makes a named, unused volume removable by the volumes step; empty: named volumes are never removed."),

@@ -85,7 +85,6 @@ final class AutohealFakeDocker: RemediationDocker, @unchecked Sendable {
 
     // Not used by autoheal.
     func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult { throw DockerError.http(status: 500, message: "unexpected", path: "x") }
-    func pruneDanglingImages(protectLabel: String?) throws -> RemovalResult { throw DockerError.http(status: 500, message: "unexpected", path: "x") }
     func listContainers() throws -> [ContainerSummary] { list() }
     func removeContainer(_ id: String) throws { throw DockerError.http(status: 500, message: "unexpected", path: "x") }
     func listImages() throws -> [ImageSummary] { [] }

@@ -49,13 +49,6 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
         buildCache = min(buildCache, UInt64(keepStorage))
         return RemovalResult(removed: ["cache"], spaceReclaimed: 0)
     }
-    func pruneDanglingImages(protectLabel: String?) throws -> RemovalResult {
-        record("images_prune")
-        lock.lock(); defer { lock.unlock() }
-        let removed = dangling.map(\.id)
-        dangling = []
-        return RemovalResult(removed: removed, spaceReclaimed: 0)
-    }
     func listContainers() throws -> [ContainerSummary] {
         lock.lock(); defer { lock.unlock() }
         return containers.map {
@@ -88,6 +81,7 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard !containers.contains(where: { $0.imageID == id }) else { throw DockerError.http(status: 409, message: "image is being used", path: "/images") }
         images.removeAll { $0.id == id }
+        dangling.removeAll { $0.id == id }
         return RemovalResult(removed: [id], spaceReclaimed: 0)
     }
     func listUnusedVolumes() throws -> [VolumeSummary] {
@@ -237,7 +231,9 @@ struct DiskRemediationTests {
         #expect(host.stats().availableBytes == 50)
         #expect(auditLines(path).map { $0["action"] as? String } == ["build_cache", "dangling_images"])
         #expect(auditLines(path).allSatisfy { $0["dryRun"] as? Bool == true && $0["phase"] as? String == "planned" })
-        #expect(disk.plan.count == 2)
+        #expect(disk.plan.first == "needed: 250 bytes to reach the target")
+        #expect(disk.plan.contains { $0.hasPrefix("build_cache: prune") })
+        #expect(disk.plan.contains { $0.hasPrefix("dangling_images: sha256:d1") || $0.hasPrefix("dangling_images: d1 ~450 bytes") })
         #expect(ledger.recent.count == 2)
         clock.advance(601)
         disk.evaluate()
@@ -251,7 +247,7 @@ struct DiskRemediationTests {
         host.dangling = [.init(id: "d1", tags: [], created: 0, size: 450)]
         let (disk, ledger, path) = setup(host, steps: [.buildCache, .danglingImages])
         disk.evaluate()
-        #expect(host.calls == ["build_prune", "images_prune"])
+        #expect(host.calls == ["build_prune", "rmi d1"])
         let phases = auditLines(path).map { "\($0["action"]!):\($0["phase"]!)" }
         #expect(
             phases == [
@@ -282,10 +278,10 @@ struct DiskRemediationTests {
         disk.evaluate()
         #expect(ledger.suppression("disk") != nil)
         disk.evaluate()
-        #expect(host.calls == ["build_prune", "images_prune"])  // not again inside the cool-down
+        #expect(host.calls == ["build_prune"])  // not again inside the cool-down; the used image is no dangling one
         #expect(ledger.suppression("disk")?.contains("cool-down") == true)
         clock.advance(601)
         disk.evaluate()
-        #expect(host.calls.count == 4)
+        #expect(host.calls.count == 2)
     }
 }
