@@ -88,10 +88,9 @@ final class FaultDrill {
     }
 
     /// Runs `cycles` fault cycles: inject, see it in the metrics and the log, remove, see recovery,
-    /// read the footprint. The footprint after the last cycle must not exceed the one after the
-    /// cycle before it: a leak grows with every cycle, while a resource made once, lazily, in an
-    /// early cycle (CI saw one descriptor more after the second of two daemon restarts, and the
-    /// same count after a third) does not.
+    /// read the footprint. A leak grows with every cycle, while a resource made once, lazily, in
+    /// some cycle does not: threads may not grow in the last cycle, descriptors not in each of the
+    /// last two nor by more than one overall.
     func cycles(
         _ cycles: Int, inject: () throws -> Void, faulted: @escaping ([ParsedSample]) -> Bool, log: [String],
         remove: () throws -> Void, healthy: @escaping ([ParsedSample]) -> Bool, faultTimeout: Double = 15,
@@ -116,9 +115,14 @@ final class FaultDrill {
             last = try steadyFootprint(settle: 8)
             footprints.append(last)
         }
+        // A leak grows with every cycle; a connection a client makes lazily, once, appears in one
+        // cycle and stays (CI saw 21, 21, 22 after three daemon restarts, then 22 again). So the
+        // descriptors may not grow in each of the last two cycles, nor by more than one overall.
+        let beforeFirst = footprints.count >= 3 ? footprints[footprints.count - 3].fds : first.fds
+        let grewTwice = last.fds > first.fds && first.fds > beforeFirst
         #expect(
-            last.fds <= first.fds,
-            "descriptors grew in the last of \(cycles) cycles: \(footprints); open now: \(watchdog.descriptorTargets())",
+            !grewTwice && last.fds <= footprints[0].fds + 1 && (footprints.count >= 3 || last.fds <= first.fds),
+            "descriptors grew over \(cycles) cycles: \(footprints); open now: \(watchdog.descriptorTargets())",
             sourceLocation: sourceLocation)
         #expect(last.threads <= first.threads, "threads grew over \(cycles) cycles: \(footprints)", sourceLocation: sourceLocation)
         #expect(watchdog.process.isRunning)
