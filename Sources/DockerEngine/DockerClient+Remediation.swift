@@ -77,6 +77,11 @@ extension DockerClient {
     /// `POST /build/prune`: removes unused build cache, oldest first, keeping `keepStorage` bytes.
     public func pruneBuildCache(keepStorage: Int64, all: Bool = true, timeout: Duration? = nil) throws(DockerError) -> RemovalResult {
         var query = [("keep-storage", String(keepStorage))]
+        // API 1.48 replaced keep-storage with reserved-space and max-used-space: prune least
+        // recently used records until the cache is at most this size.
+        if keepStorage > 0, try negotiatedVersion() >= APIVersion(major: 1, minor: 48) {
+            query += [("reserved-space", String(keepStorage)), ("max-used-space", String(keepStorage))]
+        }
         if all { query.append(("all", "1")) }
         let body = try send("POST", "/build/prune", query: query, endpointName: "build_prune", timeout: timeout)
         struct Answer: Decodable { let CachesDeleted: [String]?; let SpaceReclaimed: Int64? }

@@ -172,10 +172,37 @@ public final class DiskRemediation: Sendable {
         ladder: for step in DiskStep.allCases where settings.steps.contains(step) {
             switch step {
             case .buildCache:
-                planned.append("build_cache: prune unused build cache (least recently used first, as BuildKit orders it), keeping \(settings.buildCacheKeepBytes) bytes")
-                recovered = act(step, targets: ["build cache"], estimate: nil, reason: reason) {
+                // Down to what the cache may keep and still leave room for the target: BuildKit
+                // removes least recently used records first until the cache is that small.
+                let usage: (size: Int64, reclaimable: Int64)?
+                do {
+                    usage = try docker.buildCacheUsage()
+                } catch {
+                    usage = nil  // the prune itself will say what is wrong
+                }
+                let stillNeeded = max(0, needed - estimatedTotal)
+                var keep = settings.buildCacheKeepBytes
+                var estimate: Int64?
+                if let usage {
+                    keep = max(keep, usage.size - stillNeeded)
+                    estimate = max(0, min(usage.reclaimable, usage.size - keep))
+                    estimatedTotal += estimate ?? 0
+                }
+                if usage?.size == 0 {
+                    planned.append("build_cache: nothing cached")
+                    continue
+                }
+                planned.append(
+                    "build_cache: prune least recently used records down to \(keep) bytes"
+                        + (estimate.map { " ~\($0) bytes, planned total ~\(estimatedTotal) of \(needed)" } ?? " (size unknown)"))
+                if !stopAnnounced && estimatedTotal >= needed && estimate != nil {
+                    planned.append("the estimate reaches the target here; the ladder measures after each removal and stops when it does")
+                    stopAnnounced = true
+                }
+                let keepBytes = keep
+                recovered = act(step, targets: ["build cache"], estimate: estimate, reason: reason) {
                     do {
-                        return try docker.pruneBuildCache(keepStorage: settings.buildCacheKeepBytes).removed
+                        return try docker.pruneBuildCache(keepStorage: keepBytes).removed
                     } catch DockerError.http(404, _, _) {
                         // No /build/prune: an engine without BuildKit (Podman builds with buildah)
                         // has no build cache to prune.

@@ -5,6 +5,8 @@ import Sampling
 /// The Docker calls remediation makes, as a protocol so policy tests drive a fake.
 public protocol RemediationDocker: Sendable {
     func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult
+    /// The build cache's total and reclaimable bytes (`/system/df`), nil when the engine has none.
+    func buildCacheUsage() throws -> (size: Int64, reclaimable: Int64)?
     func listContainers() throws -> [ContainerSummary]
     func inspectContainer(_ id: String) throws -> ContainerInspect
     func removeContainer(_ id: String) throws
@@ -24,6 +26,10 @@ public struct DockerRemediationClient: RemediationDocker {
 
     public func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult {
         try client.pruneBuildCache(keepStorage: keepStorage, timeout: .seconds(600))
+    }
+    public func buildCacheUsage() throws -> (size: Int64, reclaimable: Int64)? {
+        guard let cache = try client.systemDiskUsage(kinds: [.buildCache], timeout: .seconds(120)).buildCache else { return nil }
+        return (cache.sizeBytes, cache.reclaimableBytes)
     }
     public func listContainers() throws -> [ContainerSummary] { try client.listContainers() }
     public func inspectContainer(_ id: String) throws -> ContainerInspect { try client.inspectContainer(id) }

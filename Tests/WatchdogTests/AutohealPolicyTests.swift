@@ -85,6 +85,7 @@ final class AutohealFakeDocker: RemediationDocker, @unchecked Sendable {
 
     // Not used by autoheal.
     func pruneBuildCache(keepStorage: Int64) throws -> RemovalResult { throw DockerError.http(status: 500, message: "unexpected", path: "x") }
+    func buildCacheUsage() throws -> (size: Int64, reclaimable: Int64)? { nil }
     func listContainers() throws -> [ContainerSummary] { list() }
     func removeContainer(_ id: String) throws { throw DockerError.http(status: 500, message: "unexpected", path: "x") }
     func listImages() throws -> [ImageSummary] { [] }

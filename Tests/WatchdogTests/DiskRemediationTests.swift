@@ -22,6 +22,8 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
     let lock = NSLock()
     var size: UInt64 = 1000
     var buildCache: UInt64 = 0
+    /// Build cache in use by a running build: no prune frees it.
+    var buildCacheInUse: UInt64 = 0
     var dangling: [Image] = []
     var images: [Image] = []
     var containers: [Container] = []
@@ -46,8 +48,12 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
         record("build_prune")
         if failPrune { throw DockerError.http(status: 500, message: "boom", path: "/build/prune") }
         lock.lock(); defer { lock.unlock() }
-        buildCache = min(buildCache, UInt64(keepStorage))
+        buildCache = max(buildCacheInUse, min(buildCache, UInt64(max(0, keepStorage))))
         return RemovalResult(removed: ["cache"], spaceReclaimed: 0)
+    }
+    func buildCacheUsage() throws -> (size: Int64, reclaimable: Int64)? {
+        lock.lock(); defer { lock.unlock() }
+        return (Int64(buildCache), Int64(buildCache - buildCacheInUse))
     }
     func listContainers() throws -> [ContainerSummary] {
         lock.lock(); defer { lock.unlock() }
@@ -153,11 +159,13 @@ struct DiskRemediationTests {
         let (disk, ledger, path) = setup(host, steps: [.buildCache, .danglingImages, .unusedImages])
         disk.evaluate()  // used 950 of 1000: 5% available
         #expect(host.calls == ["build_prune"])
-        #expect(host.stats().availableBytes == 450)
+        // No more than needed: down to the 150 bytes of cache the target leaves room for.
+        #expect(host.stats().availableBytes == 300)
         #expect(!disk.underPressure)
         let lines = auditLines(path)
         #expect(lines.map { $0["phase"] as? String } == ["planned", "started", "finished"])
-        #expect(lines.last?["bytesReclaimed"] as? Int == 400)
+        #expect(lines.last?["bytesReclaimed"] as? Int == 250)
+        #expect(lines.last?["estimatedBytes"] as? Int == 250)
         #expect(ledger.recent.last?.action == "build_cache")
     }
 
@@ -271,8 +279,9 @@ struct DiskRemediationTests {
 
     @Test func whenEveryStepRanAndTheTargetIsStillMissedItCoolsDownAndSaysSo() {
         let host = FakeHost()
-        host.images = [.init(id: "big", tags: ["big:1"], created: 0, size: 950)]
+        host.images = [.init(id: "big", tags: ["big:1"], created: 0, size: 940)]
         host.containers = [.init(id: "c", name: "c", imageID: "big", state: "running", size: 0, finished: Date())]
+        (host.buildCache, host.buildCacheInUse) = (10, 10)  // in use by a build: nothing to free
         let clock = FakeClock()
         let (disk, ledger, _) = setup(host, steps: [.buildCache, .danglingImages], clock: clock)
         disk.evaluate()

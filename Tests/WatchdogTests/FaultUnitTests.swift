@@ -112,8 +112,9 @@ struct FaultUnitTests {
     @Test func wallClockStepsMoveNeitherTheDiskCoolDown() {
         func rig() -> (DiskRemediation, FakeHost, FakeClock) {
             let host = FakeHost()
-            host.images = [.init(id: "big", tags: ["big:1"], created: 0, size: 950)]
+            host.images = [.init(id: "big", tags: ["big:1"], created: 0, size: 940)]
             host.containers = [.init(id: "c", name: "c", imageID: "big", state: "running", size: 0, finished: Date())]
+            (host.buildCache, host.buildCacheInUse) = (10, 10)  // in use by a build: nothing to free
             let clock = FakeClock()
             let (disk, _, _) = DiskRemediationTests().setup(host, steps: [.buildCache, .danglingImages], clock: clock)
             disk.evaluate()  // an episode that cannot reach the target: a 600 s cool-down begins

@@ -184,7 +184,7 @@ struct RemediationMemoryTests {
 
     @Test func aDiskEpisodeThatMissedItsTargetKeepsItsCoolDownAcrossARestart() throws {
         let host = FakeHost()
-        host.buildCache = 10  // far too little to reach the target
+        (host.buildCache, host.buildCacheInUse) = (10, 10)  // in use by a build: nothing to free
         let clock = FakeClock()
         let path = PolicyTestSupport.auditPath()
         func process() -> (DiskRemediation, ActionLedger) {
@@ -197,7 +197,7 @@ struct RemediationMemoryTests {
             RemediationEngine(interval: .seconds(1), ledger: ledger, policies: [disk]).restoreFromAuditLog(clock: clock.policyClock)
             return (disk, ledger)
         }
-        host.containers = [.init(id: "big", name: "big", imageID: "i", state: "running", size: 940, finished: clock.now)]
+        host.containers = [.init(id: "big", name: "big", imageID: "i", state: "running", size: 930, finished: clock.now)]
         let (disk, _) = process()
         disk.evaluate()
         #expect(host.calls == ["build_prune"])
