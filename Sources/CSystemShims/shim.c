@@ -90,3 +90,23 @@ void cwd_sleep_ns(int64_t ns) {
     if (deadline.tv_nsec >= 1000000000) { deadline.tv_sec += 1; deadline.tv_nsec -= 1000000000; }
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR) {}
 }
+
+/* MARK: build stamp */
+
+#ifndef DOCKER_WATCHDOG_VERSION
+#define DOCKER_WATCHDOG_VERSION "0.1.0-dev"
+#endif
+#ifndef DOCKER_WATCHDOG_REVISION
+#define DOCKER_WATCHDOG_REVISION "unknown"
+#endif
+#ifndef DOCKER_WATCHDOG_BRANCH
+#define DOCKER_WATCHDOG_BRANCH "unknown"
+#endif
+#ifndef DOCKER_WATCHDOG_BUILD_DATE
+#define DOCKER_WATCHDOG_BUILD_DATE "unknown"
+#endif
+
+const char *cwd_build_version(void) { return DOCKER_WATCHDOG_VERSION; }
+const char *cwd_build_revision(void) { return DOCKER_WATCHDOG_REVISION; }
+const char *cwd_build_branch(void) { return DOCKER_WATCHDOG_BRANCH; }
+const char *cwd_build_date(void) { return DOCKER_WATCHDOG_BUILD_DATE; }

@@ -1,13 +1,20 @@
+import Locking
+
 /// The version this binary reports in `--version`, on the landing page and in
 /// `docker_watchdog_build_info`.
 public struct BuildInfo: Sendable {
     public var version: String
     public var revision: String
+    public var branch: String = "unknown"
+    public var buildDate: String = "unknown"
     public var swiftVersion: String
 
+    /// As stamped by the build (`BuildStamp`; `scripts/package.sh` stamps release builds).
     public static let current = BuildInfo(
-        version: "0.1.0",
-        revision: "unknown",
+        version: BuildStamp.version,
+        revision: BuildStamp.revision,
+        branch: BuildStamp.branch,
+        buildDate: BuildStamp.buildDate,
         swiftVersion: {
             #if compiler(>=6.3)
                 return "6.3"

@@ -62,8 +62,8 @@ public enum MetricCatalog {
 
     public static let buildInfo = MetricDescriptor(
         name: "docker_watchdog_build", type: .info,
-        help: "Version of docker-watchdog and the Swift compiler that built it.",
-        labels: ["version", "revision", "swift_version"], collector: "core")
+        help: "Version, git revision and branch, build date of docker-watchdog, and the Swift compiler that built it.",
+        labels: ["version", "revision", "branch", "build_date", "swift_version"], collector: "core")
     public static let collectorDuration = MetricDescriptor(
         name: "docker_watchdog_collector_duration_seconds", type: .gauge,
         help: "Duration of the collector's most recent sampling round. Metrics are served from the latest sample, not collected on scrape.",

@@ -81,8 +81,8 @@ public final class MetricsStore: Sendable {
         self.buildInfo = MetricCatalog.buildInfo.family(
             value: 1,
             labels: [
-                Label("version", buildInfo.version), Label("revision", buildInfo.revision),
-                Label("swift_version", buildInfo.swiftVersion),
+                Label("version", buildInfo.version), Label("revision", buildInfo.revision), Label("branch", buildInfo.branch),
+                Label("build_date", buildInfo.buildDate), Label("swift_version", buildInfo.swiftVersion),
             ])
     }
 

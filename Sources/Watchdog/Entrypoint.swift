@@ -35,7 +35,7 @@ public enum Entrypoint {
             return 0
         case .version:
             let info = BuildInfo.current
-            print("docker-watchdog \(info.version) (revision \(info.revision), Swift \(info.swiftVersion))")
+            print("docker-watchdog \(info.version) (revision \(info.revision), branch \(info.branch), built \(info.buildDate), Swift \(info.swiftVersion))")
             return 0
         case .check(let configuration, let file):
             // The web config file (TLS, basic auth) is checked too, key pair included.

@@ -42,4 +42,12 @@ int cwd_thread_start(const char *name, void (*body)(void *context), void *contex
 /* Sleeps the calling thread for `ns` nanoseconds of CLOCK_MONOTONIC (signals do not cut it short). */
 void cwd_sleep_ns(int64_t ns);
 
+/* MARK: build stamp (release builds pass -Xcc -DDOCKER_WATCHDOG_VERSION='"1.2.3"' and the like;
+ * scripts/package.sh does) */
+
+const char *cwd_build_version(void);
+const char *cwd_build_revision(void);
+const char *cwd_build_branch(void);
+const char *cwd_build_date(void);
+
 #endif
