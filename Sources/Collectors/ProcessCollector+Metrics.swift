@@ -5,23 +5,23 @@ extension MetricCatalog {
     // MARK: process
 
     public static let processCPU = MetricDescriptor(
-        name: "docker_watchdog_process_cpu_seconds", type: .counter,
+        name: "process_cpu_seconds", type: .counter,
         help: "User and system CPU time spent by the watchdog process.",
         labels: [], collector: "process")
     public static let processRSS = MetricDescriptor(
-        name: "docker_watchdog_process_resident_memory_bytes", type: .gauge,
+        name: "process_resident_memory_bytes", type: .gauge,
         help: "Resident memory of the watchdog process.",
         labels: [], collector: "process")
     public static let processVirtual = MetricDescriptor(
-        name: "docker_watchdog_process_virtual_memory_bytes", type: .gauge,
+        name: "process_virtual_memory_bytes", type: .gauge,
         help: "Virtual memory of the watchdog process.",
         labels: [], collector: "process")
     public static let processOpenFDs = MetricDescriptor(
-        name: "docker_watchdog_process_open_fds", type: .gauge,
+        name: "process_open_fds", type: .gauge,
         help: "Open file descriptors of the watchdog process.",
         labels: [], collector: "process")
     public static let processMaxFDs = MetricDescriptor(
-        name: "docker_watchdog_process_max_fds", type: .gauge,
+        name: "process_max_fds", type: .gauge,
         help: "File descriptor limit of the watchdog process.",
         labels: [], collector: "process")
     public static let processThreads = MetricDescriptor(
@@ -29,7 +29,7 @@ extension MetricCatalog {
         help: "Threads of the watchdog process.",
         labels: [], collector: "process")
     public static let processStart = MetricDescriptor(
-        name: "docker_watchdog_process_start_time_seconds", type: .gauge,
+        name: "process_start_time_seconds", type: .gauge,
         help: "Unix time the watchdog process started.",
         labels: [], collector: "process")
 

@@ -37,7 +37,7 @@ struct CollectorSwitchBinaryTests {
         let collectors = Set(samples.filter { $0.name == "docker_watchdog_collector_runs_total" }.compactMap { $0.labels["collector"] })
         #expect(collectors == ["daemon", "disk", "remediation"])
         #expect(!samples.contains { $0.name.hasPrefix("docker_disk_usage_") })
-        #expect(!samples.contains { $0.name.hasPrefix("docker_watchdog_process_") })
+        #expect(!samples.contains { $0.name.hasPrefix("docker_watchdog_process_") || $0.name.hasPrefix("process_") })
         #expect(!samples.contains { $0.name.hasPrefix("docker_container") })
     }
 }

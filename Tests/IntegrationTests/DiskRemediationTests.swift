@@ -33,6 +33,7 @@ struct DiskRemediationIntegrationTests {
         // The containerd image store keeps each layer twice (compressed content and snapshot).
         let daemon = try PrivateDaemon(name: "rm-disk", loopfsMB: PrivateDaemon.engineUnderTest == "docker28-containerd" ? 800 : 400)
         defer { daemon.stop() }
+        let setupStarted = Date()
         // What must survive: a protected image, an image in use by a running container, that
         // container, and a named volume with data.
         try build(daemon, tag: "keepme:1", megabytes: 30, seed: "p", label: "docker-watchdog.protect=true")
@@ -53,7 +54,13 @@ struct DiskRemediationIntegrationTests {
             "run", "--network", "none", "--name", "finished", "busybox:latest", "sh", "-c",
             "dd if=/dev/urandom of=/junk bs=1M count=20 2>/dev/null",
         ])
-        Thread.sleep(forTimeInterval: 2)  // older than the minimum age below
+        // Older than the minimum age below; then a dangling image younger than it (the tag moved
+        // away from a build made just now), which no step may remove.
+        let minAge = 12.0
+        Thread.sleep(forTimeInterval: max(0, minAge + 1 - Date().timeIntervalSince(setupStarted)))
+        try build(daemon, tag: "fresh:1", megabytes: 5, seed: "f1")
+        let youngDangling = try daemon.docker(["inspect", "-f", "{{.Id}}", "fresh:1"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try build(daemon, tag: "fresh:1", megabytes: 5, seed: "f2")
 
         let root = daemon.dataRoot
         let before = try available(root)
@@ -66,13 +73,14 @@ struct DiskRemediationIntegrationTests {
             "--remediation.disk.enabled=true", "--remediation.disk.act-below-ratio", act,
             "--remediation.disk.target-ratio", target, "--remediation.disk.act-below-bytes", "0",
             "--remediation.disk.steps", "build_cache,dangling_images,stopped_containers,unused_images",
-            "--remediation.disk.min-age", "1s", "--collector.containers.interval", "1s",
+            "--remediation.disk.min-age", "\(Int(minAge))s", "--collector.containers.interval", "1s",
             // The base image of the test's later runs; users keep base images the same way.
             "--remediation.keep-pattern", "^busybox:",
         ]
 
         // 1. Dry run: plans, reports, changes nothing.
         let inventoryBefore = try inventory(daemon)
+        var dryPlan: [String] = []
         do {
             let dry = try WatchdogProcess(arguments: common + ["--remediation.dry-run=true", "--remediation.disk.cooldown", "1h"])
             defer { dry.stop() }
@@ -81,6 +89,7 @@ struct DiskRemediationIntegrationTests {
             }
             let records = dry.auditRecords()
             #expect(!records.isEmpty && records.allSatisfy { $0["dryRun"] as? Bool == true && $0["phase"] as? String == "planned" })
+            dryPlan = records.compactMap { ($0["targets"] as? [String])?.first }
             let plan = String(decoding: try dry.get("/api/v1/plan").body, as: UTF8.self)
             #expect(plan.contains("unused_images") && plan.contains("unused:1"), "\(plan)")
             #expect(!plan.contains("keepme") && !plan.contains("inuse:1"), "\(plan)")
@@ -88,7 +97,8 @@ struct DiskRemediationIntegrationTests {
         #expect(try inventory(daemon) == inventoryBefore)
         #expect(abs(try available(root).avail - before.avail) < before.size * 0.01)
 
-        // 2. For real.
+        // 2. For real. Healing starts in the first round, before the disk collector's first sample.
+        let started = Date()
         let w = try WatchdogProcess(arguments: common)
         defer { w.stop() }
         let healed = try w.waitFor("free space back above the target", timeout: 120) { s in
@@ -96,6 +106,20 @@ struct DiskRemediationIntegrationTests {
                 && (s.value("docker_watchdog_remediation_actions_total", ["policy": "disk", "action": "build_cache"]) ?? 0) >= 1
         }
         let after = try available(root)
+        let firstAction = try #require(w.auditRecords().first { $0["phase"] as? String == "started" })
+        let firstAt = try #require((firstAction["time"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(firstAt.timeIntervalSince(started) < 3, "the first action began \(firstAt.timeIntervalSince(started)) s after the start")
+        // The run removes the dry run's plan, in its order, up to the target.
+        let done = w.auditRecords().filter { $0["phase"] as? String == "finished" }.compactMap { ($0["targets"] as? [String])?.first }
+        #expect(Array(dryPlan.prefix(done.count)) == done, "dry run planned \(dryPlan), the run did \(done)")
+        // No more than needed: freed / needed, as the episode reports and as df shows.
+        let needed = try #require(healed.value("docker_watchdog_remediation_last_episode_needed_bytes"))
+        let freed = after.avail - before.avail
+        print("disk ladder on \(PrivateDaemon.engineUnderTest): needed \(Int(needed)) bytes, freed \(Int(freed)) (\(String(format: "%.2f", freed / needed))x)")
+        #expect(freed / needed <= 1.6, "freed \(freed) for \(needed) needed")
+        #expect(healed.value("docker_watchdog_remediation_last_episode_result", ["result": "reached_target"]) == 1)
+        // The young dangling image is still there.
+        #expect(try daemon.docker(["images", "-q", "--no-trunc"]).contains(youngDangling), "the dangling image younger than min_age was removed")
         #expect(after.avail / after.size >= ratio + 0.30 - 0.01, "available \(after.avail / after.size), target \(target)")
 
         // Survivors.
