@@ -54,8 +54,7 @@ public final class DiskCollector: Collector {
 
     /// Where the Docker root is seen from here: behind `collector.disk.host_prefix` when in a container.
     public static func path(ofRoot rootDir: String, hostPrefix: String) -> String {
-        if hostPrefix.isEmpty { return rootDir }
-        return (hostPrefix.hasSuffix("/") ? String(hostPrefix.dropLast()) : hostPrefix) + rootDir
+        HostPath.resolve(rootDir, hostPrefix: hostPrefix)
     }
 
     public func collect() -> CollectionResult {

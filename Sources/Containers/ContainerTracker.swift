@@ -53,6 +53,11 @@ public struct TrackedContainer: Sendable, Equatable {
     /// "(healthy)", so "none" there means "not told". The first inspect sets it without counting a
     /// transition.
     public var healthProvisional = false
+    /// From its inspect: the json-file log's path ("" for other drivers), the log driver ("" until
+    /// inspected) and its `max-size` option (nil: the driver keeps every line).
+    public var logPath = ""
+    public var logDriver = ""
+    public var logMaxSize: String?
 
     public var project: String? { labels["com.docker.compose.project"] }
     public var service: String? { labels["com.docker.compose.service"] }
@@ -418,6 +423,9 @@ public final class ContainerTracker: Sendable {
             c.oomKilled = inspect.state.oomKilled
             c.exitCode = inspect.state.status == "created" ? nil : inspect.state.exitCode
             c.startedAt = inspect.state.startedAt
+            c.logPath = inspect.logPath
+            c.logDriver = inspect.logDriver
+            c.logMaxSize = inspect.logOptions["max-size"]
             c.needsInspect = false
             let previous = s.containers[inspect.id]
             c.lastInspected = previous?.lastInspected

@@ -69,6 +69,7 @@ public struct DiskThresholds: Sendable, Equatable {
 public enum DiskStep: String, Sendable, CaseIterable, Codable {
     case buildCache = "build_cache"
     case danglingImages = "dangling_images"
+    case containerLogs = "container_logs"
     case stoppedContainers = "stopped_containers"
     case unusedImages = "unused_images"
     case volumes = "volumes"

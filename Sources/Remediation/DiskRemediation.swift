@@ -30,13 +30,22 @@ public final class DiskRemediation: Sendable {
         public var namedVolumeLabel: LabelSelector
         /// The wait after an episode that did not reach the target, in elapsed (monotonic) time.
         public var cooldown: Duration
+        /// `container_logs`: truncate json-file logs larger than this, of containers opted in with
+        /// `logsLabel` (or all, with `logsAll`).
+        public var logsTruncateAbove: Int64
+        public var logsLabel: LabelSelector
+        public var logsAll: Bool
 
         public init(
             enabled: Bool = true, dryRun: Bool = false, thresholds: DiskThresholds, steps: [DiskStep],
             buildCacheKeepBytes: Int64 = 0, minAge: Duration = .seconds(3600),
             protectLabel: LabelSelector = "docker-watchdog.protect=true", keepPattern: String = "", namedVolumeLabel: LabelSelector = .none,
-            cooldown: Duration = .seconds(600)
+            cooldown: Duration = .seconds(600), logsTruncateAbove: Int64 = 100 << 20,
+            logsLabel: LabelSelector = "docker-watchdog.truncate-logs=true", logsAll: Bool = false
         ) {
+            self.logsTruncateAbove = logsTruncateAbove
+            self.logsLabel = logsLabel
+            self.logsAll = logsAll
             self.enabled = enabled
             self.dryRun = dryRun
             self.thresholds = thresholds
@@ -58,6 +67,8 @@ public final class DiskRemediation: Sendable {
         public var tags: [String] = []
         /// What removing it should free, from the engine's size fields (nil: the engine gives none).
         public var estimatedBytes: Int64? = nil
+        /// `container_logs`: the live json-file log to truncate.
+        public var logPath: String? = nil
         /// Why it is on the list now and was not before (an image whose last stopped container the
         /// plan removes first).
         public var cascade: String? = nil
@@ -90,12 +101,14 @@ public final class DiskRemediation: Sendable {
     private let ledger: ActionLedger
     private let clock: PolicyClock
     private let keep: NamePattern?
+    private let logFiles: any LogFileAccess
     private let state = Mutex(State())
 
     public init(
         settings: Settings, docker: any RemediationDocker, measure: @escaping @Sendable () -> FilesystemStats?,
-        ledger: ActionLedger, clock: PolicyClock = .system
+        ledger: ActionLedger, clock: PolicyClock = .system, logFiles: any LogFileAccess = SystemLogFiles()
     ) {
+        self.logFiles = logFiles
         self.settings = settings
         self.docker = docker
         self.measure = measure
@@ -209,7 +222,7 @@ public final class DiskRemediation: Sendable {
                         return []
                     }
                 }
-            case .danglingImages, .stoppedContainers, .unusedImages, .volumes:
+            case .danglingImages, .containerLogs, .stoppedContainers, .unusedImages, .volumes:
                 let inventory: StepInventory
                 do {
                     inventory = try self.inventory(step, assumingRemoved: settings.dryRun ? plannedContainers : [])
@@ -237,6 +250,11 @@ public final class DiskRemediation: Sendable {
                     if step == .stoppedContainers { plannedContainers.insert(candidate.id) }
                     recovered = act(step, targets: [candidate.name], estimate: candidate.estimatedBytes, reason: reason) {
                         switch step {
+                        case .containerLogs:
+                            // Only the live file: dockerd keeps writing to it, and `docker logs`
+                            // starts after the cut. Rotated files belong to max-file, which this
+                            // container does not set.
+                            try logFiles.truncate(candidate.logPath ?? "")
                         case .stoppedContainers: try docker.removeContainer(candidate.id)
                         case .unusedImages, .danglingImages:
                             // An image with several tags is refused without force (Docker 409,
@@ -420,6 +438,34 @@ public final class DiskRemediation: Sendable {
                     )
                 }
             }
+        case .containerLogs:
+            var eligible: [Candidate] = []
+            var untouchable: (bytes: Int64, containers: Int) = (0, 0)
+            for c in try docker.listContainers() {
+                let optedIn = settings.logsAll || settings.logsLabel.matches(c.labels)
+                let inspect = try docker.inspectContainer(c.id)
+                guard inspect.logDriver == "json-file", !inspect.logPath.isEmpty else { continue }
+                let size = logFiles.size(inspect.logPath) ?? 0
+                var reason: String?
+                if isProtected(c.labels) {
+                    reason = "carries \(settings.protectLabel)"
+                } else if isKept([c.name]) {
+                    reason = "matches remediation.keep_pattern"
+                } else if !optedIn {
+                    reason = "not opted in (\(settings.logsLabel))"
+                } else if size <= settings.logsTruncateAbove {
+                    reason = "log \(size) bytes, not above remediation.disk.logs_truncate_above"
+                }
+                if let reason {
+                    untouchable.bytes += size
+                    untouchable.containers += 1
+                    if size > 0 { out.skipped.append("\(c.name): \(reason)") }
+                    continue
+                }
+                eligible.append(Candidate(id: c.id, name: c.name, estimatedBytes: size, logPath: inspect.logPath))
+            }
+            out.candidates = eligible.sorted { ($0.estimatedBytes ?? 0, $1.name) > ($1.estimatedBytes ?? 0, $0.name) }
+            out.skipped.append("json-file logs it may not touch: \(untouchable.bytes) bytes in \(untouchable.containers) container(s)")
         case .buildCache:
             break
         }

@@ -1,6 +1,10 @@
 import FoundationEssentials
 import DockerEngine
 import Sampling
+import HostProbes
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The Docker calls remediation makes, as a protocol so policy tests drive a fake.
 public protocol RemediationDocker: Sendable {
@@ -40,4 +44,33 @@ public struct DockerRemediationClient: RemediationDocker {
     public func listUnusedVolumes() throws -> [VolumeSummary] { try client.listUnusedVolumes() }
     public func removeVolume(_ name: String) throws { try client.removeVolume(name, timeout: .seconds(120)) }
     public func restartContainer(_ id: String) throws { try client.restartContainer(id) }
+}
+
+/// The json-file log files the `container_logs` step measures and truncates, as a protocol so
+/// policy tests drive a fake.
+public protocol LogFileAccess: Sendable {
+    /// The live log file's size, nil when it cannot be read.
+    func size(_ path: String) -> Int64?
+    /// Cuts the live log file to zero bytes (dockerd keeps appending to the same open file).
+    func truncate(_ path: String) throws
+}
+
+/// The real files, behind `collector.disk.host_prefix` when the watchdog runs in a container.
+public struct SystemLogFiles: LogFileAccess {
+    public let hostPrefix: String
+    public init(hostPrefix: String = "") { self.hostPrefix = hostPrefix }
+
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
+
+    public func size(_ path: String) -> Int64? {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: HostPath.resolve(path, hostPrefix: hostPrefix))
+        return (attributes?[.size] as? Int).map(Int64.init) ?? (attributes?[.size] as? UInt64).map { Int64($0) }
+    }
+
+    public func truncate(_ path: String) throws {
+        let resolved = HostPath.resolve(path, hostPrefix: hostPrefix)
+        guard Glibc.truncate(resolved, 0) == 0 else {
+            throw Failure(description: "truncate \(resolved): \(String(cString: strerror(errno)))")
+        }
+    }
 }

@@ -14,6 +14,8 @@ public enum CollectorList {
         SystemDFCollector.definition,
         ProcessCollector.definition,
         ContainerCollector.definition,
+        // After the containers collector: it reads the tracker that one makes.
+        LogsCollector.definition,
         BuildCacheCollector.definition,
     ]
 }

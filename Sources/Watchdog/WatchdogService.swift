@@ -111,8 +111,9 @@ public final class WatchdogService: Sendable {
                     actBelowRatio: d.actBelowRatio, actBelowBytes: d.actBelowBytes, actBelowInodesRatio: d.actBelowInodesRatio,
                     targetRatio: d.targetRatio, targetInodesRatio: d.targetInodesRatio),
                 steps: steps, buildCacheKeepBytes: d.buildCacheKeep, minAge: d.minAge, protectLabel: r.protectLabel,
-                keepPattern: r.keepPattern, namedVolumeLabel: d.namedVolumeLabel, cooldown: d.cooldown),
-            docker: docker, measure: measure, ledger: ledger)
+                keepPattern: r.keepPattern, namedVolumeLabel: d.namedVolumeLabel, cooldown: d.cooldown,
+                logsTruncateAbove: d.logsTruncateAbove, logsLabel: d.logsLabel, logsAll: d.logsAll),
+            docker: docker, measure: measure, ledger: ledger, logFiles: SystemLogFiles(hostPrefix: hostPrefix))
         let dm = r.daemon
         // The verification pings get a client of their own (same endpoint, deadlines and stats).
         let pinger = DockerClient(

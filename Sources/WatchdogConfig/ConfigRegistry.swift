@@ -237,7 +237,7 @@ public struct ConfigRegistry: Sendable {
             "Stop only once free inodes are back at this share."),
         ConfigKey(
             "remediation.disk.steps", \.remediation.disk.steps, .diskSteps,
-            "Comma-separated ladder steps that may run, always in this order: build_cache (BuildKit prunes least recently used first), dangling_images (oldest first), stopped_containers (exited longest ago first), unused_images (least recently built or tagged first), volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label). Each object is checked against every rule and removed one by one until the target is reached."
+            "Comma-separated ladder steps that may run, always in this order: build_cache (BuildKit prunes least recently used first), dangling_images (oldest first), container_logs (json-file logs of opted-in containers above remediation.disk.logs_truncate_above, largest first, truncated), stopped_containers (exited longest ago first), unused_images (least recently built or tagged first), volumes (anonymous unused volumes only, plus named ones carrying remediation.disk.named_volume_label). Each object is checked against every rule and removed one by one until the target is reached."
         ),
         ConfigKey(
             "remediation.disk.build_cache_keep", \.remediation.disk.buildCacheKeep, .byteSize(),
@@ -248,6 +248,15 @@ public struct ConfigRegistry: Sendable {
         ConfigKey(
             "remediation.disk.named_volume_label", \.remediation.disk.namedVolumeLabel, .labelSelector,
             "Label selector (key, key=value or key=) that makes a named, unused volume removable by the volumes step; empty: named volumes are never removed."),
+        ConfigKey(
+            "remediation.disk.logs_truncate_above", \.remediation.disk.logsTruncateAbove, .byteSize(),
+            "The container_logs step truncates a json-file log only when it is larger than this."),
+        ConfigKey(
+            "remediation.disk.logs_label", \.remediation.disk.logsLabel, .labelSelector,
+            "Label selector (key, key=value or key=) by which a container opts in to log truncation by the container_logs step."),
+        ConfigKey(
+            "remediation.disk.logs_all", \.remediation.disk.logsAll, .bool,
+            "Let the container_logs step truncate the json-file log of every container without the protection label, not only those carrying remediation.disk.logs_label."),
         ConfigKey(
             "remediation.disk.cooldown", \.remediation.disk.cooldown, .duration(positive: true),
             "Wait this long before running the ladder again after an episode that did not reach the target (or a dry run)."),

@@ -468,7 +468,7 @@ extension ValueType where Value == String {
     /// Comma-separated disk ladder steps.
     public static var diskSteps: ValueType {
         .string(summary: "comma-separated steps", placeholder: "STEPS") { raw in
-            let known = ["build_cache", "dangling_images", "stopped_containers", "unused_images", "volumes"]
+            let known = ["build_cache", "dangling_images", "container_logs", "stopped_containers", "unused_images", "volumes"]
             for step in raw.split(separator: ",").map({ trimmedWhitespace($0) }) where !known.contains(step) {
                 return "unknown step \(quoted(step)); expected some of \(known.joined(separator: ", "))"
             }

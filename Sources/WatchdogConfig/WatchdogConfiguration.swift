@@ -92,6 +92,11 @@ public struct WatchdogConfiguration: Sendable, Equatable {
             public var buildCacheKeep: Int64 = 0
             public var minAge: Duration = .seconds(3600)
             public var namedVolumeLabel: LabelSelector = .none
+            /// The `container_logs` step: json-file logs above this size may be truncated.
+            public var logsTruncateAbove: Int64 = 100 << 20
+            /// Containers opt in to log truncation with this label (or all, with `logsAll`).
+            public var logsLabel: LabelSelector = "docker-watchdog.truncate-logs=true"
+            public var logsAll: Bool = false
             public var cooldown: Duration = .seconds(600)
             public init() {}
         }

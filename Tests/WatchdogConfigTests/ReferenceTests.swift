@@ -63,7 +63,7 @@ import Testing
             "collector.process.enabled": "false", "collector.containers.max_label_value_length": "64",
             "collector.containers.exclude": "^b", "collector.containers.labels": "team",
             "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7", "collector.containers.max_streak_inspects_per_round": "7",
-            "collector.containers.history_size": "7", "collector.build_cache.enabled": "false", "remediation.webhook_url": "http://127.0.0.1:1/x",
+            "collector.containers.history_size": "7", "collector.build_cache.enabled": "false", "collector.logs.enabled": "false", "remediation.webhook_url": "http://127.0.0.1:1/x",
             // remediation (the disk keys, then the daemon and autoheal policies)
             "remediation.dry_run": "true", "remediation.audit_log": "/a.jsonl", "remediation.protect_label": "keep=1",
             "remediation.keep_pattern": "^k", "remediation.disk.enabled": "false", "remediation.disk.dry_run": "true",
@@ -71,6 +71,7 @@ import Testing
             "remediation.disk.act_below_inodes_ratio": "0.15", "remediation.disk.target_ratio": "0.3",
             "remediation.disk.target_inodes_ratio": "0.3", "remediation.disk.steps": "volumes",
             "remediation.disk.build_cache_keep": "7MiB", "remediation.disk.named_volume_label": "gc=1",
+            "remediation.disk.logs_truncate_above": "7MiB", "remediation.disk.logs_label": "cut=1", "remediation.disk.logs_all": "true",
             "remediation.daemon.enabled": "true", "remediation.daemon.dry_run": "true", "remediation.daemon.failures": "7",
             "remediation.daemon.restart_command": "/bin/true", "remediation.daemon.pid_file": "/p.pid",
             "remediation.daemon.max_restarts": "7", "remediation.autoheal.enabled": "false",

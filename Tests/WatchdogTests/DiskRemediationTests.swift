@@ -16,7 +16,13 @@ import Testing
 /// A Docker host in memory: objects with sizes on a filesystem whose free space they determine.
 final class FakeHost: RemediationDocker, @unchecked Sendable {
     struct Image { var id: String; var tags: [String]; var created: Int64; var size: UInt64; var labels: [String: String] = [:] }
-    struct Container { var id: String; var name: String; var imageID: String; var state: String; var size: UInt64; var labels: [String: String] = [:]; var restartPolicy = ""; var finished: Date }
+    struct Container {
+        var id: String; var name: String; var imageID: String; var state: String; var size: UInt64; var labels: [String: String] = [:]; var restartPolicy = ""; var finished: Date
+        /// json-file log: its path and bytes (counted as used space).
+        var logPath = ""
+        var logBytes: UInt64 = 0
+        var logDriver = "json-file"
+    }
     struct Volume { var name: String; var size: UInt64; var labels: [String: String] = [:]; var used = false }
 
     let lock = NSLock()
@@ -32,7 +38,7 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
     var failPrune = false
 
     var used: UInt64 {
-        buildCache + (dangling + images).reduce(0) { $0 + $1.size } + containers.reduce(0) { $0 + $1.size } + volumes.reduce(0) { $0 + $1.size }
+        buildCache + (dangling + images).reduce(0) { $0 + $1.size } + containers.reduce(0) { $0 + $1.size + $1.logBytes } + volumes.reduce(0) { $0 + $1.size }
     }
 
     func stats() -> FilesystemStats {
@@ -69,7 +75,8 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
             Data(
                 """
                 {"Id":"\(c.id)","Name":"/\(c.name)","RestartCount":0,"State":{"Status":"\(c.state)","ExitCode":0,"FinishedAt":"\(f)"},
-                 "Config":{"Image":"\(c.imageID)","Labels":{}},"HostConfig":{"RestartPolicy":{"Name":"\(c.restartPolicy)"}}}
+                 "Config":{"Image":"\(c.imageID)","Labels":{}},"LogPath":"\(c.logPath)",
+                 "HostConfig":{"RestartPolicy":{"Name":"\(c.restartPolicy)"},"LogConfig":{"Type":"\(c.logDriver)","Config":{}}}}
                 """.utf8))
     }
     func removeContainer(_ id: String) throws {
@@ -101,6 +108,20 @@ final class FakeHost: RemediationDocker, @unchecked Sendable {
     }
     func restartContainer(_ id: String) throws { record("restart \(id)") }
     var tagTimes: [String: Date] = [:]
+}
+
+/// The fake host's json-file logs, by path.
+extension FakeHost: LogFileAccess {
+    func size(_ path: String) -> Int64? {
+        lock.lock(); defer { lock.unlock() }
+        return containers.first { $0.logPath == path }.map { Int64($0.logBytes) }
+    }
+    func truncate(_ path: String) throws {
+        record("truncate \(path)")
+        lock.lock(); defer { lock.unlock() }
+        guard let i = containers.firstIndex(where: { $0.logPath == path }) else { throw Refused() }
+        containers[i].logBytes = 0
+    }
     func imageLastTagTime(_ id: String) throws -> Date? { lock.lock(); defer { lock.unlock() }; return tagTimes[id] }
 }
 

@@ -27,7 +27,9 @@ extension Reader {
         guard peek() != nil else { throw failTop("malformed: empty answer") }
         try beginObject(expected: "an object")
         var id: String?, name: String?, restartCount: Int?
-        var state: ContainerInspect.State?, config: ContainerInspect.Config?, restartPolicy: String?
+        var state: ContainerInspect.State?, config: ContainerInspect.Config?
+        var host = HostConfigFields()
+        var logPath: String?
         var first = true
         while let member = try nextMember(&first) {
             field = member
@@ -44,7 +46,8 @@ extension Reader {
             case "Config":
                 guard !null() else { throw fail("required field is null") }
                 config = try inspectConfig()
-            case "HostConfig": restartPolicy = try hostConfigRestartPolicy()
+            case "HostConfig": host = try hostConfig()
+            case "LogPath": logPath = try optionalString()
             default: try skipValue()
             }
             field = ""
@@ -55,7 +58,8 @@ extension Reader {
         let raw = name ?? ""
         return ContainerInspect(
             id: id, name: raw.hasPrefix("/") ? String(raw.dropFirst()) : raw, restartCount: restartCount ?? 0,
-            state: state, config: config, restartPolicy: restartPolicy ?? "")
+            state: state, config: config, restartPolicy: host.restartPolicy ?? "", logPath: logPath ?? "",
+            logDriver: host.logDriver ?? "", logOptions: host.logOptions ?? [:])
     }
 
     private mutating func inspectState() throws(ModelDecodingError) -> ContainerInspect.State {
@@ -136,30 +140,48 @@ extension Reader {
         return ContainerInspect.Config(image: image ?? "", labels: labels ?? [:])
     }
 
-    /// `HostConfig.RestartPolicy.Name`, nil when any level is absent or null.
-    private mutating func hostConfigRestartPolicy() throws(ModelDecodingError) -> String? {
-        if null() { return nil }
+    /// What the watchdog reads of `HostConfig`: the restart policy's name and the log driver with
+    /// its options; nil where a level is absent or null.
+    struct HostConfigFields {
+        var restartPolicy: String?
+        var logDriver: String?
+        var logOptions: [String: String]?
+    }
+
+    private mutating func hostConfig() throws(ModelDecodingError) -> HostConfigFields {
+        var out = HostConfigFields()
+        if null() { return out }
         try beginObject(expected: "HostConfig")
-        var name: String?
         var first = true
         while let member = try nextMember(&first) {
             field = "HostConfig.\(member)"
-            guard member == "RestartPolicy" else {
-                try skipValue()
-                continue
-            }
-            if null() {
-                name = nil
-                continue
-            }
-            try beginObject(expected: "RestartPolicy")
-            var inner = true
-            name = nil
-            while let key = try nextMember(&inner) {
-                field = "HostConfig.RestartPolicy.\(key)"
-                if key == "Name" { name = try optionalString() } else { try skipValue() }
+            switch member {
+            case "RestartPolicy":
+                out.restartPolicy = nil
+                if null() { continue }
+                try beginObject(expected: "RestartPolicy")
+                var inner = true
+                while let key = try nextMember(&inner) {
+                    field = "HostConfig.RestartPolicy.\(key)"
+                    if key == "Name" { out.restartPolicy = try optionalString() } else { try skipValue() }
+                }
+            case "LogConfig":
+                out.logDriver = nil
+                out.logOptions = nil
+                if null() { continue }
+                try beginObject(expected: "LogConfig")
+                var inner = true
+                while let key = try nextMember(&inner) {
+                    field = "HostConfig.LogConfig.\(key)"
+                    switch key {
+                    case "Type": out.logDriver = try optionalString()
+                    case "Config": out.logOptions = try optionalStringMap()
+                    default: try skipValue()
+                    }
+                }
+            default: try skipValue()
             }
         }
-        return name
+        return out
     }
 }

@@ -263,22 +263,40 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
     public var config: Config
     /// `HostConfig.RestartPolicy.Name`: "", "no", "always", "unless-stopped" or "on-failure".
     public var restartPolicy: String
+    /// `LogPath`: the json-file driver's log file on the host ("" for other drivers).
+    public var logPath: String = ""
+    /// `HostConfig.LogConfig.Type` (json-file, local, journald, none, ...), "" when not stated.
+    public var logDriver: String = ""
+    /// `HostConfig.LogConfig.Config` (max-size, max-file, ...).
+    public var logOptions: [String: String] = [:]
 
     enum CodingKeys: String, CodingKey {
         case id = "Id", name = "Name", restartCount = "RestartCount", state = "State", config = "Config", hostConfig = "HostConfig"
+        case logPath = "LogPath"
     }
     struct HostConfig: Decodable {
         struct RestartPolicy: Decodable { let Name: String? }
+        struct LogConfig: Decodable {
+            let `Type`: String?
+            let Config: [String: String]?
+        }
         let RestartPolicy: RestartPolicy?
+        let LogConfig: LogConfig?
     }
 
-    init(id: String, name: String, restartCount: Int, state: State, config: Config, restartPolicy: String) {
+    init(
+        id: String, name: String, restartCount: Int, state: State, config: Config, restartPolicy: String, logPath: String = "",
+        logDriver: String = "", logOptions: [String: String] = [:]
+    ) {
         self.id = id
         self.name = name
         self.restartCount = restartCount
         self.state = state
         self.config = config
         self.restartPolicy = restartPolicy
+        self.logPath = logPath
+        self.logDriver = logDriver
+        self.logOptions = logOptions
     }
 
     public init(from decoder: any Decoder) throws {
@@ -289,7 +307,11 @@ public struct ContainerInspect: Decodable, Sendable, Equatable {
         restartCount = try c.decodeIfPresent(Int.self, forKey: .restartCount) ?? 0
         state = try c.decode(State.self, forKey: .state)
         config = try c.decode(Config.self, forKey: .config)
-        restartPolicy = (try c.decodeIfPresent(HostConfig.self, forKey: .hostConfig))?.RestartPolicy?.Name ?? ""
+        let host = try c.decodeIfPresent(HostConfig.self, forKey: .hostConfig)
+        restartPolicy = host?.RestartPolicy?.Name ?? ""
+        logDriver = host?.LogConfig?.Type ?? ""
+        logOptions = host?.LogConfig?.Config ?? [:]
+        logPath = try c.decodeIfPresent(String.self, forKey: .logPath) ?? ""
     }
 
     /// Decodes an inspect answer (with ``ContainerInspectScanner``).
