@@ -46,6 +46,11 @@ enum YAMLSource {
             let name = keyScalar.string
             let full = prefix.isEmpty ? name : prefix + "." + name
             let source = location(path, keyNode.mark)
+            // An empty key (`'': 1`) names nothing: say where it is and what is wrong.
+            guard !name.isEmpty else {
+                throw ConfigError(
+                    key: prefix.isEmpty ? "config.file" : prefix, source: source, reason: "empty key: mapping keys must be plain names")
+            }
 
             if name.contains("."), registry.byName[full] != nil || registry.sections.contains(full) {
                 // Dotted keys would make one setting writable in two ways in one file; keep one.
