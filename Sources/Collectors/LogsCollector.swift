@@ -1,5 +1,6 @@
 import Containers
 import Exposition
+import HostProbes
 import FoundationEssentials
 import Locking
 import Sampling
@@ -115,17 +116,14 @@ public struct SystemLogFileSizes: LogFileSizes {
 
     public func totalSize(ofFileAndRotations path: String) -> Int64? {
         guard let slash = path.lastIndex(of: "/") else { return nil }
-        let directory = String(path[..<slash])
-        let base = String(path[path.index(after: slash)...])
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return nil }
-        var total: Int64 = 0
-        for name in names where name == base || name.hasPrefix(base + ".") {
-            if let size = (try? fm.attributesOfItem(atPath: directory + "/" + name))?[.size] as? Int {
-                total += Int64(size)
-            } else if let size = (try? fm.attributesOfItem(atPath: directory + "/" + name))?[.size] as? UInt64 {
-                total += Int64(size)
-            }
+        // A missing live file in a readable directory: a container that has not logged yet.
+        guard var total = FileSize.of(path) ?? (FileSize.of(String(path[..<slash])) != nil ? 0 : nil) else { return nil }
+        // Rotations are numbered from 1 without gaps (json-file: `.1`, `.2`; compressed: `.1.gz`;
+        // local: `.1.gz`): stat them in turn instead of listing the directory.
+        var n = 1
+        while let size = FileSize.of("\(path).\(n)") ?? FileSize.of("\(path).\(n).gz") {
+            total += size
+            n += 1
         }
         return total
     }

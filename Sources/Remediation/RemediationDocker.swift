@@ -63,8 +63,7 @@ public struct SystemLogFiles: LogFileAccess {
     public struct Failure: Error, CustomStringConvertible { public let description: String }
 
     public func size(_ path: String) -> Int64? {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: HostPath.resolve(path, hostPrefix: hostPrefix))
-        return (attributes?[.size] as? Int).map(Int64.init) ?? (attributes?[.size] as? UInt64).map { Int64($0) }
+        FileSize.of(HostPath.resolve(path, hostPrefix: hostPrefix))
     }
 
     public func truncate(_ path: String) throws {

@@ -33,7 +33,6 @@ struct DiskRemediationIntegrationTests {
         // The containerd image store keeps each layer twice (compressed content and snapshot).
         let daemon = try PrivateDaemon(name: "rm-disk", loopfsMB: PrivateDaemon.engineUnderTest == "docker28-containerd" ? 800 : 400)
         defer { daemon.stop() }
-        let setupStarted = Date()
         // What must survive: a protected image, an image in use by a running container, that
         // container, and a named volume with data.
         try build(daemon, tag: "keepme:1", megabytes: 30, seed: "p", label: "docker-watchdog.protect=true")
@@ -56,8 +55,8 @@ struct DiskRemediationIntegrationTests {
         ])
         // Older than the minimum age below; then a dangling image younger than it (the tag moved
         // away from a build made just now), which no step may remove.
-        let minAge = 12.0
-        Thread.sleep(forTimeInterval: max(0, minAge + 1 - Date().timeIntervalSince(setupStarted)))
+        let minAge = 20.0
+        Thread.sleep(forTimeInterval: minAge + 1)
         try build(daemon, tag: "fresh:1", megabytes: 5, seed: "f1")
         let youngDangling = try daemon.docker(["inspect", "-f", "{{.Id}}", "fresh:1"]).trimmingCharacters(in: .whitespacesAndNewlines)
         try build(daemon, tag: "fresh:1", megabytes: 5, seed: "f2")
@@ -92,7 +91,9 @@ struct DiskRemediationIntegrationTests {
             dryPlan = records.compactMap { ($0["targets"] as? [String])?.first }
             let plan = String(decoding: try dry.get("/api/v1/plan").body, as: UTF8.self)
             #expect(plan.contains("unused_images") && plan.contains("unused:1"), "\(plan)")
-            #expect(!plan.contains("keepme") && !plan.contains("inuse:1"), "\(plan)")
+            // Named only as skipped, with the rule that keeps them.
+            #expect(plan.contains("keepme:1: carries docker-watchdog.protect=true") && plan.contains("inuse:1: used by a container"), "\(plan)")
+            #expect(!plan.contains("unused_images: keepme") && !plan.contains("unused_images: inuse"), "\(plan)")
         }
         #expect(try inventory(daemon) == inventoryBefore)
         #expect(abs(try available(root).avail - before.avail) < before.size * 0.01)
