@@ -45,7 +45,10 @@ public enum Entrypoint {
                 writeStandardError("docker-watchdog: \(error.description)\n")
                 return configErrorStatus
             }
-            print("docker-watchdog: configuration OK\(file.map { " (\($0))" } ?? "")")
+            // The effective configuration after every layer (defaults, file, environment, flags),
+            // as a YAML file that loads to the same settings: what the watchdog would run with.
+            print("# docker-watchdog: configuration OK\(file.map { " (\($0))" } ?? ""); the effective settings:")
+            print(ConfigReference.yamlDocument(for: configuration, registry: .watchdog), terminator: "")
             return 0
         case .run(let configuration):
             let webSecurity: WebSecurity

@@ -73,8 +73,8 @@ public enum ConfigReference {
         return out
     }
 
-    /// The configuration as a complete YAML file, every key present. `--config.check` can print
-    /// it to show the *effective* settings after all layers, and it is a ready-made starting file.
+    /// The configuration as a complete YAML file, every key present. `--config.check` prints it
+    /// to show the *effective* settings after all layers, and it is a ready-made starting file.
     /// Loading the output yields the same configuration.
     public static func yamlDocument(for configuration: WatchdogConfiguration, registry: ConfigRegistry) -> String {
         var out = ""

@@ -42,8 +42,17 @@ struct CommandLineTests {
 
     @Test func configCheckValidatesAndExits() throws {
         try withConfig("web:\n  listen_address: \"127.0.0.1:9999\"\ncollector:\n  system_df:\n    interval: 10m\n") { path in
-            let ok = try WatchdogProcess.runToExit(["--config.file", path, "--config.check"])
+            let ok = try WatchdogProcess.runToExit(["--config.file", path, "--config.check", "--collector.disk.interval", "7s"])
             #expect(ok.status == 0, "\(ok.stderr)")
+            // It prints the effective settings of every layer as YAML that loads to the same settings.
+            #expect(ok.stdout.hasPrefix("# docker-watchdog: configuration OK"))
+            #expect(ok.stdout.contains("listen_address: \"127.0.0.1:9999\"") || ok.stdout.contains("listen_address: 127.0.0.1:9999"), "\(ok.stdout)")
+            #expect(ok.stdout.contains("interval: 7s") && ok.stdout.contains("interval: 10m"), "\(ok.stdout)")
+            try withConfig(ok.stdout) { effective in
+                let again = try WatchdogProcess.runToExit(["--config.file", effective, "--config.check"])
+                #expect(again.status == 0, "\(again.stderr)")
+                #expect(again.stdout.split(separator: "\n").dropFirst() == ok.stdout.split(separator: "\n").dropFirst())
+            }
         }
         try withConfig("web:\n  max_connections: 0\n") { path in
             let bad = try WatchdogProcess.runToExit(["--config.file", path, "--config.check"])
