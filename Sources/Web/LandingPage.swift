@@ -1,13 +1,15 @@
 import FoundationEssentials
 import TextFormatting
 import Containers
+import Remediation
 import Sampling
 
 /// The small HTML page at `/`: what this is, where the metrics are, and the host at a glance.
 enum LandingPage {
     static func render(
         telemetryPath: String, host: HostStatus, statuses: [String: CollectorStatus], liveness: [(name: String, alive: Bool)],
-        containers: [TrackedContainer] = [], history: [HealthTransition] = []
+        containers: [TrackedContainer] = [], history: [HealthTransition] = [], plan: [RemediationEngine.PlanEntry] = [],
+        actions: [AuditRecord] = []
     ) -> String {
         let daemon = host.daemon
         let disk = host.disk
@@ -52,6 +54,20 @@ enum LandingPage {
             return "<tr><td>\(escape(s.name))</td><td>\(state)</td><td>\(last)</td><td>\(s.runs)</td></tr>"
         }.joined(separator: "\n")
 
+        // Remediation: each policy's switch and current plan, then the last actions.
+        let policies = plan.map { p -> String in
+            let mode = !p.enabled ? "off" : p.dryRun ? "on, dry run" : "on"
+            let held = p.suppressed.map { " — holding back: \(escape($0))" } ?? ""
+            let lines = p.enabled ? p.plan.prefix(12).map { "<li>\(escape($0))</li>" }.joined() : ""
+            return "<tr><th>\(escape(p.policy))</th><td>\(mode)\(held)<ul>\(lines)</ul></td></tr>"
+        }.joined(separator: "\n")
+        let recent = actions.suffix(10).reversed().map { r -> String in
+            let bytes = r.bytesReclaimed.map { " (\(Self.bytes(UInt64(max(0, $0)))))" } ?? ""
+            return "<tr><td>\(r.time.formatted(.iso8601))</td><td>\(escape(r.policy))</td><td>\(escape(r.action))</td>"
+                + "<td>\(escape(r.phase))\(r.dryRun ? " (dry run)" : "")\(bytes)</td><td>\(escape(r.targets.joined(separator: ", ")))</td>"
+                + "<td>\(escape(r.error ?? ""))</td></tr>"
+        }.joined(separator: "\n")
+
         let info = BuildInfo.current
         return """
             <!DOCTYPE html>
@@ -61,7 +77,8 @@ enum LandingPage {
             <body>
             <h1>docker-watchdog</h1>
             <p>Version \(escape(info.version)) (Swift \(escape(info.swiftVersion))).
-            <a href="\(escape(telemetryPath))">Metrics</a> · <a href="/healthz">Health</a></p>
+            <a href="\(escape(relative(telemetryPath)))">Metrics</a> · <a href="healthz">Health</a> ·
+            <a href="api/v1/plan">Plan (JSON)</a> · <a href="api/v1/actions">Actions (JSON)</a> · <a href="api/v1/history">History (JSON)</a></p>
             \(warnings.map { "<p class=\"warn\">Warning: \(escape($0))</p>" }.joined(separator: "\n"))
             <h2>Host</h2>
             <table>
@@ -74,7 +91,16 @@ enum LandingPage {
                     + "<td>\(escape(t.from)) → \(escape(t.to))</td><td>\(escape(t.output ?? ""))</td></tr>"
             }.joined(separator: "\n"))
             </table>
-            <p><a href="/api/v1/history">Full history (JSON)</a></p>
+            <p><a href="api/v1/history">Full history (JSON)</a></p>
+            <h2>Remediation</h2>
+            <table>
+            \(policies)
+            </table>
+            <h3>Recent actions</h3>
+            <table><tr><th>time</th><th>policy</th><th>action</th><th>phase</th><th>targets</th><th>error</th></tr>
+            \(recent)
+            </table>
+            <p><a href="api/v1/actions">All recent actions (JSON)</a> · <a href="api/v1/plan">Plan (JSON)</a></p>
             <h2>Collectors</h2>
             <table><tr><th>collector</th><th>state</th><th>last success</th><th>rounds</th></tr>
             \(collectors)
@@ -82,6 +108,12 @@ enum LandingPage {
             </body></html>
 
             """
+    }
+
+    /// Links are relative to the page at `/`, so that behind a reverse proxy with a route prefix
+    /// (`/watchdog/`) they still lead to the watchdog's pages.
+    static func relative(_ path: String) -> String {
+        path.hasPrefix("/") ? String(path.dropFirst()) : path
     }
 
     static func escape(_ s: String) -> String {

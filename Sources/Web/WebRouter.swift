@@ -55,7 +55,8 @@ public struct WebRouter: Sendable {
         case "/":
             let page = LandingPage.render(
                 telemetryPath: telemetryPath, host: host, statuses: store.statuses, liveness: liveness(),
-                containers: tracker?.containers ?? [], history: Array((tracker?.history ?? []).suffix(10)))
+                containers: tracker?.containers ?? [], history: Array((tracker?.history ?? []).suffix(10)),
+                plan: remediation?.currentPlan ?? [], actions: remediation?.ledger.recent ?? [])
             return .text(200, page, contentType: "text/html; charset=utf-8")
         case "/api/v1/history":
             return history()

@@ -79,12 +79,32 @@ struct WebRouterTests {
         let page = try f.get("/")
         #expect(page.status == 200)
         let html = String(decoding: page.body, as: UTF8.self)
-        #expect(html.contains("docker-watchdog") && html.contains("href=\"/metrics\""))
+        // Relative links: behind a reverse proxy's route prefix they still reach the watchdog.
+        #expect(html.contains("docker-watchdog") && html.contains("href=\"metrics\"") && html.contains("href=\"api/v1/plan\""))
+        #expect(!html.contains("href=\"/"), "an absolute link")
         #expect(try f.get("/healthz").status == 200)
         let stalled = try Fixture(alive: false)
         let health = try stalled.get("/healthz")
         #expect(health.status == 503)
         #expect(String(decoding: health.body, as: UTF8.self).contains("daemon"))
+    }
+
+    @Test func landingPageShowsRemediationPlansAndRecentActions() {
+        let record = AuditRecord(
+            time: Date(timeIntervalSince1970: 1_900_000_000), actionID: "1", policy: "disk", action: "unused_images", phase: "finished",
+            dryRun: false, reason: "below target", targets: ["app:<1>"], removed: [], bytesReclaimed: 2_000_000, error: nil)
+        let html = LandingPage.render(
+            telemetryPath: "/metrics", host: HostStatus(), statuses: [:], liveness: [],
+            plan: [
+                .init(policy: "disk", enabled: true, dryRun: true, suppressed: "cool-down until later", plan: ["unused_images: app:1 ~5 bytes"]),
+                .init(policy: "daemon", enabled: false, dryRun: false, suppressed: nil, plan: ["not evaluated yet"]),
+            ],
+            actions: [record])
+        #expect(html.contains("<h2>Remediation</h2>"))
+        #expect(html.contains("on, dry run — holding back: cool-down until later"))
+        #expect(html.contains("<li>unused_images: app:1 ~5 bytes</li>"))
+        #expect(html.contains("<th>daemon</th><td>off<ul></ul>"))
+        #expect(html.contains("app:&lt;1&gt;") && html.contains("<td>finished ("), "\(html)")
     }
 
     @Test func gzipNegotiation() {
