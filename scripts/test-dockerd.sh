@@ -118,7 +118,14 @@ if [[ -n "$loopfs_mb" ]]; then
 fi
 [[ "$prefix" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "bad --prefix '$prefix'"
 read -r -a EXTRA_ARGS <<<"${WATCHDOG_TEST_DOCKERD_EXTRA_ARGS:-}"
-for a in ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}; do
+# A TCP listener is allowed on 127.0.0.1 only, as `-H tcp://127.0.0.1:PORT` (the TLS test's daemon).
+n_extra=${#EXTRA_ARGS[@]}
+for ((i = 0; i < n_extra; i++)); do
+    a="${EXTRA_ARGS[$i]}"
+    if [[ "$a" == -H && $((i + 1)) -lt $n_extra && "${EXTRA_ARGS[$((i + 1))]}" =~ ^tcp://127\.0\.0\.1:[0-9]+$ ]]; then
+        i=$((i + 1))
+        continue
+    fi
     [[ "$a" != *0.0.0.0* && "$a" != *"[::]"* && "$a" != tcp://* && "$a" != -H && "$a" != --host* ]] \
         || die "WATCHDOG_TEST_DOCKERD_EXTRA_ARGS: '$a' would listen beyond loopback or the private socket"
 done

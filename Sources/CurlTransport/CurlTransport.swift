@@ -20,6 +20,23 @@ public enum TransportEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// TLS to a TCP endpoint, as the docker CLI does it with `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`:
+/// the CA that signed the daemon's certificate, and the client's certificate and key.
+public struct TransportTLS: Sendable, Equatable {
+    public var caFile: String
+    public var certFile: String
+    public var keyFile: String
+    /// Verify the daemon's certificate and host name (the CLI's `--tlsverify`).
+    public var verifyPeer: Bool
+
+    public init(caFile: String, certFile: String, keyFile: String, verifyPeer: Bool = true) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.verifyPeer = verifyPeer
+    }
+}
+
 /// One HTTP request as the transport sends it.
 public struct TransportRequest: Sendable {
     public var method: String
@@ -117,14 +134,17 @@ private let curlGlobalInit: Void = {
 /// Reusing the handle keeps the connection to the Docker socket alive between samples.
 public final class CurlSession: @unchecked Sendable {
     public let endpoint: TransportEndpoint
+    /// TLS for a `.tcp` endpoint; nil: plain HTTP.
+    public let tls: TransportTLS?
     /// The easy handle; only touched while `lock` is held. (A `Mutex` cannot hand a non-Sendable
     /// response sink into its critical section under strict concurrency, hence the plain lock.)
     private let handle: UnsafeMutableRawPointer?
     private let lock = PlainLock()
 
-    public init(endpoint: TransportEndpoint) {
+    public init(endpoint: TransportEndpoint, tls: TransportTLS? = nil) {
         _ = curlGlobalInit
         self.endpoint = endpoint
+        self.tls = tls
         self.handle = curl_easy_init()
     }
 
@@ -186,11 +206,11 @@ public final class CurlSession: @unchecked Sendable {
         guard let curl = handle else { throw .transfer("could not create a libcurl handle") }
         lock.lock()
         defer { lock.unlock() }
-        try Self.execute(curl, endpoint: endpoint, request: request, sink: sink).get()
+        try Self.execute(curl, endpoint: endpoint, tls: tls, request: request, sink: sink).get()
     }
 
     private static func execute(
-        _ curl: UnsafeMutableRawPointer, endpoint: TransportEndpoint, request: TransportRequest, sink: ResponseSink
+        _ curl: UnsafeMutableRawPointer, endpoint: TransportEndpoint, tls: TransportTLS?, request: TransportRequest, sink: ResponseSink
     ) -> Result<Void, TransportError> {
         curl_easy_reset(curl)
         let url: String
@@ -200,8 +220,9 @@ public final class CurlSession: @unchecked Sendable {
             _ = path.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_UNIX_SOCKET_PATH, $0) }
         case .tcp(let host, let port):
             let bracketed = host.contains(":") ? "[\(host)]" : host
-            url = "http://\(bracketed):\(port)\(request.target)"
+            url = "\(tls == nil ? "http" : "https")://\(bracketed):\(port)\(request.target)"
         }
+        let scheme = tls == nil ? "http" : "https"
         _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
         _ = cwd_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
         if let size = request.receiveBufferSize { _ = cwd_curl_setopt_long(curl, CURLOPT_BUFFERSIZE, size) }
@@ -215,7 +236,14 @@ public final class CurlSession: @unchecked Sendable {
         }
         // Docker answers plain HTTP; never follow redirects or talk to anything else.
         _ = cwd_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
-        _ = "http".withCString { cwd_curl_setopt_pointer(curl, CURLOPT_PROTOCOLS_STR, $0) }
+        _ = scheme.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_PROTOCOLS_STR, $0) }
+        if let tls {
+            _ = tls.caFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CAINFO, $0) }
+            _ = tls.certFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLCERT, $0) }
+            _ = tls.keyFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLKEY, $0) }
+            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, tls.verifyPeer ? 1 : 0)
+            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, tls.verifyPeer ? 2 : 0)
+        }
         _ = request.method.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CUSTOMREQUEST, $0) }
         if request.method == "HEAD" {
             _ = cwd_curl_setopt_long(curl, CURLOPT_NOBODY, 1)

@@ -137,13 +137,16 @@ public final class DockerClient: Sendable {
     public let readOnly: Bool
     public let versionCache: APIVersionCache
     public let stats: DockerRequestStats
+    /// TLS to a tcp:// daemon (`docker.tls_verify`); nil: plain HTTP or a unix socket.
+    public let tls: TransportTLS?
     private let session: CurlSession
 
     public init(
         endpoint: TransportEndpoint, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(10),
         pinnedVersion: APIVersion? = nil, readOnly: Bool = false, versionCache: APIVersionCache = APIVersionCache(),
-        stats: DockerRequestStats = DockerRequestStats()
+        stats: DockerRequestStats = DockerRequestStats(), tls: TransportTLS? = nil
     ) {
+        self.tls = tls
         self.readOnly = readOnly
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
@@ -151,7 +154,7 @@ public final class DockerClient: Sendable {
         self.pinnedVersion = pinnedVersion
         self.versionCache = versionCache
         self.stats = stats
-        self.session = CurlSession(endpoint: endpoint)
+        self.session = CurlSession(endpoint: endpoint, tls: tls)
     }
 
     /// Parses `unix:///path`, `tcp://host:port` or `http://host:port` (Docker's `DOCKER_HOST` forms).

@@ -39,6 +39,12 @@ public final class WatchdogService: Sendable {
         case .unix(let path): endpoint = .unixSocket(path: path)
         case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
         }
+        let dockerConfig = configuration.docker
+        let tls: TransportTLS? =
+            dockerConfig.tlsVerify
+            ? TransportTLS(
+                caFile: dockerConfig.certPath + "/ca.pem", certFile: dockerConfig.certPath + "/cert.pem",
+                keyFile: dockerConfig.certPath + "/key.pem") : nil
         let stats = DockerRequestStats()
         let versions = APIVersionCache()
         let pinned = APIVersion(configuration.docker.apiVersion)
@@ -48,7 +54,7 @@ public final class WatchdogService: Sendable {
             DockerClient(
                 endpoint: endpoint, connectTimeout: configuration.docker.connectTimeout,
                 requestTimeout: configuration.docker.requestTimeout, pinnedVersion: pinned,
-                readOnly: configuration.docker.readOnly, versionCache: versions, stats: stats)
+                readOnly: configuration.docker.readOnly, versionCache: versions, stats: stats, tls: tls)
         }
         let host = HostStatus()
         let store = MetricsStore(apiStats: stats)
@@ -118,7 +124,8 @@ public final class WatchdogService: Sendable {
         // The verification pings get a client of their own (same endpoint, deadlines and stats).
         let pinger = DockerClient(
             endpoint: client.endpoint, connectTimeout: client.connectTimeout, requestTimeout: client.requestTimeout,
-            pinnedVersion: client.pinnedVersion, readOnly: client.readOnly, versionCache: client.versionCache, stats: client.stats)
+            pinnedVersion: client.pinnedVersion, readOnly: client.readOnly, versionCache: client.versionCache, stats: client.stats,
+            tls: client.tls)
         let daemon = DaemonRestartPolicy(
             settings: .init(
                 enabled: dm.enabled, dryRun: r.dryRun || dm.dryRun, failures: dm.failures, minSpan: dm.minSpan,

@@ -140,8 +140,15 @@ public struct ConfigRegistry: Sendable {
         // MARK: docker
         ConfigKey(
             "docker.host", \.docker.host, .dockerHost, envAliases: ["DOCKER_HOST"],
-            "Docker Engine endpoint: unix:///path or tcp://host:port (http:// is read as tcp://; TLS and ssh are not supported). DOCKER_HOST is honoured, below DOCKER_WATCHDOG_DOCKER_HOST, so the watchdog finds the same daemon as the docker CLI."
+            "Docker Engine endpoint: unix:///path or tcp://host:port (http:// is read as tcp://; TLS with docker.tls_verify; ssh is not supported). DOCKER_HOST is honoured, below DOCKER_WATCHDOG_DOCKER_HOST, so the watchdog finds the same daemon as the docker CLI."
         ),
+        ConfigKey(
+            "docker.tls_verify", \.docker.tlsVerify, .bool, envAliases: ["DOCKER_TLS_VERIFY"],
+            "Talk TLS to a tcp:// docker.host and verify the daemon's certificate and name against ca.pem, presenting cert.pem and key.pem from docker.cert_path, as the docker CLI does with DOCKER_TLS_VERIFY (honoured, below DOCKER_WATCHDOG_DOCKER_TLS_VERIFY)."
+        ),
+        ConfigKey(
+            "docker.cert_path", \.docker.certPath, .optionalAbsolutePath, envAliases: ["DOCKER_CERT_PATH"],
+            "Directory with ca.pem, cert.pem and key.pem for docker.tls_verify (DOCKER_CERT_PATH is honoured)."),
         ConfigKey(
             "docker.api_version", \.docker.apiVersion, .apiVersion,
             "Pin an Engine API version (e.g. 1.43) instead of negotiating it from /version; empty negotiates. Pin only to work around a daemon that misreports its version."),
@@ -362,6 +369,30 @@ public struct ConfigRegistry: Sendable {
                 return ConfigError(
                     key: "remediation.disk.target_ratio", source: key.source,
                     reason: "must be above remediation.disk.act_below_ratio (\(config.remediation.disk.actBelowRatio)), got \(config.remediation.disk.targetRatio)")
+            }),
+        CrossCheck(
+            doc: "docker.tls_verify needs a tcp:// docker.host and a docker.cert_path holding readable ca.pem, cert.pem and key.pem.",
+            check: { config, origin in
+                guard config.docker.tlsVerify else { return nil }
+                let key = origin("docker.tls_verify")
+                if case .unix = config.docker.host {
+                    return ConfigError(key: "docker.tls_verify", source: key.source, reason: "TLS needs a tcp:// docker.host, got \(config.docker.host)")
+                }
+                let dir = config.docker.certPath
+                guard !dir.isEmpty else {
+                    return ConfigError(
+                        key: "docker.cert_path", source: origin("docker.cert_path").source,
+                        reason: "docker.tls_verify is on: set the directory with ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH)")
+                }
+                for file in ["ca.pem", "cert.pem", "key.pem"] {
+                    do throws(ConfigLoader.FileReadError) {
+                        _ = try ConfigLoader.readFile(dir + "/" + file)
+                    } catch {
+                        return ConfigError(
+                            key: "docker.cert_path", source: origin("docker.cert_path").source, reason: "cannot read \(dir)/\(file): \(error.reason)")
+                    }
+                }
+                return nil
             }),
         CrossCheck(
             doc: "docker.connect_timeout must not exceed docker.request_timeout: the request timeout includes connecting, so a longer connect timeout could never take effect.",

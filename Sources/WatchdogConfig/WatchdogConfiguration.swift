@@ -37,6 +37,10 @@ public struct WatchdogConfiguration: Sendable, Equatable {
         public var connectTimeout: Duration = .seconds(2)
         /// `docker.request_timeout`: total deadline of one API call, connecting included.
         public var requestTimeout: Duration = .seconds(10)
+        /// `docker.tls_verify`: TLS to a tcp:// host, verifying the daemon (the CLI's DOCKER_TLS_VERIFY).
+        public var tlsVerify: Bool = false
+        /// `docker.cert_path`: the directory with ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH).
+        public var certPath: String = ""
         public init() {}
     }
 

@@ -43,13 +43,15 @@ public final class PrivateDaemon: @unchecked Sendable {
     /// Debian's 20.10 client, which matches the daemon and can do BuildKit builds.
     public static let dockerCLI = "/usr/bin/docker"
 
-    public init(name: String, loopfsMB: Int? = nil, engine: String? = nil) throws {
+    /// - Parameter daemonArguments: appended to dockerd's command line (`WATCHDOG_TEST_DOCKERD_EXTRA_ARGS`).
+    public init(name: String, loopfsMB: Int? = nil, engine: String? = nil, daemonArguments: [String] = []) throws {
         self.name = name
         let engine = engine ?? Self.engineUnderTest
         self.engine = engine
         var args = ["start", name, "--engine", engine]
         if let loopfsMB { args += ["--loopfs", String(loopfsMB)] }
-        let started = try runCommand(Self.script, args)
+        let started = try runCommand(
+            Self.script, args, environment: daemonArguments.isEmpty ? [:] : ["WATCHDOG_TEST_DOCKERD_EXTRA_ARGS": daemonArguments.joined(separator: " ")])
         guard started.status == 0 else {
             throw Failure(description: "test-dockerd.sh start \(name) failed: \(started.output) \(started.error)")
         }

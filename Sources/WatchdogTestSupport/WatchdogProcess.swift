@@ -46,7 +46,8 @@ public final class WatchdogProcess: @unchecked Sendable {
     ///
     /// `launcher` runs the binary through another program that execs it (e.g. `setpriv --reuid=…`
     /// to run it as an unprivileged user); the pid stays the watchdog's.
-    public init(arguments: [String], launcher: [String] = []) throws {
+    /// `environment` is added to the child's (which otherwise has only PATH).
+    public init(arguments: [String], launcher: [String] = [], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binaryPath)
         // Remediation off unless a test turns it on (a later flag wins), and the audit log in a
         // temporary file: a test watchdog must never act on a daemon behind another test's back.
@@ -56,7 +57,7 @@ public final class WatchdogProcess: @unchecked Sendable {
                 "--web.listen-address", "127.0.0.1:0", "--log.level", "debug", "--remediation.disk.enabled=false",
                 "--remediation.audit-log", auditLogPath,
             ] + arguments
-        process.environment = ["PATH": "/usr/bin:/bin"]
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
         stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
