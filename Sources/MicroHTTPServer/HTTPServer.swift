@@ -68,6 +68,27 @@ public enum HTTPListenTarget: Sendable, Equatable {
     /// An empty host listens on every interface. Port 0 picks a free port (see `HTTPServer.port`).
     case tcp(host: String, port: Int)
     case unixSocket(path: String)
+    /// A socket already bound and listening, handed over by whoever started the process (systemd's
+    /// socket activation); the server takes it over and closes it when stopped.
+    case inheritedSocket(fd: Int32)
+
+    /// The listening sockets systemd passed (`LISTEN_FDS` from fd 3, meant for this process when
+    /// `LISTEN_PID` is its pid), as sd_listen_fds(3) reads them; the variables are then unset so that
+    /// child processes do not take them for theirs.
+    public static func systemdSockets() throws(HTTPServerError) -> [HTTPListenTarget] {
+        func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        guard let pidText = variable("LISTEN_PID"), let pid = Int32(pidText), let countText = variable("LISTEN_FDS"),
+            let count = Int32(countText)
+        else {
+            throw HTTPServerError(description: "web.systemd_socket is on, but no socket was passed (LISTEN_PID and LISTEN_FDS are not set)")
+        }
+        guard pid == getpid() else {
+            throw HTTPServerError(description: "web.systemd_socket: LISTEN_PID \(pid) is not this process (\(getpid()))")
+        }
+        guard count >= 1 else { throw HTTPServerError(description: "web.systemd_socket: LISTEN_FDS is \(count)") }
+        for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(name) }
+        return (0..<count).map { .inheritedSocket(fd: 3 + $0) }
+    }
 }
 
 /// TLS for the server (libmicrohttpd over GnuTLS). The PEM texts are copied; the files are read by the caller.
@@ -195,6 +216,10 @@ public final class HTTPServer: Sendable {
         case .unixSocket(let path):
             fd = cwd_listen_unix(path, 128, &errorBuffer, errorBuffer.count)
             perIP = 0
+        case .inheritedSocket(let inherited):
+            fd = inherited
+            // Descriptors passed by systemd are not close-on-exec: the restart command must not get it.
+            _ = fcntl(inherited, F_SETFD, FD_CLOEXEC)
         }
         guard fd >= 0 else {
             let reason = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -28,7 +28,7 @@ public final class WatchdogService: Sendable {
     /// The remediation engine (its policies, plan and ledger of actions).
     public let remediation: RemediationEngine
     private let logger: Logger
-    private let server = Mutex<HTTPServer?>(nil)
+    private let servers = Mutex<[HTTPServer]>([])
     private let security = Mutex<WebSecurity?>(nil)
 
     public init(configuration: WatchdogConfiguration, logger: Logger) {
@@ -154,16 +154,28 @@ public final class WatchdogService: Sendable {
         let router = WebRouter(
             telemetryPath: configuration.web.telemetryPath, store: store, host: host, tracker: tracker, remediation: remediation,
             gate: guardian, liveness: { runners.map { ($0.collector.name, $0.isAlive()) } })
-        let httpServer = try HTTPServer(
-            listen: .tcp(host: web.listenAddress.host, port: web.listenAddress.port),
-            options: HTTPServerOptions(
-                threading: .pool(threads: 2), maxConnections: web.maxConnections,
-                maxConnectionsPerIP: web.maxConnectionsPerIP,
-                connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
-                maxRequestBodyBytes: 64 << 10, tls: guardian.tls, requestHeaderTimeout: web.requestHeaderTimeout,
-                onServerMessage: ServerMessages(logger: logger, count: { [store] in store.countServerError() }).receive),
-            handler: router.handle)
-        server.withLock { $0 = httpServer }
+        let targets: [HTTPListenTarget] =
+            web.systemdSocket ? try HTTPListenTarget.systemdSockets() : web.listenAddresses.map { .tcp(host: $0.host, port: $0.port) }
+        var started: [HTTPServer] = []
+        do {
+            for target in targets {
+                started.append(
+                    try HTTPServer(
+                        listen: target,
+                        options: HTTPServerOptions(
+                            threading: .pool(threads: 2), maxConnections: web.maxConnections,
+                            maxConnectionsPerIP: web.maxConnectionsPerIP,
+                            connectionTimeoutSeconds: max(1, Int(web.connectionTimeout.components.seconds)),
+                            maxRequestBodyBytes: 64 << 10, tls: guardian.tls, requestHeaderTimeout: web.requestHeaderTimeout,
+                            onServerMessage: ServerMessages(logger: logger, count: { [store] in store.countServerError() }).receive),
+                        handler: router.handle))
+            }
+        } catch {
+            // One address that cannot be bound stops the start: none is served half-way.
+            for server in started { server.stop() }
+            throw error
+        }
+        servers.withLock { $0 = started }
         security.withLock { $0 = guardian }
         // Before the first evaluation: earlier processes' cool-downs, backoffs and caps go on, and
         // actions they left unfinished are marked interrupted.
@@ -175,7 +187,7 @@ public final class WatchdogService: Sendable {
         logger.info(
             "docker-watchdog started",
             metadata: [
-                "listen": "\(web.listenAddress.host.isEmpty ? "*" : web.listenAddress.host):\(httpServer.port ?? web.listenAddress.port)",
+                "listen": "\(zip(targets, started).map { Self.listenDescription($0, $1.port) }.joined(separator: ","))",
                 "docker_host": "\(configuration.docker.host)",
                 "read_only": "\(configuration.docker.readOnly)",
                 "tls": "\(guardian.tls == nil ? "off" : guardian.tls?.clientCAPEM == nil ? "on" : "client-cert")",
@@ -188,8 +200,19 @@ public final class WatchdogService: Sendable {
     /// (for SIGHUP). nil before `start()`.
     public var webSecurity: WebSecurity? { security.withLock { $0 } }
 
-    /// The TCP port the server is bound to (useful with port 0).
-    public var port: Int? { server.withLock { $0?.port } }
+    /// The TCP port the (first) server is bound to (useful with port 0).
+    public var port: Int? { servers.withLock { $0.first?.port } }
+
+    /// `host:port` as logged, the bound port filled in (`*` for every interface).
+    static func listenDescription(_ target: HTTPListenTarget, _ port: Int?) -> String {
+        switch target {
+        case .tcp(let host, let configured):
+            let shown = host.isEmpty ? "*" : host.contains(":") ? "[\(host)]" : host
+            return "\(shown):\(port ?? configured)"
+        case .unixSocket(let path): return "unix:\(path)"
+        case .inheritedSocket(let fd): return "systemd-fd\(fd)" + (port.map { ":\($0)" } ?? "")
+        }
+    }
 
     /// Stops the server first (no new scrapes), then every sampling loop at once, waiting at most
     /// `limit` in all for rounds in progress (a remediation action among them) to finish.
@@ -200,11 +223,11 @@ public final class WatchdogService: Sendable {
     /// running at the limit.
     @discardableResult
     public func stop(within limit: Duration = .seconds(8)) -> Bool {
-        let running = server.withLock { s -> HTTPServer? in
-            defer { s = nil }
+        let running = servers.withLock { s -> [HTTPServer] in
+            defer { s = [] }
             return s
         }
-        running?.stop()
+        for server in running { server.stop() }
         let group = DispatchGroup()
         let unfinished = Mutex<[String]>([])
         for runner in runners {

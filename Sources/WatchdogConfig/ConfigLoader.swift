@@ -67,8 +67,17 @@ public enum ConfigLoader {
         // 2. The environment.
         assignments += try environmentAssignments(environment, flagKeys: Set(args.assignments.map(\.key.name)), registry: registry)
 
-        // 3. The flags, in the order given, so a repeated flag's last value wins.
-        assignments += args.assignments
+        // 3. The flags, in the order given, so a repeated flag's last value wins; a repeatable
+        // one's values are joined instead (`--web.listen-address a --web.listen-address b`).
+        var flags: [RawAssignment] = []
+        for assignment in args.assignments {
+            if assignment.key.repeatable, let i = flags.firstIndex(where: { $0.key.name == assignment.key.name }) {
+                flags[i].raw += "," + assignment.raw
+            } else {
+                flags.append(assignment)
+            }
+        }
+        assignments += flags
 
         var config = WatchdogConfiguration.defaults
         var origins: [String: Origin] = [:]

@@ -21,6 +21,8 @@ public struct ConfigKey: Sendable {
     /// Extra flag names (without dashes) accepted for this key, e.g. the exporter-toolkit spelling
     /// `web.config.file` of `web.config_file`.
     let flagAliases: [String]
+    /// The flag may be given several times; the values are joined with commas.
+    let repeatable: Bool
 
     /// Parses `raw` and stores it in the configuration.
     let apply: @Sendable (inout WatchdogConfiguration, String) throws(ValueError) -> Void
@@ -35,8 +37,10 @@ public struct ConfigKey: Sendable {
         _ type: ValueType<V>,
         envAliases: [String] = [],
         flagAliases: [String] = [],
+        repeatable: Bool = false,
         _ doc: String
     ) {
+        self.repeatable = repeatable
         self.flagAliases = flagAliases
         self.name = name
         self.summary = type.summary
@@ -166,8 +170,12 @@ public struct ConfigRegistry: Sendable {
 
         // MARK: web
         ConfigKey(
-            "web.listen_address", \.web.listenAddress, .listenAddress,
-            "Address of the metrics HTTP server: host:port, :port (all interfaces) or [ipv6]:port."),
+            "web.listen_address", \.web.listenAddresses, .listenAddresses, repeatable: true,
+            "Addresses of the metrics HTTP server: host:port, :port (all interfaces) or [ipv6]:port; several comma-separated, or the flag repeated (--web.listen-address a --web.listen-address b), as in the Prometheus exporter-toolkit."
+        ),
+        ConfigKey(
+            "web.systemd_socket", \.web.systemdSocket, .bool,
+            "Serve on the listening sockets systemd passes (socket activation: LISTEN_FDS, LISTEN_PID) instead of web.listen_address."),
         ConfigKey(
             "web.telemetry_path", \.web.telemetryPath, .urlPath,
             "URL path that serves the metrics."),

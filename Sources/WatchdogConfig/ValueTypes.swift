@@ -535,6 +535,26 @@ extension ValueType where Value == ListenAddress {
     }
 }
 
+extension ValueType where Value == [ListenAddress] {
+    /// One or more listen addresses, comma-separated (a repeated flag is joined the same way).
+    public static var listenAddresses: ValueType {
+        ValueType(
+            summary: "listen addresses (host:port, comma-separated; the flag repeats)",
+            placeholder: "ADDRESS",
+            isBool: false,
+            parse: { (raw: String) throws(ValueError) -> [ListenAddress] in
+                let parts = raw.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                var out: [ListenAddress] = []
+                for part in parts { out.append(try parseListenAddress(part)) }
+                guard !out.isEmpty else { throw ValueError("expected at least one host:port") }
+                guard Set(out).count == out.count else { throw ValueError("the same address twice in \(quoted(raw))") }
+                return out
+            },
+            format: { $0.map(\.description).joined(separator: ",") }
+        )
+    }
+}
+
 extension ValueType where Value == DockerHost {
     public static var dockerHost: ValueType {
         ValueType(

@@ -46,8 +46,15 @@ public struct WatchdogConfiguration: Sendable, Equatable {
 
     /// The HTTP server that serves `/metrics`.
     public struct Web: Sendable, Equatable {
-        /// `web.listen_address`: host "" means all interfaces.
-        public var listenAddress = ListenAddress(host: "", port: 9734)
+        /// `web.listen_address`: one or more addresses (the flag repeats); host "" means all interfaces.
+        public var listenAddresses = [ListenAddress(host: "", port: 9734)]
+        /// `web.systemd_socket`: serve on the sockets systemd passes (LISTEN_FDS) instead.
+        public var systemdSocket: Bool = false
+        /// The first listen address (setting it replaces them all).
+        public var listenAddress: ListenAddress {
+            get { listenAddresses[0] }
+            set { listenAddresses = [newValue] }
+        }
         /// `web.telemetry_path`: always starts with "/".
         public var telemetryPath: String = "/metrics"
         /// `web.max_connections`: concurrent connections in total.

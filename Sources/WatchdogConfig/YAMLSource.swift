@@ -1,7 +1,7 @@
 /// One value for one key from one source, not yet parsed.
 struct RawAssignment: Sendable {
     let key: ConfigKey
-    let raw: String
+    var raw: String
     let origin: Origin
 }
 

@@ -279,7 +279,7 @@ import Testing
             loadYAML(yaml).error
                 == ConfigError(
                     key: "web.listen_address", source: "config.yaml:3",
-                    reason: "expected listen address (host:port), got a mapping"))
+                    reason: "expected listen addresses (host:port, comma-separated; the flag repeats), got a mapping"))
     }
 
     @Test func listWhereScalarExpected() {
