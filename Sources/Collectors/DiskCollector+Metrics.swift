@@ -34,7 +34,17 @@ extension MetricCatalog {
         labels: [], collector: "disk")
 
     /// Every metric of the collector, in reference order.
+    public static let diskAccounted = MetricDescriptor(
+        name: "docker_disk_accounted_bytes", type: .gauge,
+        help:
+            "Used bytes of the Docker root's filesystem by what holds them: Docker's categories (images, containers, volumes, build_cache, from system df), logs (container log files), and other (used minus the rest: what is not Docker's, or what Docker does not count). Needs the system_df collector; logs needs the logs collector.",
+        labels: ["path", "category"], collector: "disk")
+    public static let diskAccountedOverlap = MetricDescriptor(
+        name: "docker_disk_accounted_overlap_bytes", type: .gauge,
+        help: "By how much Docker's categories and the logs exceed the filesystem's used bytes (they overlap, e.g. build cache shared with images); other is 0 then.",
+        labels: ["path"], collector: "disk")
+
     public static let diskMetrics: [MetricDescriptor] = [
-        fsSize, fsFree, fsAvailable, fsFiles, fsFilesFree, fsReadOnly, statfsHung,
+        fsSize, fsFree, fsAvailable, fsFiles, fsFilesFree, fsReadOnly, statfsHung, diskAccounted, diskAccountedOverlap,
     ]
 }

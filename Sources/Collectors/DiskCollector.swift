@@ -70,18 +70,27 @@ public final class DiskCollector: Collector {
             host.updateDisk { d in
                 d = HostStatus.Disk(
                     path: path, sizeBytes: fs.sizeBytes, availableBytes: fs.availableBytes,
-                    files: fs.files, filesFree: fs.filesFree, statfsHung: false, lastError: nil)
+                    files: fs.files, filesFree: fs.filesFree, statfsHung: false, lastError: nil, freeBytes: fs.freeBytes)
             }
             let labels = [Label("path", path)]
-            return CollectionResult(families: [
-                MetricCatalog.fsSize.family(value: Double(fs.sizeBytes), labels: labels),
-                MetricCatalog.fsFree.family(value: Double(fs.freeBytes), labels: labels),
-                MetricCatalog.fsAvailable.family(value: Double(fs.availableBytes), labels: labels),
-                MetricCatalog.fsFiles.family(value: Double(fs.files), labels: labels),
-                MetricCatalog.fsFilesFree.family(value: Double(fs.filesFree), labels: labels),
-                MetricCatalog.fsReadOnly.family(value: fs.readOnly ? 1 : 0, labels: labels),
-                MetricCatalog.statfsHung.family(value: 0),
-            ])
+            let breakdown = host.diskBreakdown()
+            var accounted: [MetricFamily] = []
+            if !breakdown.categories.isEmpty {
+                accounted = [
+                    MetricCatalog.diskAccounted.family(breakdown.categories.map { ([Label("path", path), Label("category", $0.name)], Double($0.bytes)) }),
+                    MetricCatalog.diskAccountedOverlap.family(value: Double(breakdown.overlap), labels: labels),
+                ]
+            }
+            return CollectionResult(
+                families: accounted + [
+                    MetricCatalog.fsSize.family(value: Double(fs.sizeBytes), labels: labels),
+                    MetricCatalog.fsFree.family(value: Double(fs.freeBytes), labels: labels),
+                    MetricCatalog.fsAvailable.family(value: Double(fs.availableBytes), labels: labels),
+                    MetricCatalog.fsFiles.family(value: Double(fs.files), labels: labels),
+                    MetricCatalog.fsFilesFree.family(value: Double(fs.filesFree), labels: labels),
+                    MetricCatalog.fsReadOnly.family(value: fs.readOnly ? 1 : 0, labels: labels),
+                    MetricCatalog.statfsHung.family(value: 0),
+                ])
         case .failure(let error):
             let hung = probe.isHung
             host.updateDisk { d in

@@ -82,7 +82,14 @@ public final class LogsCollector: Collector {
             byDriver[m.container.logDriver, default: 0] += m.bytes
             counted[m.container.logDriver, default: 0] += 1
         }
+        // For the disk collector's breakdown of the Docker filesystem (logs are not in system df).
+        let total = byDriver.values.reduce(0, +)
         let top = measured.sorted { ($0.bytes, $1.container.name) > ($1.bytes, $0.container.name) }.prefix(maxSeries)
+        let largest = top.prefix(5).map { (name: $0.container.name, bytes: $0.bytes) }
+        host.updateUsage { u in
+            u.logsBytes = total
+            u.largestLogs = largest
+        }
         let series = top.map { m -> ([Label], Double, Double) in (labels(m.container), Double(m.bytes), m.unbounded ? 1 : 0) }
         return CollectionResult(families: [
             MetricCatalog.containerLogBytes.family(series.map { ($0.0, $0.1) }),

@@ -29,6 +29,8 @@ public final class HostStatus: Sendable {
         public var path: String?
         public var sizeBytes: UInt64?
         public var availableBytes: UInt64?
+        /// Free blocks including those reserved for root: used = size - free, as df counts it.
+        public var freeBytes: UInt64?
         public var files: UInt64?
         public var filesFree: UInt64?
         public var statfsHung = false
@@ -36,8 +38,9 @@ public final class HostStatus: Sendable {
 
         public init(
             path: String? = nil, sizeBytes: UInt64? = nil, availableBytes: UInt64? = nil, files: UInt64? = nil,
-            filesFree: UInt64? = nil, statfsHung: Bool = false, lastError: String? = nil
+            filesFree: UInt64? = nil, statfsHung: Bool = false, lastError: String? = nil, freeBytes: UInt64? = nil
         ) {
+            self.freeBytes = freeBytes
             self.path = path
             self.sizeBytes = sizeBytes
             self.availableBytes = availableBytes
@@ -52,6 +55,27 @@ public final class HostStatus: Sendable {
         public var categories: [(name: String, usage: DiskUsageCategory)] = []
         public var sampledAt: Date?
         public var lastError: String?
+        /// Bytes of all container log files (the logs collector), which `system df` does not count.
+        public var logsBytes: Int64?
+        /// The largest container logs, largest first (at most 5), for the status page.
+        public var largestLogs: [(name: String, bytes: Int64)] = []
+    }
+
+    /// The Docker filesystem's used bytes broken down: Docker's own categories (`system df`),
+    /// container logs, and "other" — used minus the rest: what is not Docker's, or what Docker does
+    /// not count (its `tmp`, containerd's content on this filesystem, orphans). Empty until both a
+    /// disk and a `system df` sample exist. `other` is never negative (categories can overlap: build
+    /// cache records shared with images are in both); `overlap` says by how much it would have been.
+    public func diskBreakdown() -> (categories: [(name: String, bytes: Int64)], overlap: Int64) {
+        let disk = self.disk
+        let usage = self.usage
+        guard let size = disk.sizeBytes, let free = disk.freeBytes, !usage.categories.isEmpty else { return ([], 0) }
+        var parts = usage.categories.map { (name: $0.name, bytes: max(0, $0.usage.sizeBytes)) }
+        if let logs = usage.logsBytes { parts.append(("logs", logs)) }
+        let used = Int64(clamping: size) - Int64(clamping: free)
+        let other = used - parts.reduce(0) { $0 + $1.bytes }
+        parts.append(("other", max(0, other)))
+        return (parts, max(0, -other))
     }
 
     private let daemonState = Mutex(Daemon())

@@ -68,6 +68,26 @@ enum LandingPage {
                 + "<td>\(escape(r.error ?? ""))</td></tr>"
         }.joined(separator: "\n")
 
+        // What fills the Docker disk: a bar of the breakdown, then the largest logs.
+        let breakdown = host.diskBreakdown().categories
+        let used = max(1, breakdown.reduce(0) { $0 + $1.bytes })
+        let colors = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#bab0ac"]
+        let bar = breakdown.enumerated().map { i, part in
+            let width = fixedPoint(Double(part.bytes) / Double(used) * 100, fractionDigits: 2)
+            return "<span style=\"display:inline-block;height:1.2em;width:\(width)%;background:\(colors[i % colors.count])\" "
+                + "title=\"\(escape(part.name)) \(Self.bytes(UInt64(part.bytes)))\"></span>"
+        }.joined()
+        let legend = breakdown.enumerated().map { i, part in
+            "<tr><td><span style=\"color:\(colors[i % colors.count])\">■</span> \(escape(part.name))</td><td>\(Self.bytes(UInt64(part.bytes)))</td></tr>"
+        }.joined(separator: "\n")
+        let logs = usage.largestLogs.map { "<tr><td>\(escape($0.name))</td><td>\(Self.bytes(UInt64(max(0, $0.bytes))))</td></tr>" }
+            .joined(separator: "\n")
+        let diskSection =
+            breakdown.isEmpty
+            ? "<p>Not measured yet (needs the disk and system_df collectors).</p>"
+            : "<div style=\"width:100%;border:1px solid #ccc;line-height:0\">\(bar)</div>\n<table>\(legend)</table>"
+                + (logs.isEmpty ? "" : "\n<h3>Largest container logs</h3>\n<table>\(logs)</table>")
+
         let info = BuildInfo.current
         return """
             <!DOCTYPE html>
@@ -84,6 +104,8 @@ enum LandingPage {
             <table>
             \(rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined(separator: "\n"))
             </table>
+            <h2>What fills the Docker disk</h2>
+            \(diskSection)
             <h2>Recent health transitions</h2>
             <table><tr><th>time</th><th>container</th><th>stack</th><th>change</th><th>last probe</th></tr>
             \(history.reversed().map { t in

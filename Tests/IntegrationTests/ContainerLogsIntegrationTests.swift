@@ -73,6 +73,17 @@ struct ContainerLogsIntegrationTests {
         #expect(s.value("docker_container_logs_unbounded") == 2)
         #expect(abs((s.value("docker_container_logs_bytes", ["driver": "json-file"]) ?? 0) - (chattyBytes + guardedBytes + cappedBytes)) < 1)
 
+        // The Docker filesystem accounted: Docker's categories, the logs, and "other" add up to df's used bytes.
+        let accounted = try w.waitFor("the disk breakdown with the logs", timeout: 60) { s in
+            let logs = s.first { $0.name == "docker_disk_accounted_bytes" && $0.labels["category"] == "logs" }?.value ?? -1
+            return abs(logs - (chattyBytes + guardedBytes + cappedBytes)) < 1
+        }
+        let parts = accounted.filter { $0.name == "docker_disk_accounted_bytes" }
+        #expect(Set(parts.compactMap { $0.labels["category"] }) == ["images", "containers", "volumes", "build_cache", "logs", "other"])
+        let df = try runCommand("/bin/df", ["-B1", "--output=used", root]).output.split(separator: "\n").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? -1
+        let sum = parts.reduce(0) { $0 + $1.value }
+        #expect(abs(sum - df) <= df * 0.02, "categories add up to \(sum), df says \(df) used")
+
         // The dry run plans the chatty log only; the guarded one is named with its reason.
         try w.waitFor("a dry-run plan", timeout: 60) {
             ($0.value("docker_watchdog_remediation_dry_run_actions_total", ["policy": "disk", "action": "container_logs"]) ?? 0) >= 1

@@ -110,8 +110,8 @@ import Yams
         compare(yaml, label: "corpus")
     }
 
-    /// Every YAML file in the repository (deploy/, prometheus/, grafana/, the fuzz seed) and the
-    /// YAML examples in the README.
+    /// Every YAML file in the repository (deploy/, prometheus/, grafana/, examples/, the fuzz seed)
+    /// and the YAML examples in the README and docs/*.md.
     @Test func repositoryYAMLFiles() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var documents: [(String, String)] = []
@@ -126,9 +126,13 @@ import Yams
                 documents.append((relative, try String(contentsOf: url, encoding: .utf8)))
             }
         }
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        for (index, block) in readme.components(separatedBy: "```yaml\n").dropFirst().enumerated() {
-            documents.append(("README.md yaml block \(index + 1)", block.components(separatedBy: "```")[0]))
+        let pages = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+        for page in ["README.md"] + pages {
+            let text = try String(contentsOf: root.appendingPathComponent(page), encoding: .utf8)
+            for (index, block) in text.components(separatedBy: "```yaml\n").dropFirst().enumerated() {
+                documents.append(("\(page) yaml block \(index + 1)", block.components(separatedBy: "```")[0]))
+            }
         }
         #expect(documents.count >= 15, "found only \(documents.map(\.0))")
         #expect(documents.contains { $0.0.hasSuffix("seed-full.yaml") })

@@ -7,6 +7,7 @@ import WatchdogTestSupport
 @testable import Containers
 @testable import Remediation
 @testable import Sampling
+@testable import Web
 
 /// Container logs: measured from the files, and truncated by the opt-in `container_logs` step.
 @Suite("Container logs (real files, fake host)")
@@ -104,5 +105,37 @@ struct ContainerLogsTests {
         let finished = PolicyTestSupport.auditLines(path).filter { $0["phase"] as? String == "finished" }
         #expect(finished.map { $0["targets"] as? [String] } == [["batch"]])
         #expect(finished.first?["bytesReclaimed"] as? Int == 800)
+    }
+}
+
+@Suite("What fills the Docker disk")
+struct DiskBreakdownTests {
+    static func usage(_ name: String, _ bytes: Int64) -> (name: String, usage: DiskUsageCategory) {
+        (name, DiskUsageCategory(totalCount: 1, activeCount: 1, sizeBytes: bytes, reclaimableBytes: 0))
+    }
+
+    @Test func categoriesLogsAndOtherAddUpToTheUsedBytes() {
+        let host = HostStatus()
+        #expect(host.diskBreakdown().categories.isEmpty)  // nothing measured yet
+        host.updateDisk { $0 = HostStatus.Disk(path: "/d", sizeBytes: 10_000, availableBytes: 3_000, freeBytes: 3_500) }
+        host.updateUsage { u in
+            u.categories = [Self.usage("images", 2_000), Self.usage("containers", 500), Self.usage("volumes", 300), Self.usage("build_cache", 200)]
+            u.logsBytes = 1_000
+            u.largestLogs = [("chatty", 900), ("quiet", 100)]
+        }
+        let (parts, overlap) = host.diskBreakdown()
+        #expect(parts.map(\.name) == ["images", "containers", "volumes", "build_cache", "logs", "other"])
+        let other: Int64 = 2_500  // used (size - free = 6,500) minus the 4,000 accounted
+        #expect(parts.last?.bytes == other)
+        #expect(parts.reduce(0) { $0 + $1.bytes } == 6_500 && overlap == 0)
+        // Overlapping categories: other is 0, never negative, and the overlap is reported.
+        host.updateUsage { $0.categories = [Self.usage("images", 7_000)] }
+        let over = host.diskBreakdown()
+        #expect(over.categories.last?.bytes == 0 && over.overlap == 1_500)
+
+        host.updateUsage { $0.categories = [Self.usage("images", 2_000)] }
+        let html = LandingPage.render(telemetryPath: "/metrics", host: host, statuses: [:], liveness: [])
+        #expect(html.contains("<h2>What fills the Docker disk</h2>"))
+        #expect(html.contains("title=\"logs ") && html.contains("<h3>Largest container logs</h3>") && html.contains("<td>chatty</td>"))
     }
 }
