@@ -158,7 +158,7 @@ public struct ConfigRegistry: Sendable {
             "Pin an Engine API version (e.g. 1.43) instead of negotiating it from /version; empty negotiates. Pin only to work around a daemon that misreports its version."),
         ConfigKey(
             "docker.read_only", \.docker.readOnly, .bool,
-            "Least privilege: the Docker client refuses every request that is not a GET (nothing on the host can be changed, whatever else is configured) and every remediation policy is off. Pair it with a socket proxy that allows only the GET endpoints listed in the README."
+            "Least privilege: the Docker client refuses every request that is not a GET (nothing on the host can be changed, whatever else is configured) and every remediation policy is off. Pair it with a socket proxy that allows only the GET endpoints listed in docs/security.md."
         ),
         ConfigKey(
             "docker.connect_timeout", \.docker.connectTimeout, .duration(positive: true),
@@ -197,7 +197,7 @@ public struct ConfigRegistry: Sendable {
         ConfigKey(
             "web.config_file", \.web.configFile, .string(summary: "file path or empty", placeholder: "PATH"),
             flagAliases: ["web.config.file"],
-            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in the README. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."
+            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in docs/security.md. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."
         ),
 
         // MARK: remediation

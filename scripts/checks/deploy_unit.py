@@ -1,5 +1,5 @@
 """deploy.sh's hardening check of the systemd unit: every option of the unit's hardening contract
-(README "Deployment") present in [Service] exactly once with its value.
+(docs/deployment.md) present in [Service] exactly once with its value.
 
     python3 scripts/checks/deploy_unit.py deploy/systemd/docker-watchdog.service
 
@@ -8,7 +8,7 @@ are imported by scripts/checks/tests/test_deploy_unit.py.
 """
 import sys
 
-WANT = {  # option: exact value (the unit's hardening contract; README "Deployment")
+WANT = {  # option: exact value (the unit's hardening contract; docs/deployment.md)
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
     "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
     "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "ProtectClock": "yes",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The container image, built and run the way the README tells users to, with no registry and no
-# network:
+# The container image, built and run the way docs/deployment.md tells users to, with no registry
+# and no network:
 #
 #   1. a Debian base made here: `debootstrap --variant=minbase --include=<runtime packages>` from the
 #      apt mirror this machine uses, tarred (cached under $WATCHDOG_CI_CACHE, keyed by suite,
@@ -246,8 +246,8 @@ if (( stop_ms < 8000 )); then say "ok   stopped in ${stop_ms} ms"; else say "FAI
 dk rm -f "$NAME" >/dev/null
 
 # ---- 4. with the host's root read-only, for the disk metrics ------------------------------------
-# (README: ro,rslave, so that later mounts show too; rslave needs / to be a shared mount, which it
-# is on systemd hosts but not in every CI sandbox, so plain ro here.)
+# (docs/deployment.md: ro,rslave, so that later mounts show too; rslave needs / to be a shared
+# mount, which it is on systemd hosts but not in every CI sandbox, so plain ro here.)
 propagation=ro
 [[ "$(findmnt -no PROPAGATION / 2>/dev/null)" == shared* ]] && propagation=ro,rslave
 say "run: with -v /:/host:$propagation and --collector.disk.host-prefix /host"

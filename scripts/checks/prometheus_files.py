@@ -352,14 +352,17 @@ def check_dashboard(name, dash, report):
 
 # ---- metric references ----------------------------------------------------------------------------
 
-def exported_series(readme_text):
-    """The series names the watchdog exports, from the README's generated metrics table (which
-    ReadmeDriftTests keeps equal to MetricCatalog.all): histograms add _bucket, _sum and _count.
-    Raises ValueError when the table is missing."""
+METRICS_DOC = "docs/metrics.md"
+
+
+def exported_series(metrics_doc_text):
+    """The series names the watchdog exports, from the generated metrics table of docs/metrics.md
+    (which ReadmeDriftTests keeps equal to MetricCatalog.all): histograms add _bucket, _sum and
+    _count. Raises ValueError when the table is missing."""
     begin, end = "<!-- BEGIN GENERATED metrics table -->", "<!-- END GENERATED metrics table -->"
-    if begin not in readme_text or end not in readme_text:
-        raise ValueError("README.md has no generated metrics table")
-    table = readme_text.split(begin, 1)[1].split(end, 1)[0]
+    if begin not in metrics_doc_text or end not in metrics_doc_text:
+        raise ValueError(f"{METRICS_DOC} has no generated metrics table")
+    table = metrics_doc_text.split(begin, 1)[1].split(end, 1)[0]
     names = set()
     for line in table.splitlines():
         m = re.match(r"\|\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\s*\|\s*(\w+)\s*\|", line)
@@ -370,7 +373,7 @@ def exported_series(readme_text):
         if kind == "histogram":
             names.update({name + "_bucket", name + "_sum", name + "_count"})
     if not names:
-        raise ValueError("README.md's metrics table lists no metric")
+        raise ValueError(f"{METRICS_DOC}'s metrics table lists no metric")
     return names
 
 
@@ -393,7 +396,7 @@ def check_references(exprs, records, exported=None):
             if ":" in metric and metric not in records:
                 problems.append(f"{where}: {metric} is not a recording rule")
             elif ":" not in metric and exported is not None and metric not in exported and metric != "up":
-                problems.append(f"{where}: {metric} is not exported by the watchdog (README metrics table)")
+                problems.append(f"{where}: {metric} is not exported by the watchdog ({METRICS_DOC} metrics table)")
         if "type" in labels:
             problems.append(f"{where}: uses a `type` label")
     return used, problems
@@ -462,13 +465,13 @@ def main(argv, out=print):
         dash_exprs += check_dashboard(name, dash, report)
 
     try:
-        exported = exported_series(open(os.path.join(root, "README.md")).read())
+        exported = exported_series(open(os.path.join(root, METRICS_DOC)).read())
         export_problems = []
     except (OSError, ValueError) as e:
         exported, export_problems = None, [str(e)]
     used, problems = check_references(rule_exprs + dash_exprs, records, exported)
     report(f"{used} metric references in rules and dashboards parse, name only exported series "
-           f"({len(exported or ())} from the README's generated table), recording rules or `up`, "
+           f"({len(exported or ())} from the generated table of {METRICS_DOC}), recording rules or `up`, "
            f"and no `type` label", export_problems + problems)
 
     report("Grafana provisioning files", check_provisioning(provisioning, rel))

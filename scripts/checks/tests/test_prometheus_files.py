@@ -347,7 +347,8 @@ def small_repo(root):
     (root / "grafana/dashboards/d.json").write_text(json.dumps(good_dashboard()))
     (root / "grafana/provisioning/dashboards/docker-watchdog.yml").write_text("apiVersion: 1\nproviders: [{name: x}]\n")
     (root / "grafana/provisioning/datasources/prometheus.yml").write_text("apiVersion: 1\ndatasources: [{name: x}]\n")
-    (root / "README.md").write_text(README_TABLE)
+    (root / "docs").mkdir()
+    (root / "docs/metrics.md").write_text(METRICS_TABLE)
 
 
 def test_main_passes_a_good_repository_without_sources(tmp_path):
@@ -377,9 +378,9 @@ def test_main_fails_without_alerts_and_dashboards(tmp_path):
     assert "    no dashboard JSON in grafana/dashboards" in lines
 
 
-# ---- exported series from the README's generated table ----------------------------------------
+# ---- exported series from the generated table of docs/metrics.md ---------------------------------
 
-README_TABLE = """intro
+METRICS_TABLE = """intro
 <!-- BEGIN GENERATED metrics table -->
 | metric | type | labels | collector | description |
 | --- | --- | --- | --- | --- |
@@ -390,17 +391,17 @@ README_TABLE = """intro
 """
 
 
-def test_exported_series_from_the_readme_table():
-    names = pf.exported_series(README_TABLE)
+def test_exported_series_from_the_metrics_table():
+    names = pf.exported_series(METRICS_TABLE)
     assert "docker_daemon_up" in names
     assert {"docker_daemon_ping_duration_seconds_bucket", "docker_daemon_ping_duration_seconds_count"} <= names
     assert "docker_watchdog_collector_runs_total" in names
     assert "metric" not in names
 
 
-def test_main_fails_on_a_metric_the_readme_does_not_list(tmp_path):
+def test_main_fails_on_a_metric_the_metrics_table_does_not_list(tmp_path):
     small_repo(tmp_path)
-    (tmp_path / "README.md").write_text(README_TABLE.replace("docker_daemon_up", "docker_daemon_renamed"))
+    (tmp_path / "docs/metrics.md").write_text(METRICS_TABLE.replace("docker_daemon_up", "docker_daemon_renamed"))
     lines = []
     assert pf.main([str(tmp_path)], out=lines.append) == 1
     assert any("docker_daemon_up is not exported" in line for line in lines), lines
@@ -412,9 +413,18 @@ def test_exported_series_needs_the_table():
 
 
 def test_a_reference_to_a_metric_not_exported_is_reported():
-    exported = pf.exported_series(README_TABLE)
+    exported = pf.exported_series(METRICS_TABLE)
     used, problems = pf.check_references(
         [("r.yml", "docker_daemon_up == 0"), ("d.json", "rate(docker_daemon_gone_total[5m])"), ("u", "up")],
         set(), exported)
     assert used == 3
-    assert problems == ["d.json: docker_daemon_gone_total is not exported by the watchdog (README metrics table)"]
+    assert problems == ["d.json: docker_daemon_gone_total is not exported by the watchdog (docs/metrics.md metrics table)"]
+
+
+def test_main_fails_without_the_metrics_doc(tmp_path):
+    small_repo(tmp_path)
+    (tmp_path / "docs/metrics.md").unlink()
+    (tmp_path / "README.md").write_text(METRICS_TABLE)  # the table's old home is not read
+    lines = []
+    assert pf.main([str(tmp_path)], out=lines.append) == 1
+    assert any("docs/metrics.md" in line for line in lines), lines
