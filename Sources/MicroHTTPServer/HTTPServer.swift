@@ -227,8 +227,28 @@ public final class HTTPServer: Sendable {
         }
         let boundPort = cwd_socket_local_port(fd)
         self.port = boundPort >= 0 ? Int(boundPort) : nil
+        self.options = options
+        self.perIP = perIP
+        self.handler = handler
+        do {
+            state = Mutex(try Self.launch(fd: fd, options: options, perIP: perIP, handler: handler, target: target))
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
 
-        var flags = UInt32(MHD_USE_ERROR_LOG.rawValue) | UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue)
+    private let options: HTTPServerOptions
+    private let perIP: Int
+    private let handler: HTTPHandler
+
+    /// Starts a libmicrohttpd daemon on the listening socket `fd` (which it owns from then on).
+    private static func launch(
+        fd: Int32, options: HTTPServerOptions, perIP: Int, handler: @escaping HTTPHandler, target: HTTPListenTarget
+    ) throws(HTTPServerError) -> RunningDaemon {
+        // ITC: lets `replaceTLS` quiesce a daemon (stop its accepting) while its requests finish.
+        var flags =
+            UInt32(MHD_USE_ERROR_LOG.rawValue) | UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue) | UInt32(MHD_USE_ITC.rawValue)
         var poolSize: UInt32 = 0
         switch options.threading {
         case .pool(let threads):
@@ -266,11 +286,55 @@ public final class HTTPServer: Sendable {
             unmanaged.release()
             watch.deallocate()
             tlsStrings.free()
-            close(fd)
             throw HTTPServerError(description: "libmicrohttpd refused to start on \(target)\(options.tls == nil ? "" : " (TLS)")")
         }
         deadlines.startSweeping()
-        state = Mutex(RunningDaemon(daemon: daemon, context: unmanaged, tlsStrings: tlsStrings, watch: watch))
+        return RunningDaemon(daemon: daemon, context: unmanaged, tlsStrings: tlsStrings, watch: watch, fd: fd)
+    }
+
+    /// Serves new connections with `tls` from now on (a certificate renewed on disk), on the same
+    /// listening socket: a second daemon starts on a duplicate of it with the new material, then
+    /// the old one stops after `grace` (its requests in flight end first). If the new daemon
+    /// cannot start, the old one keeps serving and the error says why.
+    public func replaceTLS(_ tls: HTTPTLSOptions, grace: Duration = .seconds(2)) throws(HTTPServerError) {
+        guard let current = state.withLock({ $0 }) else { throw HTTPServerError(description: "the server is stopped") }
+        let copy = dup(current.fd)
+        guard copy >= 0 else { throw HTTPServerError(description: "dup of the listening socket: \(String(cString: strerror(errno)))") }
+        _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
+        var renewed = options
+        renewed.tls = tls
+        let fresh: RunningDaemon
+        do {
+            fresh = try Self.launch(fd: copy, options: renewed, perIP: perIP, handler: handler, target: target)
+        } catch {
+            close(copy)
+            throw error
+        }
+        let old = state.withLock { s -> RunningDaemon? in
+            let previous = s
+            s = fresh
+            return previous
+        }
+        if let old {
+            // No new connection reaches the old daemon from here on; its listening descriptor comes
+            // back to us (the duplicate keeps the socket open for the new one).
+            // It must stay open until the old daemon has stopped (its threads drop it with a delay).
+            let released = MHD_quiesce_daemon(old.daemon)
+            startThread(name: "tls-retire") {
+                sleepThread(for: grace)
+                Self.shutDown(old)
+                if released >= 0 { close(released) }
+            }
+        }
+    }
+
+    private static func shutDown(_ running: RunningDaemon) {
+        running.context.takeUnretainedValue().deadlines.stopSweeping()
+        MHD_stop_daemon(running.daemon)
+        running.watch.deallocate()
+        // Released only after MHD_stop_daemon has joined every thread that could still call the handler.
+        running.context.release()
+        running.tlsStrings.free()
     }
 
     /// Connections cut so far because their request did not arrive in time (slow clients).
@@ -291,12 +355,7 @@ public final class HTTPServer: Sendable {
             return value
         }
         guard let running else { return }
-        running.context.takeUnretainedValue().deadlines.stopSweeping()
-        MHD_stop_daemon(running.daemon)
-        running.watch.deallocate()
-        // Released only after MHD_stop_daemon has joined every thread that could still call the handler.
-        running.context.release()
-        running.tlsStrings.free()
+        Self.shutDown(running)
         if case .unixSocket(let path) = target { unlink(path) }
     }
 
@@ -308,6 +367,8 @@ private struct RunningDaemon: @unchecked Sendable {
     let context: Unmanaged<HandlerContext>
     let tlsStrings: TLSStrings
     let watch: UnsafeMutablePointer<cwd_mhd_watch>
+    /// The listening socket this daemon accepts on (closed by MHD_stop_daemon).
+    let fd: Int32
 }
 
 /// C copies of the TLS material, owned by the running daemon.

@@ -29,6 +29,8 @@ public final class WatchdogService: Sendable {
     public let remediation: RemediationEngine
     private let logger: Logger
     private let servers = Mutex<[HTTPServer]>([])
+    /// Ends the certificate watch at stop.
+    private let certificateWatch = StopSignal()
     private let security = Mutex<WebSecurity?>(nil)
 
     public init(configuration: WatchdogConfiguration, logger: Logger) {
@@ -176,6 +178,7 @@ public final class WatchdogService: Sendable {
             throw error
         }
         servers.withLock { $0 = started }
+        if guardian.tls != nil { watchCertificates(guardian) }
         security.withLock { $0 = guardian }
         // Before the first evaluation: earlier processes' cool-downs, backoffs and caps go on, and
         // actions they left unfinished are marked interrupted.
@@ -194,6 +197,32 @@ public final class WatchdogService: Sendable {
                 "basic_auth_users": "\(guardian.authenticator.userNames.count)",
                 "version": "\(BuildInfo.current.version)",
             ])
+    }
+
+    /// Re-reads the TLS files every few seconds and hands renewed material to every server, so a
+    /// certificate replaced on disk is served on the next handshake without a restart.
+    private func watchCertificates(_ guardian: WebSecurity) {
+        let stop = certificateWatch
+        startThread(name: "tls-watch") { [weak self] in
+            var lastError: String?
+            while true {
+                stop.wait(until: .now + .seconds(2))
+                if stop.isStopped { return }
+                guard let self else { return }
+                do {
+                    guard let renewed = try guardian.renewedTLS() else { continue }
+                    for server in self.servers.withLock({ $0 }) { try server.replaceTLS(renewed) }
+                    lastError = nil
+                    self.logger.notice("TLS certificate renewed from disk", metadata: ["web_config_file": "\(guardian.path ?? "")"])
+                } catch {
+                    let text = "\(error)"
+                    if text != lastError {
+                        self.logger.error("cannot load the renewed TLS certificate; serving the previous one", metadata: ["error": "\(text)"])
+                    }
+                    lastError = text
+                }
+            }
+        }
     }
 
     /// TLS and basic auth of the running server; `webSecurity?.reload()` re-reads the basic-auth users
@@ -223,6 +252,7 @@ public final class WatchdogService: Sendable {
     /// running at the limit.
     @discardableResult
     public func stop(within limit: Duration = .seconds(8)) -> Bool {
+        certificateWatch.stop()
         let running = servers.withLock { s -> [HTTPServer] in
             defer { s = [] }
             return s

@@ -7,14 +7,16 @@ import WatchdogConfig
 /// server starts with and the basic-auth gate in front of every endpoint (`/healthz` included, as in the
 /// exporter-toolkit).
 ///
-/// Built once at start. `reload()` re-reads the file and swaps in its `basic_auth_users`; TLS material is
-/// loaded into the server when it starts, so a changed certificate, key, CA or minimum version takes a
-/// restart (`reload()` says so in its result).
+/// Built once at start. `reload()` re-reads the file and swaps in its `basic_auth_users`;
+/// `renewedTLS()` re-reads the certificate, key and CA files and hands changed material to the
+/// server (as the exporter-toolkit re-reads them), so certificates rotate without a restart. Only
+/// turning TLS on or off takes a restart (`reload()` says so in its result).
 public final class WebSecurity: Sendable {
     /// The web config file, as configured; nil when none is (plain HTTP, no authentication).
     public let path: String?
-    /// TLS for the server, or nil for plain HTTP. Fixed for the server's lifetime.
-    public let tls: HTTPTLSOptions?
+    /// TLS for the server, or nil for plain HTTP: the material last loaded.
+    public var tls: HTTPTLSOptions? { currentTLS.withLock { $0 } }
+    private let currentTLS: Mutex<HTTPTLSOptions?>
     public let authenticator: BasicAuthenticator
     private let loadedTLS: WebConfig.TLS?
 
@@ -42,7 +44,7 @@ public final class WebSecurity: Sendable {
 
     private init(path: String?, config: WebConfig?, tls: HTTPTLSOptions?) {
         self.path = path
-        self.tls = tls
+        self.currentTLS = Mutex(tls)
         self.loadedTLS = config?.tls
         self.authenticator = BasicAuthenticator(users: config?.basicAuthUsers ?? [:])
     }
@@ -55,7 +57,22 @@ public final class WebSecurity: Sendable {
         let config = try Self.read(path)
         if config.tls != nil { _ = try Self.tlsOptions(config) }
         authenticator.replaceUsers(config.basicAuthUsers)
-        return ReloadResult(users: authenticator.userNames, tlsChangeNeedsRestart: config.tls != loadedTLS)
+        return ReloadResult(users: authenticator.userNames, tlsChangeNeedsRestart: (config.tls == nil) != (loadedTLS == nil))
+    }
+
+    /// Re-reads the web config file's TLS files. Returns the new material when the certificate, key,
+    /// client CA or minimum version changed (validated by the TLS library, and kept as current);
+    /// nil when nothing changed or TLS is off. On an error nothing changes: the server keeps
+    /// serving the material it has, and the error says what is wrong.
+    public func renewedTLS() throws(ConfigError) -> HTTPTLSOptions? {
+        guard let path, tls != nil else { return nil }
+        let config = try Self.read(path)
+        guard let fresh = try Self.tlsOptions(config) else { return nil }
+        return currentTLS.withLock { current -> HTTPTLSOptions? in
+            guard current != fresh else { return nil }
+            current = fresh
+            return fresh
+        }
     }
 
     /// nil when the request may pass; otherwise the 401 to send.

@@ -90,6 +90,48 @@ struct WebSecurityTests {
         return CurlResult(exit: r.status, code: r.output, stderr: r.error)
     }
 
+    /// The SHA-256 fingerprint of the certificate the server presents now.
+    func servedFingerprint(_ port: Int) throws -> String {
+        let r = try runCommand(
+            "/bin/sh",
+            ["-c", "openssl s_client -connect 127.0.0.1:\(port) </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"])
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func aCertificateReplacedOnDiskIsServedOnTheNextHandshakeWithoutARestart() throws {
+        let f = try Fixture()
+        let wd = try watchdog(try f.webConfig())
+        defer { wd.stop() }
+        let before = try servedFingerprint(wd.port)
+        #expect(before.contains("Fingerprint="), "\(before)")
+        // A renewed certificate (new key, same CA), moved into place as cert tools do.
+        func openssl(_ args: [String]) throws { #expect(try runCommand("/usr/bin/openssl", args).status == 0) }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req"] + ec + ["-keyout", f.p("renewed.key"), "-out", f.p("renewed.csr"), "-subj", "/CN=localhost"])
+        try openssl([
+            "x509", "-req", "-in", f.p("renewed.csr"), "-CA", f.p("ca.crt"), "-CAkey", f.p("ca.key"), "-CAcreateserial",
+            "-out", f.p("renewed.crt"), "-days", "2", "-extfile", f.p("server.ext"),
+        ])
+        _ = try runCommand("/bin/sh", ["-c", "cd '\(f.dir)' && mv renewed.key server.key && mv renewed.crt server.crt"])
+        var after = before
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline && after == before {
+            Thread.sleep(forTimeInterval: 0.5)
+            after = try servedFingerprint(wd.port)
+        }
+        #expect(after != before && after.contains("Fingerprint="), "still serving \(before)")
+        // Served and trusted, with basic auth as before, by the same process.
+        let ok = try curl("https://127.0.0.1:\(wd.port)/metrics", ["-u", "alice:\(Fixture.alicePassword)"], fixture: f)
+        #expect(ok.code == "200", "\(ok.stderr)")
+        #expect(wd.log.contains("TLS certificate renewed from disk"))
+        // A broken replacement is refused: the renewed certificate keeps being served, and the log says why.
+        try "not a certificate\n".write(toFile: f.p("server.crt"), atomically: true, encoding: .utf8)
+        let deadline2 = Date().addingTimeInterval(15)
+        while Date() < deadline2 && !wd.log.contains("cannot load the renewed TLS certificate") { Thread.sleep(forTimeInterval: 0.5) }
+        #expect(wd.log.contains("cannot load the renewed TLS certificate"))
+        #expect(try servedFingerprint(wd.port) == after)
+    }
+
     // MARK: - Basic auth and TLS versions
 
     @Test func basicAuthOverTLS() throws {
