@@ -35,7 +35,7 @@ case "${1:-}" in
 esac
 
 # libgnutls28-dev, libcrypt-dev: TLS client-certificate checks and bcrypt (web config); openssl: test certificates.
-BASE_PKGS=(chromium busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2 python3-yaml python3-pytest podman runc tini
+BASE_PKGS=(chromium lintian dpkg-dev busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev prometheus curl iproute2 python3-yaml python3-pytest podman runc tini
            e2fsprogs pkg-config git ca-certificates debootstrap docker-compose)
 
 comm_of() { local c=""; { read -r c <"$1"; } 2>/dev/null || true; printf '%s' "$c"; }

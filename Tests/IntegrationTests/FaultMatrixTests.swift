@@ -394,6 +394,7 @@ struct AuditLogFaultTests {
         }
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
+        fake.set("/system/df", .json(RemediationFaultTests.systemDFWithBuildCache))
         fake.set("/build/prune", .json(#"{"CachesDeleted":[],"SpaceReclaimed":0}"#))
         // Disk pressure on the real /tmp whatever its fill (act below 99.9% available); cool-down 1 s.
         let w = try WatchdogProcess(arguments: [

@@ -9,6 +9,10 @@ import WatchdogTestSupport
 /// is logged, audited and counted, and the watchdog keeps serving.
 @Suite("Remediation faults (fake engine)")
 struct RemediationFaultTests {
+    /// A `/system/df` answer with 1 MiB of unused build cache: the build_cache step acts only when
+    /// there is cache to prune.
+    static let systemDFWithBuildCache = #"{"LayersSize":1000,"Images":[],"Containers":[],"Volumes":[],"BuildCache":[{"ID":"r1","Type":"regular","Description":"RUN x","InUse":false,"Shared":false,"Size":1048576,"CreatedAt":"2026-01-01T00:00:00Z","LastUsedAt":"2026-01-01T00:00:00Z","UsageCount":1}]}"#
+
     /// Disk pressure on the real /tmp filesystem, whatever its fill: act below 99.9% available.
     func arguments(_ fake: FakeDockerEngine, _ extra: [String]) -> [String] {
         [
@@ -22,6 +26,7 @@ struct RemediationFaultTests {
     @Test func aPruneAnswering500IsAFailedActionAndTheWebhookHearsOfIt() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
+        fake.set("/system/df", .json(Self.systemDFWithBuildCache))
         fake.set("/build/prune", .error(status: 500, message: "failed to prune build cache: boom"))
         let received = Mutex<[String]>([])
         let receiver = try HTTPServer(
@@ -51,6 +56,7 @@ struct RemediationFaultTests {
     @Test func anUnwritableAuditLogMeansTheActionNeverReachesDocker() throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
+        fake.set("/system/df", .json(Self.systemDFWithBuildCache))
         fake.set("/build/prune", .json(#"{"CachesDeleted":[],"SpaceReclaimed":0}"#))
         let w = try WatchdogProcess(arguments: arguments(fake, ["--remediation.audit-log", "/proc/docker-watchdog-test/audit.jsonl"]))
         defer { w.stop() }
