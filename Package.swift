@@ -22,6 +22,7 @@ let package = Package(
         // MARK: layer 0: C libraries and one shim per library (typed wrappers of variadic calls)
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
         // gnutls (client-certificate checks, HMAC, random bytes) and crypt (bcrypt via crypt_r) for the web config.
         .target(
@@ -37,7 +38,6 @@ let package = Package(
         // Trimming and number formatting without Foundation (the watchdog links FoundationEssentials at most).
         .target(name: "TextFormatting"),
         .target(name: "Exposition"),
-        .target(name: "WatchdogConfig"),
         // Response bodies shared without copies, gzip pieces (zlib).
         .target(name: "ResponseBodies", dependencies: ["CZlibShims"]),
 
@@ -46,8 +46,12 @@ let package = Package(
         .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CHTTPServerShims", "Locking", "ResponseBodies"]),
         // statfs with a deadline, /proc/self/mountinfo.
         .target(name: "HostProbes", dependencies: ["Locking"]),
+        // libyaml's event parser: events, marks and errors as Swift values.
+        .target(name: "YAMLEvents", dependencies: ["CYAML"]),
 
-        // MARK: layer 3: the Docker Engine API client
+        // MARK: layer 3: the configuration (keys, file/env/flag loading; YAML composed from libyaml's events)
+        // and the Docker Engine API client
+        .target(name: "WatchdogConfig", dependencies: ["YAMLEvents"]),
         .target(
             name: "DockerEngine",
             dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]),
@@ -124,7 +128,7 @@ let package = Package(
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
         .testTarget(
             name: "WatchdogConfigTests",
-            dependencies: ["WatchdogConfig", "Watchdog", "Collectors"], exclude: ["YAMLTrees.txt"]),
+            dependencies: ["WatchdogConfig", "YAMLEvents", "Watchdog", "Collectors"], exclude: ["YAMLTrees.txt"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",

@@ -1,14 +1,13 @@
 /// A YAML document as a tree of nodes, each with the line and column it starts at: what the
 /// configuration file and the web configuration file readers walk.
 ///
-/// Why a parser of our own (`YAMLParser`) rather than Yams: Yams imports Foundation, and with it
-/// the watchdog binary linked the whole of Foundation, CoreFoundation and ICU (about 8 MB of code
-/// and 36 MB of data) for nothing else. A configuration file needs a small part of YAML, but needs
-/// it exactly as other YAML tools read it, so the parser follows libyaml (which Yams wraps) token by
-/// token: the same documents are accepted, with the same scalar text and the same line marks
-/// (`YAMLParserTests` compares the two over a corpus and generated documents).
+/// The text is read by libyaml (the C library Yams and PyYAML's C loader wrap),
+/// through `YAMLEvents`, its thin wrapper; `YAMLComposer` builds the tree from libyaml's events
+/// with the depth limit and the duplicate-key check. Not Yams: Yams imports Foundation, and with
+/// it the watchdog binary linked the whole of Foundation, CoreFoundation and ICU (about 8 MB of
+/// code and 36 MB of data) for nothing else.
 ///
-/// Aliases are resolved while parsing: `*a` yields the node anchored as `&a`, marks included, as
+/// Aliases are resolved while composing: `*a` yields the node anchored as `&a`, marks included, as
 /// Yams' `compose` does.
 enum YAMLNode: Sendable {
     case scalar(Scalar)
@@ -96,14 +95,13 @@ enum YAMLNode: Sendable {
 
     /// Parses one YAML document; nil for a text with no document (empty, or only comments).
     static func parse(_ text: String) throws(YAMLError) -> YAMLNode? {
-        var parser = YAMLParser(text)
-        return try parser.parseSingleDocument()
+        try YAMLComposer.parseSingleDocument(text)
     }
 }
 
 /// A YAML text that could not be parsed: the problem, where it was found (`mark`), and for most
-/// syntax errors what was being read and where that started (`context`, `contextMark`), as libyaml
-/// words them ("did not find expected key" while parsing a block mapping at line 2).
+/// syntax errors what was being read and where that started (`context`, `contextMark`), in
+/// libyaml's words ("did not find expected key" while parsing a block mapping at line 2).
 struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
     var problem: String
     var mark: YAMLNode.Mark

@@ -7,8 +7,8 @@ struct RawAssignment: Sendable {
 
 /// Reads the configuration file.
 ///
-/// The file is walked as a node tree (`YAMLNode.parse`, our own parser: Yams would pull in
-/// Foundation) rather than decoded with `Codable`: the tree keeps each node's line
+/// The file is walked as a node tree (`YAMLNode.parse`: libyaml's events composed into nodes)
+/// rather than decoded with `Codable`: the tree keeps each node's line
 /// (`YAMLNode.mark`), so every error can point at the line to fix, and walking it against the
 /// registry rejects unknown keys, which `Codable` would silently ignore.
 enum YAMLSource {

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import WatchdogConfig
 
-/// `YAMLNode.parse` against the outcomes recorded in YAMLTrees.txt, which were checked against
-/// Yams (libyaml) when they were recorded with this parser: the same
+/// `YAMLNode.parse` (libyaml's events composed by `YAMLComposer`) against the outcomes recorded in
+/// YAMLTrees.txt with the parser it replaced, which these tests had compared with Yams: the same
 /// documents must be accepted, with the same tree (kinds, scalar text and style, tags, flow or
 /// block, keys in order, null-ness, line and column of every node), and the same documents
 /// rejected, with the same error at the same line and column.
@@ -259,10 +259,54 @@ import Testing
         #expect(parseError(fine) == nil)
     }
 
+    /// The limit holds for block collections too, and the error names the line of the first
+    /// collection too deep: here the mapping on line 257 (the root mapping is on line 1).
+    @Test func deepBlockNestingNamesTheLine() throws {
+        let deep = (0..<300).map { String(repeating: " ", count: $0) + "a:\n" }.joined()
+        let error = try #require(parseError(deep))
+        #expect(error.mark.line == YAMLComposer.maxDepth + 1)
+        #expect(error.problem == "collections nested more than \(YAMLComposer.maxDepth) levels deep")
+        let failure = loadYAML(deep).error
+        #expect(failure?.source == "config.yaml:257")
+        #expect(failure?.reason == "invalid YAML: collections nested more than 256 levels deep")
+        let fine = (0..<YAMLComposer.maxDepth).map { String(repeating: " ", count: $0) + "a:\n" }.joined()
+        #expect(parseError(fine) == nil)
+    }
+
+    /// A megabyte of `[` is refused at the 257th, without reading (or stacking) the rest.
+    @Test func hugeNestingIsRefusedEarly() throws {
+        let error = try #require(parseError(String(repeating: "[", count: 1_000_000)))
+        #expect(error.mark == YAMLNode.Mark(line: 1, column: YAMLComposer.maxDepth + 1))
+        #expect(error.problem.contains("nested more than"))
+        let keys = try #require(parseError(String(repeating: "{a: ", count: 100_000)))
+        #expect(keys.problem.contains("nested more than"))
+    }
+
     @Test func controlCharactersAreRefused() throws {
         let error = try #require(parseError("a: 1\nb: x\u{7}y\n"))
         #expect(error.mark == YAMLNode.Mark(line: 2, column: 5))
-        #expect(error.problem.contains("control characters"))
+        #expect(error.problem == "control characters are not allowed (U+7)")
+        // The mark counts lines and columns as libyaml does: CRLF is one break, a byte-order mark
+        // is no column, a column is a Unicode scalar.
+        #expect(parseError("\u{FEFF}a: 1\r\nb: \u{e9}\u{1}\n")?.mark == YAMLNode.Mark(line: 2, column: 5))
+        #expect(parseError("a: \u{0}\n")?.problem == "control characters are not allowed (U+0)")
+    }
+
+    /// libyaml skips a byte-order mark before it counts columns (the parser before libyaml, like
+    /// Yams, counted it as column 1 of line 1: the one recorded outcome that changed).
+    @Test func byteOrderMarkIsNoColumn() throws {
+        guard case .mapping(let m) = try YAMLNode.parse("\u{FEFF}a: 1\n") else { Issue.record("not a mapping"); return }
+        #expect(m.mark == YAMLNode.Mark(line: 1, column: 1))
+        #expect(m[0].value.mark == YAMLNode.Mark(line: 1, column: 4))
+    }
+
+    /// A NUL escaped in a double-quoted scalar is part of the text (libyaml gives the length).
+    @Test func escapedNulIsKept() throws {
+        guard case .mapping(let m) = try YAMLNode.parse("a: \"x\\0y\"\n"), case .scalar(let s) = m[0].value else {
+            Issue.record("not a mapping of a scalar")
+            return
+        }
+        #expect(s.string == "x\u{0}y")
     }
 
     @Test func nullIsTheCoreSchemaNull() throws {
@@ -325,10 +369,12 @@ import Testing
     // MARK: - Recorded outcomes
 
     /// YAMLTrees.txt: the outcome of every corpus, malformed, generated and mutated document,
-    /// recorded with this parser while these tests compared it with Yams document by document
-    /// (trees, marks and error lines all equal), so that the tests need Yams no more.
-    /// `UPDATE_YAML_TREES=1 swift test --filter recordedOutcomesFile` rewrites it (when the corpus
-    /// or the generator changes; read the difference before committing it).
+    /// recorded with the parser before libyaml (a port of libyaml's scanner and parser) while these
+    /// tests compared it with Yams document by document (trees, marks and error lines all equal):
+    /// libyaml through `YAMLComposer` reads every one of them as that parser and Yams did, but for
+    /// one column (`byteOrderMarkIsNoColumn`). `UPDATE_YAML_TREES=1 swift test --filter
+    /// recordedOutcomesFile` rewrites it (when the corpus or the generator changes; read the
+    /// difference before committing it).
     static let recordedPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("YAMLTrees.txt").path
 
     static let recorded: [String: String] = {

@@ -46,7 +46,7 @@ dk() { env -u DOCKER_HOST -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY "$DOCKER_CLI" -
 SUITE=bookworm
 # What the runtime stage needs (the Dockerfile's RUNTIME_PACKAGES): present in the base, so that
 # the stage installs nothing and builds without network.
-PACKAGES="ca-certificates,libcurl4,libmicrohttpd12"
+PACKAGES="ca-certificates,libcurl4,libmicrohttpd12,libyaml-0-2"
 CACHE="${WATCHDOG_CI_CACHE:-/var/cache/docker-watchdog-ci}"
 # shellcheck disable=SC2016  # apt's own $(FIELD) placeholders
 MIRROR="${WATCHDOG_DEBIAN_MIRROR:-$(apt-get indextargets --format '$(RELEASE) $(ORIGIN) $(REPO_URI)' 2>/dev/null \

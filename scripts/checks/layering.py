@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     # 0: C — system libraries and C shim targets.
     "CCurl": 0,
     "CMicroHTTPD": 0,
+    "CYAML": 0,
     "CZlibShims": 0,
     "CSystemShims": 0,
     "CCurlShims": 0,
@@ -55,13 +56,14 @@ LAYERS: dict[str, int] = {
     "Locking": 1,
     "TextFormatting": 1,
     "Exposition": 1,
-    "WatchdogConfig": 1,
     "ResponseBodies": 1,  # shared response bytes and gzip (zlib); below MicroHTTPServer, which sends them
     # 2: thin wrappers of C libraries (where the unsafe code lives).
     "CurlTransport": 2,
     "MicroHTTPServer": 2,
     "HostProbes": 2,
+    "YAMLEvents": 2,  # libyaml's event parser; WatchdogConfig composes the nodes in plain Swift
     # 3..8: the watchdog, bottom up.
+    "WatchdogConfig": 3,
     "DockerEngine": 3,
     "Sampling": 4,
     "Containers": 5,
@@ -94,6 +96,7 @@ UNSAFE_ALLOWED: frozenset[str] = frozenset({
     "CurlTransport",
     "MicroHTTPServer",
     "HostProbes",
+    "YAMLEvents",
     "Locking",
     "ResponseBodies",
     "WatchdogTestSupport",

@@ -6,9 +6,9 @@
 #             (`import X`, `@testable import`, `public import`, `import struct X.Y`, inside #if too);
 #             other packages' products and system modules are not checked
 #   layer     a target depends on one whose layer is not strictly lower (LAYERS at the top of
-#             layering.py: 0 C, 1 foundations, 2 thin C wrappers, 3 DockerEngine ... 8 Watchdog,
-#             9 executables/test support/fuzzing/benchmark, which are exempt, as are test targets;
-#             C shims in layer 0 may depend on the system libraries beside them)
+#             layering.py: 0 C, 1 foundations, 2 thin C wrappers, 3 WatchdogConfig and DockerEngine
+#             ... 8 Watchdog, 9 executables/test support/fuzzing/benchmark, which are exempt, as are
+#             test targets; C shims in layer 0 may depend on the system libraries beside them)
 #   unmapped  a target under Sources/ that LAYERS does not place (a new module must be given a layer)
 #   unsafe    outside UNSAFE_ALLOWED (the thin wrappers, Locking, test support, fake engine, fuzzing,
 #             benchmark, tests): an import of a C module, or Unsafe*Pointer, withUnsafe*,
