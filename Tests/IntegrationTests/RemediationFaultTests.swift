@@ -11,7 +11,10 @@ import WatchdogTestSupport
 struct RemediationFaultTests {
     /// A `/system/df` answer with 1 MiB of unused build cache: the build_cache step acts only when
     /// there is cache to prune.
-    static let systemDFWithBuildCache = #"{"LayersSize":1000,"Images":[],"Containers":[],"Volumes":[],"BuildCache":[{"ID":"r1","Type":"regular","Description":"RUN x","InUse":false,"Shared":false,"Size":1048576,"CreatedAt":"2026-01-01T00:00:00Z","LastUsedAt":"2026-01-01T00:00:00Z","UsageCount":1}]}"#
+    static let systemDFWithBuildCache =
+        #"{"LayersSize":1000,"Images":[],"Containers":[],"Volumes":[],"BuildCache":[{"ID":"r1","Type":"regular","Description":"RUN x","#
+        + #""InUse":false,"Shared":false,"Size":1048576,"CreatedAt":"2026-01-01T00:00:00Z","LastUsedAt":"2026-01-01T00:00:00Z","#
+        + #""UsageCount":1}]}"#
 
     /// Disk pressure on the real /tmp filesystem, whatever its fill: act below 99.9% available.
     func arguments(_ fake: FakeDockerEngine, _ extra: [String]) -> [String] {
