@@ -281,6 +281,9 @@ elif [[ -z "$base" ]]; then
 else
     CH="$TMP/chroot"
     mkdir -p "$CH"
+    mounted=()
+    # Unmount before the temporary directory goes: rm -rf must never walk into /proc or the socket.
+    trap 'for m in ${mounted[@]+"${mounted[@]}"}; do umount "$m" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
     tar -xf "$base" -C "$CH"
     cp "$DEB" "$CH/tmp/docker-watchdog.deb"
     inch() { env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 chroot "$CH" "$@"; }
@@ -297,12 +300,41 @@ else
         [[ "$(inch stat -c '%U:%G %a' /var/lib/docker-watchdog 2>/dev/null)" == "docker-watchdog:docker-watchdog 750" ]] \
             || problems+=("/var/lib/docker-watchdog: $(inch stat -c '%U:%G %a' /var/lib/docker-watchdog 2>&1)")
         inch dpkg -V docker-watchdog >"$TMP/verify.log" 2>&1 || problems+=("dpkg -V: $(head -c 200 "$TMP/verify.log")")
+        # The installed binary, run in the Debian base against the test bed's private daemon (its
+        # socket bind-mounted in): --version, --config.check of the shipped config, real metrics.
+        ran=", not run against a daemon (no WATCHDOG_TEST_DOCKER_HOST: scripts/test.sh sets it)"
+        sock="${WATCHDOG_TEST_DOCKER_HOST:-}"; sock="${sock#unix://}"
+        if [[ -n "${WATCHDOG_TEST_DOCKER_HOST:-}" && -S "$sock" ]]; then
+            mkdir -p "$CH/proc" "$CH/run"
+            mount -t proc proc "$CH/proc" && mounted+=("$CH/proc")
+            : >"$CH/run/wd-docker.sock" && mount --bind "$sock" "$CH/run/wd-docker.sock" && mounted+=("$CH/run/wd-docker.sock")
+            version="$(timeout 10 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$CH" /usr/bin/docker-watchdog --version 2>&1 || true)"
+            [[ "$version" == "docker-watchdog $UPSTREAM "* ]] || problems+=("installed --version: $version")
+            timeout 10 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$CH" /usr/bin/docker-watchdog --config.file /etc/docker-watchdog/config.yml \
+                --config.check >"$TMP/check.log" 2>&1 || problems+=("installed --config.check: $(head -c 300 "$TMP/check.log")")
+            port=$(( 20000 + RANDOM % 10000 ))
+            env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$CH" /usr/bin/docker-watchdog --config.file /etc/docker-watchdog/config.yml \
+                --web.listen-address "127.0.0.1:$port" --docker.host unix:///run/wd-docker.sock --remediation.disk.enabled=false \
+                --remediation.audit-log /tmp/audit.jsonl >"$TMP/run.log" 2>&1 &
+            wdpid=$!
+            up=""
+            for _ in $(seq 1 50); do
+                if curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^docker_daemon_up 1'; then up=1; break; fi
+                sleep 0.2
+            done
+            kill "$wdpid" 2>/dev/null || true  # it may have ended already: the log says why
+            wait "$wdpid" 2>/dev/null || true
+            [[ -n "$up" ]] && ran=", ran there against the private daemon (--version, --config.check, docker_daemon_up 1)" \
+                || problems+=("installed binary: no docker_daemon_up 1 on 127.0.0.1:$port; log: $(tail -c 400 "$TMP/run.log")")
+            for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[$i]}" 2>/dev/null || true; done
+            mounted=()
+        fi
         inch dpkg --purge docker-watchdog >>"$TMP/install.log" 2>&1 || problems+=("dpkg --purge failed")
         for p in /usr/bin/docker-watchdog /etc/docker-watchdog/config.yml /var/lib/docker-watchdog /usr/lib/systemd/system/docker-watchdog.service; do
             [[ ! -e "$CH$p" ]] || problems+=("$p left after purge")
         done
         if (( ${#problems[@]} == 0 )); then
-            ok "install: dpkg -i, every library resolves, user in docker, /var/lib/docker-watchdog 750, dpkg -V clean, purge leaves nothing (chroot of $(basename "$base"), no systemd)"
+            ok "install: dpkg -i, every library resolves, user in docker, /var/lib/docker-watchdog 750, dpkg -V clean$ran, purge leaves nothing (chroot of $(basename "$base"), no systemd)"
         else
             bad "install: ${problems[*]}"; tail -n 20 "$TMP/install.log" | sed 's/^/    /'
         fi
