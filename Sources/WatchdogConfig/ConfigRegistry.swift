@@ -23,6 +23,8 @@ public struct ConfigKey: Sendable {
     let flagAliases: [String]
     /// The flag may be given several times; the values are joined with commas.
     let repeatable: Bool
+    /// The flag's spelling when it is not derived from the name (see `flagName`).
+    let flagSpelling: String?
 
     /// Parses `raw` and stores it in the configuration.
     let apply: @Sendable (inout WatchdogConfiguration, String) throws(ValueError) -> Void
@@ -38,10 +40,13 @@ public struct ConfigKey: Sendable {
         envAliases: [String] = [],
         flagAliases: [String] = [],
         repeatable: Bool = false,
+        flag: String? = nil,
         _ doc: String
     ) {
         self.repeatable = repeatable
-        self.flagAliases = flagAliases
+        self.flagSpelling = flag
+        // The derived spelling keeps working next to a chosen one.
+        self.flagAliases = flagAliases + (flag.map { _ in [String(name.map { $0 == "_" ? "-" : $0 })] } ?? [])
         self.name = name
         self.summary = type.summary
         self.placeholder = type.placeholder
@@ -60,7 +65,11 @@ public struct ConfigKey: Sendable {
     /// `--web.listen-address`
     var flag: String { "--" + flagName }
     /// `web.listen-address`: the flag without its dashes, as looked up while parsing arguments.
-    var flagName: String { String(name.map { $0 == "_" ? "-" : $0 }) }
+    /// Derived from the key's name, unless the key names its flag (`flagSpelling`), as
+    /// `web.config_file` does with the exporter-toolkit's `--web.config.file`; the derived one is
+    /// then an alias.
+    var flagName: String { flagSpelling ?? derivedFlagName }
+    var derivedFlagName: String { String(name.map { $0 == "_" ? "-" : $0 }) }
     /// `DOCKER_WATCHDOG_WEB_LISTEN_ADDRESS`
     var env: String { ConfigRegistry.envPrefix + String(name.uppercased().map { $0 == "." ? "_" : $0 }) }
     /// The documented default, read from `WatchdogConfiguration.defaults`.
@@ -196,8 +205,8 @@ public struct ConfigRegistry: Sendable {
         ),
         ConfigKey(
             "web.config_file", \.web.configFile, .string(summary: "file path or empty", placeholder: "PATH"),
-            flagAliases: ["web.config.file"],
-            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in docs/security.md. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users can be re-read while running, TLS changes need a restart."
+            flag: "web.config.file",
+            "Web config file (exporter-toolkit format) with TLS and basic-auth settings for every HTTP endpoint; see \"Securing the endpoint\" in docs/security.md. Empty: plain HTTP without authentication. The file is read at start; its basic_auth_users are re-read on SIGHUP and its certificate, key and client CA every 2 s (they rotate without a restart); turning TLS on or off needs a restart."
         ),
 
         // MARK: remediation

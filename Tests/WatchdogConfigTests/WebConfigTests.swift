@@ -144,7 +144,7 @@ import Testing
         let viaEnv = try #require(try config(env: ["DOCKER_WATCHDOG_WEB_CONFIG_FILE": "/w.yml"]))
         #expect(viaToolkitFlag.web.configFile == "/w.yml")
         #expect(viaDerivedFlag == viaToolkitFlag && viaEnv == viaToolkitFlag)
-        #expect(ConfigReference.helpText(program: "x", registry: registry).contains("--web.config-file PATH (also --web.config.file)"))
+        #expect(ConfigReference.helpText(program: "x", registry: registry).contains("--web.config.file PATH (also --web.config-file)"))  // the toolkit's spelling first
     }
 
     @Test func bcryptSyntax() {

@@ -77,7 +77,7 @@ enum PolicyTestSupport {
     /// A path no one can write, root included: its parent is a regular file.
     static func unwritableAuditPath() -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-dir-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         return file + "/audit.jsonl"
     }
 
