@@ -300,7 +300,7 @@ py wait 60 "$ALL_URLS" \
     'docker_container_health_transitions_total{status="unhealthy"} >= 1' \
     'docker_daemon_probe_failures_total >= 1' \
     'docker_watchdog_docker_api_errors_total >= 1' \
-    'docker_watchdog_remediation_actions_total{policy="disk"} >= 2' \
+    'docker_watchdog_remediation_actions_total{policy="disk"} >= 1' \
     'docker_watchdog_remediation_dry_run_actions_total{policy="autoheal"} >= 1' \
     'docker_watchdog_remediation_suppressed{policy="disk"} == 1' \
     'docker_watchdog_disk_pressure == 1' \
