@@ -217,9 +217,25 @@ gen_config() { # MODE
         rules && /^$/ { next }
         rules { sub(/^  /, ""); print "# " $0; next }
         !conf { next }
+        # A key whose flag is spelled by choice (the toolkit'"'"'s --web.config.file) lists the
+        # spelling derived from its name as an alias: the same flag with "-" where it has "."
+        # (--web.config-file); the key comes from that one.
+        function derived(primary, rest,   a, i, ok) {
+            while (match(rest, /--[A-Za-z0-9._-]+/)) {
+                a = substr(rest, RSTART + 2, RLENGTH - 2); rest = substr(rest, RSTART + RLENGTH)
+                if (length(a) != length(primary) || a == primary) continue
+                ok = 1
+                for (i = 1; i <= length(a); i++) {
+                    if (substr(a, i, 1) != substr(primary, i, 1) && !(substr(primary, i, 1) == "." && substr(a, i, 1) == "-")) { ok = 0; break }
+                }
+                if (ok) return a
+            }
+            return primary
+        }
         /^  --/ {
             line = $0; sub(/^  --/, "", line); sub(/[ (].*$/, "", line)
-            key = line; gsub(/-/, "_", key)
+            also = ""; if (match($0, /\(also [^)]*\)/)) also = substr($0, RSTART, RLENGTH)
+            key = derived(line, also); gsub(/-/, "_", key)
             ndoc = 0; type = ""; def = ""; env = ""
             next
         }
