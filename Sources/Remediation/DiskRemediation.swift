@@ -182,6 +182,9 @@ public final class DiskRemediation: Sendable {
         var plannedContainers = Set<String>()
         var estimatedTotal: Int64 = 0
         var stopAnnounced = false
+        // One size walk for the whole plan, when the first per-object step needs it (after the
+        // build-cache step, which must not wait for it).
+        var sizes: ObjectSizes?
         ladder: for step in DiskStep.allCases where settings.steps.contains(step) {
             switch step {
             case .buildCache:
@@ -224,8 +227,9 @@ public final class DiskRemediation: Sendable {
                 }
             case .danglingImages, .containerLogs, .stoppedContainers, .unusedImages, .volumes:
                 let inventory: StepInventory
+                if sizes == nil, step != .containerLogs { sizes = (try? docker.objectSizes()) ?? ObjectSizes() }
                 do {
-                    inventory = try self.inventory(step, assumingRemoved: settings.dryRun ? plannedContainers : [])
+                    inventory = try self.inventory(step, assumingRemoved: settings.dryRun ? plannedContainers : [], sizes: sizes ?? ObjectSizes())
                 } catch {
                     ledger.perform(policy: "disk", action: step.rawValue, targets: [], reason: reason, dryRun: false, now: clock.wall()) {
                         throw error
@@ -356,7 +360,8 @@ public final class DiskRemediation: Sendable {
     ///
     /// - Parameter assumingRemoved: containers an earlier step of the same plan removes first (a
     ///   dry run removes nothing, so the images they alone used are listed as cascades).
-    func inventory(_ step: DiskStep, assumingRemoved: Set<String> = []) throws -> StepInventory {
+    /// - Parameter sizes: the engine's size fields, for the estimates.
+    func inventory(_ step: DiskStep, assumingRemoved: Set<String> = [], sizes: ObjectSizes = ObjectSizes()) throws -> StepInventory {
         let t = clock.wall()
         let minAge = Double(settings.minAge.components.seconds)
         var out = StepInventory()
@@ -383,7 +388,7 @@ public final class DiskRemediation: Sendable {
                     out.skipped.append("\(c.name): exited less than remediation.disk.min_age ago")
                     continue
                 }
-                eligible.append((Candidate(id: c.id, name: c.name), since))
+                eligible.append((Candidate(id: c.id, name: c.name, estimatedBytes: sizes.containers[c.id]), since))
             }
             out.candidates = eligible.sorted { ($0.1, $0.0.id) < ($1.1, $1.0.id) }.map(\.0)
         case .unusedImages, .danglingImages:
@@ -421,7 +426,7 @@ public final class DiskRemediation: Sendable {
                     let wasUsed = usedBefore.contains($0.image.id) || $0.image.repoTags.contains(where: usedBefore.contains)
                     return Candidate(
                         id: $0.image.id, name: $0.image.repoTags.first ?? String($0.image.id.prefix(19)), tags: $0.image.repoTags,
-                        estimatedBytes: $0.image.uniqueSize,
+                        estimatedBytes: sizes.images[$0.image.id] ?? $0.image.uniqueSize,
                         cascade: wasUsed ? "unused once the stopped containers planned before it are removed" : nil)
                 }
         case .volumes:
@@ -431,7 +436,7 @@ public final class DiskRemediation: Sendable {
                 } else if isKept([v.name]) {
                     out.skipped.append("\(v.name): matches remediation.keep_pattern")
                 } else if v.isAnonymous || settings.namedVolumeLabel.matches(v.labels) {
-                    out.candidates.append(Candidate(id: v.name, name: v.name))
+                    out.candidates.append(Candidate(id: v.name, name: v.name, estimatedBytes: sizes.volumes[v.name]))
                 } else {
                     out.skipped.append(
                         "\(v.name): a named volume without \(settings.namedVolumeLabel.isNone ? "a removal label (remediation.disk.named_volume_label is empty)" : settings.namedVolumeLabel.description)"

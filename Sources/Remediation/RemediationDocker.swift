@@ -21,6 +21,27 @@ public protocol RemediationDocker: Sendable {
     func listUnusedVolumes() throws -> [VolumeSummary]
     func removeVolume(_ name: String) throws
     func restartContainer(_ id: String) throws
+    /// What each object holds on disk, for the plan's estimates (one `/system/df` walk per episode).
+    func objectSizes() throws -> ObjectSizes
+}
+
+/// Bytes on disk per object, from the engine's own size fields: an image's size less what it
+/// shares with other images, a container's writable layer (`SizeRw`), a volume's data
+/// (`UsageData.Size`). An object missing here has no estimate; the plan says "size unknown".
+public struct ObjectSizes: Sendable, Equatable {
+    public var images: [String: Int64] = [:]
+    public var containers: [String: Int64] = [:]
+    public var volumes: [String: Int64] = [:]
+    public init(images: [String: Int64] = [:], containers: [String: Int64] = [:], volumes: [String: Int64] = [:]) {
+        self.images = images
+        self.containers = containers
+        self.volumes = volumes
+    }
+}
+
+extension RemediationDocker {
+    /// Policy tests' fakes that do not model sizes leave every estimate to the image list's own field.
+    public func objectSizes() throws -> ObjectSizes { ObjectSizes() }
 }
 
 /// The real thing: each call with the client's deadlines (prunes get longer ones: they walk layers).
@@ -44,6 +65,18 @@ public struct DockerRemediationClient: RemediationDocker {
     public func listUnusedVolumes() throws -> [VolumeSummary] { try client.listUnusedVolumes() }
     public func removeVolume(_ name: String) throws { try client.removeVolume(name, timeout: .seconds(120)) }
     public func restartContainer(_ id: String) throws { try client.restartContainer(id) }
+    public func objectSizes() throws -> ObjectSizes {
+        let usage = try client.systemDiskUsage(kinds: [.image, .container, .volume], timeout: .seconds(120))
+        var sizes = ObjectSizes()
+        for image in usage.imageItems where image.size >= 0 {
+            sizes.images[image.id] = max(0, image.size - max(0, image.sharedSize))
+        }
+        for container in usage.containerItems { sizes.containers[container.id] = container.sizeRw }
+        for volume in usage.volumeItems {
+            if let size = volume.usageData?.size, size >= 0 { sizes.volumes[volume.name] = size }
+        }
+        return sizes
+    }
 }
 
 /// The json-file log files the `container_logs` step measures and truncates, as a protocol so
