@@ -13,6 +13,9 @@ extension DiskCollector {
         public var path: String = ""
         /// `collector.disk.host_prefix`: prepended to DockerRootDir when running in a container.
         public var hostPrefix: String = ""
+        /// `collector.disk.containerd_root`: containerd's root with the containerd image store;
+        /// empty: the daemon's own containerd under DockerRootDir, else /var/lib/containerd.
+        public var containerdRoot: String = ""
         public init() {}
     }
 
@@ -37,5 +40,8 @@ extension DiskCollector {
         ConfigKey(
             "collector.disk.host_prefix", \WatchdogConfiguration.collectors[DiskCollector.config].hostPrefix, .optionalAbsolutePath,
             "Prefix for DockerRootDir when the watchdog runs in a container with the host's filesystem mounted (e.g. /host)."),
+        ConfigKey(
+            "collector.disk.containerd_root", \WatchdogConfiguration.collectors[DiskCollector.config].containerdRoot, .optionalAbsolutePath,
+            "containerd's root, where images live with the containerd image store (measured as a filesystem of its own when it is one); empty means the daemon's own containerd (DockerRootDir/containerd/daemon) when it exists, else /var/lib/containerd."),
     ]
 }

@@ -37,14 +37,25 @@ extension MetricCatalog {
     public static let diskAccounted = MetricDescriptor(
         name: "docker_disk_accounted_bytes", type: .gauge,
         help:
-            "Used bytes of the Docker root's filesystem by what holds them: Docker's categories (images, containers, volumes, build_cache, from system df), logs (container log files), and other (used minus the rest: what is not Docker's, or what Docker does not count). Needs the system_df collector; logs needs the logs collector.",
+            "Used bytes of each filesystem holding Docker data by what holds them: Docker's categories (images, containers, build_cache on the image store's filesystem, volumes on the data root's, from system df), logs (container log files), tmp (Docker's tmp directory), and other (used minus the rest: what is not Docker's, or what Docker does not count). Needs the system_df collector; logs needs the logs collector.",
         labels: ["path", "category"], collector: "disk")
     public static let diskAccountedOverlap = MetricDescriptor(
         name: "docker_disk_accounted_overlap_bytes", type: .gauge,
-        help: "By how much Docker's categories and the logs exceed the filesystem's used bytes (they overlap, e.g. build cache shared with images); other is 0 then.",
+        help: "By how much the categories exceed the filesystem's used bytes (they overlap, e.g. build cache shared with images); other is 0 then.",
         labels: ["path"], collector: "disk")
+
+    public static let dataFilesystemSize = MetricDescriptor(
+        name: "docker_data_filesystem_size_bytes", type: .gauge,
+        help:
+            "Size of each filesystem holding Docker data, one series per filesystem: holds says what is on it (data_root: volumes and tmp; image_store: images, writable layers and build cache, containerd's root with the containerd store; logs: the containers' log files).",
+        labels: ["path", "holds"], collector: "disk")
+    public static let dataFilesystemAvailable = MetricDescriptor(
+        name: "docker_data_filesystem_available_bytes", type: .gauge,
+        help: "Bytes available to unprivileged users on each filesystem holding Docker data (see docker_data_filesystem_size_bytes); the disk thresholds apply to each.",
+        labels: ["path", "holds"], collector: "disk")
 
     public static let diskMetrics: [MetricDescriptor] = [
         fsSize, fsFree, fsAvailable, fsFiles, fsFilesFree, fsReadOnly, statfsHung, diskAccounted, diskAccountedOverlap,
+        dataFilesystemSize, dataFilesystemAvailable,
     ]
 }

@@ -21,3 +21,36 @@ public enum FileSize {
         return Int64(st.st_size)
     }
 }
+
+/// The bytes a directory tree takes on disk (allocated blocks, as df counts them), walked with
+/// lstat and readdir, never following symlinks or crossing into another filesystem, and bounded:
+/// Docker's `tmp` is normally nearly empty, and a runaway one must not make a round slow.
+public enum DirectorySize {
+    /// Allocated bytes under `path` (nil when it cannot be read), and whether the walk stopped at
+    /// `maxEntries` (the figure is then a lower bound).
+    public static func of(_ path: String, maxEntries: Int = 20_000) -> (bytes: Int64, truncated: Bool)? {
+        var top = stat()
+        guard lstat(path, &top) == 0 else { return nil }
+        var total: Int64 = 0
+        var visited = 0
+        var pending = [path]
+        while let dir = pending.popLast() {
+            guard let handle = opendir(dir) else { continue }
+            defer { closedir(handle) }
+            while let entry = readdir(handle) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." { continue }
+                visited += 1
+                if visited > maxEntries { return (total + Int64(top.st_blocks) * 512, true) }
+                let child = dir + "/" + name
+                var st = stat()
+                guard lstat(child, &st) == 0 else { continue }
+                total += Int64(st.st_blocks) * 512
+                if (st.st_mode & S_IFMT) == S_IFDIR && st.st_dev == top.st_dev { pending.append(child) }
+            }
+        }
+        return (total + Int64(top.st_blocks) * 512, false)
+    }
+}

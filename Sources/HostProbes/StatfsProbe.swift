@@ -15,6 +15,19 @@ public struct FilesystemStats: Sendable, Equatable {
     /// The filesystem itself is read-only, not merely the watchdog's view of it
     /// (see `StatfsProbe.filesystemReadOnly`).
     public var readOnly: Bool
+    /// The device of the path (stat's `st_dev`): two paths with the same one are on the same
+    /// filesystem (statvfs's `f_fsid` is 0 on some filesystems). 0: unknown.
+    public var device: UInt64 = 0
+
+    public init(sizeBytes: UInt64, freeBytes: UInt64, availableBytes: UInt64, files: UInt64, filesFree: UInt64, readOnly: Bool, device: UInt64 = 0) {
+        self.sizeBytes = sizeBytes
+        self.freeBytes = freeBytes
+        self.availableBytes = availableBytes
+        self.files = files
+        self.filesFree = filesFree
+        self.readOnly = readOnly
+        self.device = device
+    }
 }
 
 public enum StatfsError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -96,6 +109,8 @@ public final class StatfsProbe: Sendable {
             mountFlagReadOnly
             && filesystemReadOnly(resolvedPath: resolved(path), mountinfo: MountInfo.readSystem())
         let fragment = UInt64(buffer.f_frsize)
+        var st = stat()
+        let device = stat(path, &st) == 0 ? UInt64(st.st_dev) : 0
         return .success(
             FilesystemStats(
                 sizeBytes: UInt64(buffer.f_blocks) * fragment,
@@ -103,7 +118,7 @@ public final class StatfsProbe: Sendable {
                 availableBytes: UInt64(buffer.f_bavail) * fragment,
                 files: UInt64(buffer.f_files),
                 filesFree: UInt64(buffer.f_ffree),
-                readOnly: readOnly))
+                readOnly: readOnly, device: device))
     }
 
     /// Whether a path that statvfs calls read-only is on a read-only filesystem.

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Sampling
 import TextFormatting
 import HostProbes
 
@@ -73,4 +74,32 @@ public enum DiskStep: String, Sendable, CaseIterable, Codable {
     case stoppedContainers = "stopped_containers"
     case unusedImages = "unused_images"
     case volumes = "volumes"
+}
+
+extension DiskStep {
+    /// What a step frees space on: removing images cannot help a filesystem that holds only logs.
+    public var frees: Set<HostStatus.DockerDataRole> {
+        switch self {
+        case .buildCache, .danglingImages, .unusedImages: [.imageStore]
+        case .stoppedContainers: [.imageStore, .logs]  // a writable layer and its log files
+        case .containerLogs: [.logs]
+        case .volumes: [.dataRoot]
+        }
+    }
+}
+
+/// A filesystem holding Docker data that the disk thresholds apply to: the data root's (`path`
+/// nil: measured by the policy's own `measure`), or another one (containerd's root, the logs').
+public struct WatchedFilesystem: Sendable, Equatable {
+    public var path: String?
+    public var holds: Set<HostStatus.DockerDataRole>
+    /// How metrics name it: its path (the data root's too, once known).
+    public var name: String
+    public init(path: String?, holds: Set<HostStatus.DockerDataRole>, name: String? = nil) {
+        self.path = path
+        self.holds = holds
+        self.name = name ?? path ?? "data_root"
+    }
+    /// Everything on the data root's filesystem (before the disk collector has looked).
+    public static let dataRootOnly = WatchedFilesystem(path: nil, holds: Set(HostStatus.DockerDataRole.allCases))
 }

@@ -93,6 +93,10 @@ public final class DiskRemediation: Sendable {
         var coolingUntilDate: Date?
         var lastPlan: [String] = []
         var lastEpisode: Episode?
+        /// Hysteresis per filesystem, by its name (`WatchedFilesystem.name`).
+        var activeByPath: [String: Bool] = [:]
+        /// The data root's state, whatever its name (it is "data_root" until the path is known).
+        var rootActive = false
     }
 
     public let settings: Settings
@@ -102,12 +106,18 @@ public final class DiskRemediation: Sendable {
     private let clock: PolicyClock
     private let keep: NamePattern?
     private let logFiles: any LogFileAccess
+    private let layout: @Sendable () -> [WatchedFilesystem]
+    private let measurePath: @Sendable (String) -> FilesystemStats?
     private let state = Mutex(State())
 
     public init(
         settings: Settings, docker: any RemediationDocker, measure: @escaping @Sendable () -> FilesystemStats?,
-        ledger: ActionLedger, clock: PolicyClock = .system, logFiles: any LogFileAccess = SystemLogFiles()
+        ledger: ActionLedger, clock: PolicyClock = .system, logFiles: any LogFileAccess = SystemLogFiles(),
+        layout: @escaping @Sendable () -> [WatchedFilesystem] = { [.dataRootOnly] },
+        measurePath: @escaping @Sendable (String) -> FilesystemStats? = { _ in nil }
     ) {
+        self.layout = layout
+        self.measurePath = measurePath
         self.logFiles = logFiles
         self.settings = settings
         self.docker = docker
@@ -144,20 +154,44 @@ public final class DiskRemediation: Sendable {
         }
     }
 
-    /// One evaluation: update the hysteresis state and, under pressure, run the ladder.
+    /// Whether each filesystem holding Docker data is under pressure, by its name (path).
+    public var pressureByPath: [String: Bool] { state.withLock { $0.activeByPath } }
+
+    /// One evaluation: update the hysteresis state of every filesystem holding Docker data and,
+    /// when one is under pressure, run the ladder for the first such (the data root's first) with
+    /// the steps that free space there.
     public func evaluate() {
         guard settings.enabled else { return }
-        guard let fs = measure() else {
+        guard let rootStats = measure() else {
             state.withLock { $0.lastPlan = ["cannot measure the Docker root's filesystem"] }
             return
         }
-        let current = clock.monotonic()
-        let (active, cooling, coolingDate) = state.withLock { s -> (Bool, ContinuousClock.Instant?, Date?) in
-            s.active = settings.thresholds.nextState(active: s.active, fs)
-            s.reason = s.active ? (settings.thresholds.pressure(fs) ?? "below target") : nil
-            return (s.active, s.coolingUntil, s.coolingUntilDate)
+        let layout = self.layout()
+        var watched: [(fs: WatchedFilesystem, stats: FilesystemStats)] = [(layout.first ?? .dataRootOnly, rootStats)]
+        for other in layout.dropFirst() {
+            if let path = other.path, let stats = measurePath(path) { watched.append((other, stats)) }
         }
-        guard active else {
+        let current = clock.monotonic()
+        let (chosen, cooling, coolingDate) = state.withLock { s -> (WatchedFilesystem?, ContinuousClock.Instant?, Date?) in
+            var chosen: WatchedFilesystem?
+            var byPath: [String: Bool] = [:]
+            s.reason = nil
+            for (i, (fs, stats)) in watched.enumerated() {
+                let key = fs.name
+                let active = settings.thresholds.nextState(active: i == 0 ? s.rootActive : s.activeByPath[key] ?? false, stats)
+                if i == 0 { s.rootActive = active }
+                byPath[key] = active
+                if active && chosen == nil {
+                    chosen = fs
+                    let pressure = settings.thresholds.pressure(stats) ?? "below target"
+                    s.reason = fs.path.map { "\(pressure) on \($0) (holds \(Self.holdsText(fs.holds)))" } ?? pressure
+                }
+            }
+            s.activeByPath = byPath
+            s.active = chosen != nil
+            return (chosen, s.coolingUntil, s.coolingUntilDate)
+        }
+        guard let chosen else {
             state.withLock { $0.lastPlan = ["nothing to do: free space is above the thresholds"] }
             ledger.setSuppressed("disk", reason: nil)
             return
@@ -168,14 +202,24 @@ public final class DiskRemediation: Sendable {
             return
         }
         ledger.setSuppressed("disk", reason: nil)
-        runLadder(reason: state.withLock { $0.reason } ?? "disk pressure")
+        runLadder(reason: state.withLock { $0.reason } ?? "disk pressure", on: chosen)
     }
 
-    private func runLadder(reason: String) {
+    static func holdsText(_ holds: Set<HostStatus.DockerDataRole>) -> String { holds.sorted().map(\.rawValue).joined(separator: ",") }
+
+    private func runLadder(reason: String, on filesystem: WatchedFilesystem) {
         let started = clock.now()
+        let measurePath = self.measurePath
+        let measure: @Sendable () -> FilesystemStats?
+        if let path = filesystem.path {
+            measure = { measurePath(path) }
+        } else {
+            measure = self.measure
+        }
         let first = measure()
         let needed = first.map(settings.thresholds.bytesToTarget) ?? 0
         var planned: [String] = ["needed: \(needed) bytes to reach the target"]
+        if let path = filesystem.path { planned.insert("filesystem \(path) (holds \(Self.holdsText(filesystem.holds))) is below the mark", at: 0) }
         var recovered = false
         // What the plan counts as removed already: in a dry run nothing is, so a later step must not
         // count on the removals of an earlier one without saying so.
@@ -186,6 +230,10 @@ public final class DiskRemediation: Sendable {
         // build-cache step, which must not wait for it).
         var sizes: ObjectSizes?
         ladder: for step in DiskStep.allCases where settings.steps.contains(step) {
+            guard !step.frees.isDisjoint(with: filesystem.holds) else {
+                planned.append("\(step.rawValue): frees nothing on \(filesystem.path ?? "this filesystem") (it holds \(Self.holdsText(filesystem.holds)))")
+                continue
+            }
             switch step {
             case .buildCache:
                 // Down to what the cache may keep and still leave room for the target: BuildKit
@@ -216,7 +264,7 @@ public final class DiskRemediation: Sendable {
                     stopAnnounced = true
                 }
                 let keepBytes = keep
-                recovered = act(step, targets: ["build cache"], estimate: estimate, reason: reason) {
+                recovered = act(step, targets: ["build cache"], estimate: estimate, reason: reason, measure: measure) {
                     do {
                         return try docker.pruneBuildCache(keepStorage: keepBytes).removed
                     } catch DockerError.http(404, _, _) {
@@ -252,7 +300,7 @@ public final class DiskRemediation: Sendable {
                 planned += inventory.skipped.map { "\(step.rawValue): skipped \($0)" }
                 for candidate in inventory.candidates {
                     if step == .stoppedContainers { plannedContainers.insert(candidate.id) }
-                    recovered = act(step, targets: [candidate.name], estimate: candidate.estimatedBytes, reason: reason) {
+                    recovered = act(step, targets: [candidate.name], estimate: candidate.estimatedBytes, reason: reason, measure: measure) {
                         switch step {
                         case .containerLogs:
                             // Only the live file: dockerd keeps writing to it, and `docker logs`
@@ -286,7 +334,9 @@ public final class DiskRemediation: Sendable {
             s.lastPlan = planned
             s.lastEpisode = episode
             if recovered {
-                s.active = false
+                s.activeByPath[filesystem.name] = false
+                if filesystem.path == nil { s.rootActive = false }
+                s.active = s.activeByPath.values.contains(true)
                 s.coolingUntil = nil
                 s.coolingUntilDate = nil
             } else {
@@ -301,7 +351,9 @@ public final class DiskRemediation: Sendable {
     }
 
     /// Runs one audited action; returns true when the target is reached afterwards.
-    private func act(_ step: DiskStep, targets: [String], estimate: Int64?, reason: String, _ body: () throws -> [String]) -> Bool {
+    private func act(
+        _ step: DiskStep, targets: [String], estimate: Int64?, reason: String, measure: () -> FilesystemStats?, _ body: () throws -> [String]
+    ) -> Bool {
         let before = measure()
         let record = ledger.perform(
             policy: "disk", action: step.rawValue, targets: targets, reason: reason, dryRun: settings.dryRun, estimatedBytes: estimate,

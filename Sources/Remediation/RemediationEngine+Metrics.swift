@@ -49,8 +49,12 @@ extension MetricCatalog {
         labels: ["policy"], collector: "remediation")
     public static let diskPressure = MetricDescriptor(
         name: "docker_watchdog_disk_pressure", type: .gauge,
-        help: "1 from the moment free space or inodes fell below the act threshold until they are back above the target (hysteresis), else 0.",
+        help: "1 from the moment free space or inodes fell below the act threshold until they are back above the target (hysteresis), on any filesystem holding Docker data, else 0.",
         labels: [], collector: "remediation")
+    public static let diskFilesystemPressure = MetricDescriptor(
+        name: "docker_watchdog_disk_filesystem_pressure", type: .gauge,
+        help: "docker_watchdog_disk_pressure for each filesystem holding Docker data (path as in docker_data_filesystem_size_bytes): the thresholds apply to each, and the ladder runs only the steps that free space on the one below the mark.",
+        labels: ["path"], collector: "remediation")
 
     public static let lastEpisodeNeeded = MetricDescriptor(
         name: "docker_watchdog_remediation_last_episode_needed_bytes", type: .gauge,
@@ -76,7 +80,7 @@ extension MetricCatalog {
     public static let remediationMetrics: [MetricDescriptor] = [
         remediationActions, remediationFailures, remediationDryRuns, remediationInterrupted, auditLogRestoredRecords,
         auditLogUnreadableLines, remediationReclaimed, remediationLastAction,
-        remediationSuppressed, remediationEnabled, remediationDryRun, diskPressure, lastEpisodeNeeded, lastEpisodeFreed,
+        remediationSuppressed, remediationEnabled, remediationDryRun, diskPressure, diskFilesystemPressure, lastEpisodeNeeded, lastEpisodeFreed,
         lastEpisodeDuration, lastEpisodeEnd, lastEpisodeResult,
     ]
 }

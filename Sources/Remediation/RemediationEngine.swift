@@ -62,6 +62,10 @@ public final class RemediationEngine: Sendable {
         var families = ledger.families(policies: policies.map { ($0.name, $0.enabled, $0.dryRun) })
         if let disk, disk.enabled {
             families.append(MetricCatalog.diskPressure.family(value: disk.underPressure ? 1 : 0))
+            let byFilesystem = disk.pressureByPath.sorted { $0.key < $1.key }
+            if !byFilesystem.isEmpty {
+                families.append(MetricCatalog.diskFilesystemPressure.family(byFilesystem.map { ([Label("path", $0.key)], $0.value ? 1 : 0) }))
+            }
             if let e = disk.lastEpisode {
                 families += [
                     MetricCatalog.lastEpisodeNeeded.family(value: Double(e.neededBytes)),

@@ -121,7 +121,16 @@ public final class WatchdogService: Sendable {
                 steps: steps, buildCacheKeepBytes: d.buildCacheKeep, minAge: d.minAge, protectLabel: r.protectLabel,
                 keepPattern: r.keepPattern, namedVolumeLabel: d.namedVolumeLabel, cooldown: d.cooldown,
                 logsTruncateAbove: d.logsTruncateAbove, logsLabel: d.logsLabel, logsAll: d.logsAll),
-            docker: docker, measure: measure, ledger: ledger, logFiles: SystemLogFiles(hostPrefix: hostPrefix))
+            docker: docker, measure: measure, ledger: ledger, logFiles: SystemLogFiles(hostPrefix: hostPrefix),
+            // The filesystems the disk collector found holding Docker data; until it has looked,
+            // the data root's alone, holding everything.
+            layout: {
+                let filesystems = host.filesystems
+                guard let first = filesystems.first else { return [.dataRootOnly] }
+                return [WatchedFilesystem(path: nil, holds: first.holds, name: first.path)]
+                    + filesystems.dropFirst().map { WatchedFilesystem(path: $0.path, holds: $0.holds) }
+            },
+            measurePath: { try? probe.stats(path: $0, timeout: statfsTimeout).get() })
         let dm = r.daemon
         // The verification pings get a client of their own (same endpoint, deadlines and stats).
         let pinger = DockerClient(

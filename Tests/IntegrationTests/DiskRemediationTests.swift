@@ -62,7 +62,8 @@ struct DiskRemediationIntegrationTests {
         for tag in ["tool:2", "tool:3"] { try d.docker(["tag", "tool:1", tag]) }
         try build(d, tag: "cachey:1", megabytes: 1, seed: "c", cacheMount: d.isPodman ? 0 : 3 * mb)
         try build(d, tag: "old:1", megabytes: mb, seed: "o1")
-        try build(d, tag: "old:1", megabytes: mb, seed: "o2")  // the first old:1 is now dangling
+        try build(d, tag: "old:2", megabytes: mb, seed: "o2")
+        try moveTag(d, from: "old:2", to: "old:1")  // the first old:1 is now dangling
         try build(d, tag: "jobimg:1", megabytes: mb, seed: "j")
         try d.docker(run + ["--name", "job", "jobimg:1", "true"])
         try d.docker(run + ["--name", "finished", "busybox:latest", "sh", "-c", "dd if=/dev/urandom of=/junk bs=1M count=\(mb) 2>/dev/null"])
@@ -74,8 +75,17 @@ struct DiskRemediationIntegrationTests {
     func buildYoungDangling(_ d: PrivateDaemon) throws -> String {
         try build(d, tag: "fresh:1", megabytes: 2, seed: "f1")
         let id = try d.docker(["inspect", "-f", "{{.Id}}", "fresh:1"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        try build(d, tag: "fresh:1", megabytes: 2, seed: "f2")
+        try build(d, tag: "fresh:2", megabytes: 2, seed: "f2")
+        try moveTag(d, from: "fresh:2", to: "fresh:1")
         return id
+    }
+
+    /// Moves tag `to` onto the image `from` names, then drops `from`: the image `to` named before
+    /// is left dangling. (A build that reuses a tag leaves no dangling image with the containerd
+    /// image store and buildx; `docker tag` over an existing tag does, on every engine.)
+    func moveTag(_ d: PrivateDaemon, from: String, to: String) throws {
+        try d.docker(["tag", from, to])
+        try d.docker(["rmi", from])
     }
 
     @Test func aMixedHostIsHealedObjectByObjectWhereDockerSystemPruneBreaksTheRules() throws {

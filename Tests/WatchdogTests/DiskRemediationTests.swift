@@ -190,6 +190,64 @@ struct DiskRemediationTests {
         #expect(ledger.recent.last?.action == "build_cache")
     }
 
+    /// A filesystem of its own for the logs, below the mark while the data root's is fine: only the
+    /// steps that free space there run (the log is truncated, the unused image stays), and each
+    /// filesystem's pressure is reported.
+    @Test func aLogsFilesystemBelowTheMarkIsHealedOnlyWithTheStepsThatFreeSpaceThere() {
+        let host = FakeHost()
+        let clock = FakeClock()
+        host.images = [.init(id: "old", tags: ["app:1"], created: 0, size: 100)]
+        host.containers = [
+            .init(
+                id: "c1", name: "chatty", imageID: "img", state: "running", size: 0, labels: ["docker-watchdog.truncate-logs": "true"],
+                finished: clock.now, logPath: "/logs/c1-json.log", logBytes: 950)
+        ]
+        let logsUsed: @Sendable () -> UInt64 = { host.lock.withLock { host.containers.reduce(0) { $0 + $1.logBytes } } }
+        let logsFS: @Sendable () -> FilesystemStats = { FilesystemStats(sizeBytes: 1000, freeBytes: 1000 - logsUsed(), availableBytes: 1000 - logsUsed(), files: 10, filesFree: 10, readOnly: false) }
+        let rootFS: @Sendable () -> FilesystemStats? = { FilesystemStats(sizeBytes: 1000, freeBytes: 900, availableBytes: 900, files: 10, filesFree: 10, readOnly: false) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString).jsonl").path
+        let disk = DiskRemediation(
+            settings: .init(
+                thresholds: thresholds, steps: [.danglingImages, .containerLogs, .stoppedContainers, .unusedImages], minAge: .seconds(0),
+                logsTruncateAbove: 10),
+            docker: host, measure: rootFS, ledger: ActionLedger(audit: AuditLog(path: path), logger: logger), clock: clock.policyClock,
+            logFiles: host,
+            layout: {
+                [WatchedFilesystem(path: nil, holds: [.dataRoot, .imageStore], name: "/var/lib/docker"), WatchedFilesystem(path: "/logs", holds: [.logs])]
+            },
+            measurePath: { $0 == "/logs" ? logsFS() : nil })
+        disk.evaluate()
+        #expect(host.calls == ["truncate /logs/c1-json.log"])
+        #expect(host.images.count == 1)
+        #expect(disk.pressureByPath == ["/var/lib/docker": false, "/logs": false])
+        let plan = disk.plan
+        #expect(plan.contains { $0.contains("dangling_images: frees nothing on /logs (it holds logs)") }, "\(plan)")
+        #expect(plan.first?.contains("filesystem /logs (holds logs) is below the mark") == true, "\(plan)")
+        // The same layout with the log's filesystem healthy and the data root's low: no truncation.
+        host.containers[0].logBytes = 950
+        let low = DiskRemediation(
+            settings: .init(thresholds: thresholds, steps: [.containerLogs], minAge: .seconds(0), logsTruncateAbove: 10),
+            docker: host, measure: { FilesystemStats(sizeBytes: 1000, freeBytes: 50, availableBytes: 50, files: 10, filesFree: 10, readOnly: false) },
+            ledger: ActionLedger(audit: AuditLog(path: path + ".2"), logger: logger), clock: clock.policyClock, logFiles: host,
+            layout: { [WatchedFilesystem(path: nil, holds: [.dataRoot, .imageStore], name: "/var/lib/docker"), WatchedFilesystem(path: "/logs", holds: [.logs])] },
+            measurePath: { _ in FilesystemStats(sizeBytes: 1000, freeBytes: 900, availableBytes: 900, files: 10, filesFree: 10, readOnly: false) })
+        low.evaluate()
+        #expect(host.calls == ["truncate /logs/c1-json.log"], "the data root's pressure truncated a log on another filesystem")
+        #expect(low.pressureByPath == ["/var/lib/docker": true, "/logs": false])
+    }
+
+    @Test func theImageStoreIsContainerdsRootWithTheContainerdStoreOnly() {
+        let exists = { (p: String) in p == "/d/containerd/daemon" }
+        let classic = DiskCollector.rolePaths(dataRoot: "/d", storageDriver: "overlay2", containerdRoot: "", hostPrefix: "", exists: exists)
+        #expect(classic.map { "\($0.role.rawValue)=\($0.path)" } == ["logs=/d/containers", "image_store=/d"])
+        let managed = DiskCollector.rolePaths(dataRoot: "/d", storageDriver: "overlayfs", containerdRoot: "", hostPrefix: "", exists: exists)
+        #expect(managed.last?.path == "/d/containerd/daemon")
+        let system = DiskCollector.rolePaths(dataRoot: "/h/d", storageDriver: "overlayfs", containerdRoot: "", hostPrefix: "/h", exists: { _ in false })
+        #expect(system.last?.path == "/h/var/lib/containerd")
+        let configured = DiskCollector.rolePaths(dataRoot: "/d", storageDriver: "overlayfs", containerdRoot: "/srv/ctd", hostPrefix: "", exists: exists)
+        #expect(configured.last?.path == "/srv/ctd")
+    }
+
     @Test func protectedInUseYoungAndKeptObjectsSurviveAndLRUGoesFirst() {
         let host = FakeHost()
         let clock = FakeClock()
