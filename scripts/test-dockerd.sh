@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private, throw-away Docker daemon (or Podman serving the Docker API) for tests and demos.
 #
-#   scripts/test-dockerd.sh start  NAME [--engine ENGINE] [--loopfs SIZE_MB]
+#   scripts/test-dockerd.sh start  NAME [--engine ENGINE] [--loopfs SIZE_MB] [--logs-loopfs SIZE_MB]
 #   scripts/test-dockerd.sh stop   NAME
 #   scripts/test-dockerd.sh restart NAME
 #   scripts/test-dockerd.sh env    NAME [--prefix VAR_PREFIX]
@@ -69,7 +69,7 @@ die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 
 usage() {
     cat >&2 <<EOF
-usage: $prog start  NAME [--engine ENGINE] [--loopfs SIZE_MB]
+usage: $prog start  NAME [--engine ENGINE] [--loopfs SIZE_MB] [--logs-loopfs SIZE_MB]
        $prog stop   NAME
        $prog restart NAME                         (TERM the daemon by pid, start it again on the same state)
        $prog env    NAME [--prefix VAR_PREFIX]   (default prefix WATCHDOG_TEST_DOCKER)
@@ -93,6 +93,7 @@ if [[ "$cmd" == healthcheck ]]; then
     container="$1"; shift
 fi
 loopfs_mb=""
+logs_loopfs_mb=""
 prefix="WATCHDOG_TEST_DOCKER"
 opt_engine=""
 while [[ $# -gt 0 ]]; do
@@ -101,6 +102,7 @@ while [[ $# -gt 0 ]]; do
         --engine=*) opt_engine="${1#--engine=}"; shift ;;
         --loopfs) [[ $# -ge 2 ]] || usage; loopfs_mb="$2"; shift 2 ;;
         --loopfs=*) loopfs_mb="${1#--loopfs=}"; shift ;;
+        --logs-loopfs) [[ $# -ge 2 ]] || usage; logs_loopfs_mb="$2"; shift 2 ;;
         --prefix) [[ $# -ge 2 ]] || usage; prefix="$2"; shift 2 ;;
         --prefix=*) prefix="${1#--prefix=}"; shift ;;
         *) usage ;;
@@ -314,7 +316,7 @@ check_tools() {
     if ldd /bin/busybox >/dev/null 2>&1; then
         die "/bin/busybox is dynamically linked; the test image needs the static one (apt-get install busybox-static)"
     fi
-    if [[ -n "$loopfs_mb" ]]; then
+    if [[ -n "$loopfs_mb$logs_loopfs_mb" ]]; then
         command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 is missing (apt-get install e2fsprogs)"
         command -v losetup >/dev/null || die "losetup is missing (apt-get install mount)"
     fi
@@ -386,13 +388,16 @@ cleanup_state() { # stop everything of $D and remove it; returns non-zero if som
         say "still mounted under $D:"; mounts_under | sed 's/^/  /'; ok=1
     fi
 
-    # Loop device of --loopfs (normally auto-cleared by umount).
-    if [[ -e "$IMG" ]] && command -v losetup >/dev/null; then
-        local dev
-        for dev in $(losetup -j "$IMG" 2>/dev/null | cut -d: -f1); do
-            losetup -d "$dev" 2>/dev/null || { say "cannot detach $dev"; ok=1; }
-        done
-    fi
+    # Loop devices of --loopfs and --logs-loopfs (normally auto-cleared by umount).
+    local img
+    for img in "$IMG" "$D/logs.img"; do
+        if [[ -e "$img" ]] && command -v losetup >/dev/null; then
+            local dev
+            for dev in $(losetup -j "$img" 2>/dev/null | cut -d: -f1); do
+                losetup -d "$dev" 2>/dev/null || { say "cannot detach $dev"; ok=1; }
+            done
+        fi
+    done
 
     # Empty cgroups left behind by containers whose runtime was killed.
     local id cg
@@ -652,6 +657,14 @@ do_start() {
         mkfs.ext4 -q -F -m 0 -L "dwt-$name" "$IMG"
         mount -o loop "$IMG" "$DATAROOT"
         echo "$loopfs_mb" >"$D/loopfs.mb"
+    fi
+    if [[ -n "$logs_loopfs_mb" ]]; then
+        # The containers' directory (their json-file logs) on a filesystem of its own.
+        [[ "$logs_loopfs_mb" =~ ^[0-9]+$ && "$logs_loopfs_mb" -ge 64 ]] || die "--logs-loopfs wants a size in MB, at least 64"
+        truncate -s "${logs_loopfs_mb}M" "$D/logs.img"
+        mkfs.ext4 -q -F -m 0 -L "dwt-$name-logs" "$D/logs.img"
+        mkdir -p "$DATAROOT/containers"
+        mount -o loop "$D/logs.img" "$DATAROOT/containers"
     fi
     save_engine_env
     write_engine_config

@@ -53,6 +53,9 @@ public struct DockerRemediationClient: RemediationDocker {
         try client.pruneBuildCache(keepStorage: keepStorage, timeout: .seconds(600))
     }
     public func buildCacheUsage() throws -> (size: Int64, reclaimable: Int64)? {
+        // Podman builds with buildah: no BuildKit cache, and its /system/df walks everything
+        // (seconds on a big host) for an answer that has none.
+        if (try? client.version(maxAge: .seconds(3600)))?.engine == .podman { return (0, 0) }
         guard let cache = try client.systemDiskUsage(kinds: [.buildCache], timeout: .seconds(120)).buildCache else { return nil }
         return (cache.sizeBytes, cache.reclaimableBytes)
     }

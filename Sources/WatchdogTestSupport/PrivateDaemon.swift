@@ -44,12 +44,14 @@ public final class PrivateDaemon: @unchecked Sendable {
     public static let dockerCLI = "/usr/bin/docker"
 
     /// - Parameter daemonArguments: appended to dockerd's command line (`WATCHDOG_TEST_DOCKERD_EXTRA_ARGS`).
-    public init(name: String, loopfsMB: Int? = nil, engine: String? = nil, daemonArguments: [String] = []) throws {
+    /// - Parameter logsLoopfsMB: the containers' directory (their logs) on a loop filesystem of its own.
+    public init(name: String, loopfsMB: Int? = nil, logsLoopfsMB: Int? = nil, engine: String? = nil, daemonArguments: [String] = []) throws {
         self.name = name
         let engine = engine ?? Self.engineUnderTest
         self.engine = engine
         var args = ["start", name, "--engine", engine]
         if let loopfsMB { args += ["--loopfs", String(loopfsMB)] }
+        if let logsLoopfsMB { args += ["--logs-loopfs", String(logsLoopfsMB)] }
         let started = try runCommand(
             Self.script, args, environment: daemonArguments.isEmpty ? [:] : ["WATCHDOG_TEST_DOCKERD_EXTRA_ARGS": daemonArguments.joined(separator: " ")])
         guard started.status == 0 else {
