@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "CurlTransport", dependencies: ["CCurl", "CCurlShims", "Locking", "TextFormatting"]),
         .target(name: "MicroHTTPServer", dependencies: ["CMicroHTTPD", "CHTTPServerShims", "Locking", "ResponseBodies"]),
         // statfs with a deadline, /proc/self/mountinfo.
-        .target(name: "HostProbes", dependencies: ["Locking"]),
+        .target(name: "HostProbes", dependencies: ["Locking", "CSystemShims"]),
         // libyaml's event parser: events, marks and errors as Swift values.
         .target(name: "YAMLEvents", dependencies: ["CYAML"]),
 

@@ -3,6 +3,7 @@
 #include "CSystemShims.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -110,3 +111,18 @@ const char *cwd_build_version(void) { return DOCKER_WATCHDOG_VERSION; }
 const char *cwd_build_revision(void) { return DOCKER_WATCHDOG_REVISION; }
 const char *cwd_build_branch(void) { return DOCKER_WATCHDOG_BRANCH; }
 const char *cwd_build_date(void) { return DOCKER_WATCHDOG_BUILD_DATE; }
+
+int cwd_punch_hole(const char *path, int64_t *released_length) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    off_t size = lseek(fd, 0, SEEK_END);
+    int rc = 0;
+    if (size < 0) {
+        rc = errno;
+    } else if (size > 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size) != 0) {
+        rc = errno;
+    }
+    if (released_length) *released_length = rc == 0 ? (int64_t)size : 0;
+    close(fd);
+    return rc;
+}

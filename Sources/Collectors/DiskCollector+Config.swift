@@ -42,6 +42,7 @@ extension DiskCollector {
             "Prefix for DockerRootDir when the watchdog runs in a container with the host's filesystem mounted (e.g. /host)."),
         ConfigKey(
             "collector.disk.containerd_root", \WatchdogConfiguration.collectors[DiskCollector.config].containerdRoot, .optionalAbsolutePath,
-            "containerd's root, where images live with the containerd image store (measured as a filesystem of its own when it is one); empty means the daemon's own containerd (DockerRootDir/containerd/daemon) when it exists, else /var/lib/containerd."),
+            "containerd's root, where images live with the containerd image store (measured as a filesystem of its own when it is one); empty means the daemon's own containerd (DockerRootDir/containerd/daemon) when it exists, else /var/lib/containerd."
+        ),
     ]
 }

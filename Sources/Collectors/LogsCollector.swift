@@ -124,11 +124,13 @@ public struct SystemLogFileSizes: LogFileSizes {
     public func totalSize(ofFileAndRotations path: String) -> Int64? {
         guard let slash = path.lastIndex(of: "/") else { return nil }
         // A missing live file in a readable directory: a container that has not logged yet.
-        guard var total = FileSize.of(path) ?? (FileSize.of(String(path[..<slash])) != nil ? 0 : nil) else { return nil }
+        // Allocated bytes (what the disk holds): a log released by the container_logs step keeps
+        // its size and takes nothing.
+        guard var total = FileSize.allocated(path) ?? (FileSize.of(String(path[..<slash])) != nil ? 0 : nil) else { return nil }
         // Rotations are numbered from 1 without gaps (json-file: `.1`, `.2`; compressed: `.1.gz`;
         // local: `.1.gz`): stat them in turn instead of listing the directory.
         var n = 1
-        while let size = FileSize.of("\(path).\(n)") ?? FileSize.of("\(path).\(n).gz") {
+        while let size = FileSize.allocated("\(path).\(n)") ?? FileSize.allocated("\(path).\(n).gz") {
             total += size
             n += 1
         }

@@ -30,12 +30,33 @@ public final class SyntheticDockerEngine: Sendable {
     private let server = Mutex<HTTPServer?>(nil)
     private let stopped = Mutex(false)
     private let rootDir: String
+    /// Where inspect says the json-file logs are: under `rootDir` with `logFiles`, else a path
+    /// that does not exist here.
+    private let logRoot: String
 
-    public init(socketPath: String, containers: Int, seed: UInt64 = 1, apiVersion: String = "1.41", rootDir: String = "/tmp") throws {
+    /// - Parameter logFiles: create each container's json-file log under `rootDir/containers`
+    ///   (sparse files of 1-64 KiB by apparent size), so the logs collector measures real files.
+    public init(
+        socketPath: String, containers: Int, seed: UInt64 = 1, apiVersion: String = "1.41", rootDir: String = "/tmp", logFiles: Bool = false
+    ) throws {
         self.socketPath = socketPath
         self.apiVersion = apiVersion
         self.rootDir = rootDir
+        self.logRoot = logFiles ? rootDir : "/var/lib/docker"
         self.state = Mutex(SyntheticHostState(count: containers, seed: seed))
+        if logFiles {
+            let ids: [String] = state.withLock { s in s.containers.map { $0.id } }
+            for (i, id) in ids.enumerated() {
+                let dir = "\(rootDir)/containers/\(id)"
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let path = "\(dir)/\(id)-json.log"
+                guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+                    throw CocoaError(.fileWriteUnknown)
+                }
+                try handle.truncate(atOffset: UInt64(1024 * (1 + i % 64)))
+                try handle.close()
+            }
+        }
         let started = try HTTPServer(
             listen: .unixSocket(path: socketPath),
             options: HTTPServerOptions(
@@ -137,7 +158,7 @@ public final class SyntheticDockerEngine: Sendable {
             return HTTPResponse(status: 200, headers: jsonHeaders, body: .bytes(body))
         case "container_inspect":
             let id = String(path.dropFirst("/containers/".count).dropLast("/json".count))
-            guard let body = state.withLock({ $0.inspect(id) }) else {
+            guard let body = state.withLock({ $0.inspect(id, logRoot: logRoot) }) else {
                 return HTTPResponse(status: 404, headers: jsonHeaders, body: .bytes(Array("{\"message\":\"No such container: \(id)\"}\n".utf8)))
             }
             return json(body)
@@ -412,9 +433,9 @@ struct SyntheticHostState {
         return bytes
     }
 
-    func inspect(_ id: String) -> String? {
+    func inspect(_ id: String, logRoot: String = "/var/lib/docker") -> String? {
         guard let position = index[id] else { return nil }
-        return SyntheticJSON.inspect(containers[position])
+        return SyntheticJSON.inspect(containers[position], logRoot: logRoot)
     }
 
     func systemDF() -> String {
@@ -640,7 +661,7 @@ enum SyntheticJSON {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", p.year!, p.month!, p.day!, p.hour!, p.minute!, p.second!, nanos)
     }
 
-    static func inspect(_ c: SyntheticContainer) -> String {
+    static func inspect(_ c: SyntheticContainer, logRoot: String = "/var/lib/docker") -> String {
         let running = c.state == "running" || c.state == "paused" || c.state == "restarting"
         var health = ""
         if c.hasHealthcheck {
@@ -668,7 +689,7 @@ enum SyntheticJSON {
         out += "\"StartedAt\":\"\(iso(c.startedAt))\",\"FinishedAt\":\"\(finished)\"\(health)},"
         out += "\"Image\":\"\(c.imageID)\",\"ResolvConfPath\":\"/var/lib/docker/containers/\(c.id)/resolv.conf\","
         out += "\"HostnamePath\":\"/var/lib/docker/containers/\(c.id)/hostname\",\"HostsPath\":\"/var/lib/docker/containers/\(c.id)/hosts\","
-        out += "\"LogPath\":\"/var/lib/docker/containers/\(c.id)/\(c.id)-json.log\",\"Name\":\(quote("/" + c.name)),\"RestartCount\":\(c.restartCount),"
+        out += "\"LogPath\":\"\(logRoot)/containers/\(c.id)/\(c.id)-json.log\",\"Name\":\(quote("/" + c.name)),\"RestartCount\":\(c.restartCount),"
         out += "\"Driver\":\"overlay2\",\"Platform\":\"linux\",\"MountLabel\":\"\",\"ProcessLabel\":\"\",\"AppArmorProfile\":\"docker-default\","
         out += "\"ExecIDs\":null,\"HostConfig\":{\"Binds\":null,\"ContainerIDFile\":\"\",\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{}},"
         out += "\"NetworkMode\":\"\(net)\",\"PortBindings\":{},\"RestartPolicy\":{\"Name\":\"\(c.project == nil ? "no" : "unless-stopped")\",\"MaximumRetryCount\":0},"

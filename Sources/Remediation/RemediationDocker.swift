@@ -82,12 +82,12 @@ public struct DockerRemediationClient: RemediationDocker {
     }
 }
 
-/// The json-file log files the `container_logs` step measures and truncates, as a protocol so
+/// The json-file log files the `container_logs` step measures and releases, as a protocol so
 /// policy tests drive a fake.
 public protocol LogFileAccess: Sendable {
-    /// The live log file's size, nil when it cannot be read.
+    /// The bytes the live log file takes on disk, nil when it cannot be read.
     func size(_ path: String) -> Int64?
-    /// Cuts the live log file to zero bytes (dockerd keeps appending to the same open file).
+    /// Frees the live log file's disk blocks (its lines so far are gone; dockerd keeps appending).
     func truncate(_ path: String) throws
 }
 
@@ -96,16 +96,12 @@ public struct SystemLogFiles: LogFileAccess {
     public let hostPrefix: String
     public init(hostPrefix: String = "") { self.hostPrefix = hostPrefix }
 
-    public struct Failure: Error, CustomStringConvertible { public let description: String }
-
     public func size(_ path: String) -> Int64? {
-        FileSize.of(HostPath.resolve(path, hostPrefix: hostPrefix))
+        FileSize.allocated(HostPath.resolve(path, hostPrefix: hostPrefix))
     }
 
+    /// A hole over the whole content, the size kept (see ``FileSize/releaseContent(_:)``).
     public func truncate(_ path: String) throws {
-        let resolved = HostPath.resolve(path, hostPrefix: hostPrefix)
-        guard Glibc.truncate(resolved, 0) == 0 else {
-            throw Failure(description: "truncate \(resolved): \(String(cString: strerror(errno)))")
-        }
+        _ = try FileSize.releaseContent(HostPath.resolve(path, hostPrefix: hostPrefix))
     }
 }

@@ -53,7 +53,8 @@ extension MetricCatalog {
         labels: [], collector: "remediation")
     public static let diskFilesystemPressure = MetricDescriptor(
         name: "docker_watchdog_disk_filesystem_pressure", type: .gauge,
-        help: "docker_watchdog_disk_pressure for each filesystem holding Docker data (path as in docker_data_filesystem_size_bytes): the thresholds apply to each, and the ladder runs only the steps that free space on the one below the mark.",
+        help:
+            "docker_watchdog_disk_pressure for each filesystem holding Docker data (path as in docker_data_filesystem_size_bytes): the thresholds apply to each, and the ladder runs only the steps that free space on the one below the mark.",
         labels: ["path"], collector: "remediation")
 
     public static let lastEpisodeNeeded = MetricDescriptor(

@@ -1,6 +1,6 @@
 // fake-docker-engine: benchmark servers built on the project's own HTTP server.
 //
-//   fake-docker-engine engine --socket PATH --containers N [--seed S] [--api-version 1.41] [--root-dir DIR]
+//   fake-docker-engine engine --socket PATH --containers N [--seed S] [--api-version 1.41] [--root-dir DIR] [--log-files 1]
 //                             [--churn-interval SECONDS --churn-creates C --churn-removes R
 //                              --churn-flaps F --churn-restarts K]
 //       A synthetic Docker Engine with N containers on a unix socket (see SyntheticDockerEngine):
@@ -66,7 +66,7 @@ case "engine":
     do {
         engine = try SyntheticDockerEngine(
             socketPath: socket, containers: n, seed: seed, apiVersion: opts["api-version"] ?? "1.41",
-            rootDir: opts["root-dir"] ?? "/tmp")
+            rootDir: opts["root-dir"] ?? "/tmp", logFiles: opts["log-files"] == "1")
     } catch {
         fail("cannot start: \(error)")
     }

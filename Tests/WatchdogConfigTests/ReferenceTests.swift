@@ -55,7 +55,7 @@ import Testing
         // to its own field and reachable under its derived names.
         let samples: [String: String] = [
             "docker.host": "tcp://h:1", "docker.api_version": "1.41", "docker.cert_path": "/certs", "docker.read_only": "true", "web.listen_address": ":1",
-            "web.telemetry_path": "/x", "web.systemd_socket": "true", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h",
+            "web.telemetry_path": "/x", "web.systemd_socket": "true", "collector.disk.path": "/d", "collector.disk.host_prefix": "/h", "collector.disk.containerd_root": "/c",
             "log.level": "error", "log.format": "json", "web.max_connections": "7",
             "web.max_connections_per_ip": "7", "web.config_file": "/etc/w.yml", "web.request_header_timeout": "7s",
             "collector.containers.enabled": "false", "collector.containers.include": "^a",

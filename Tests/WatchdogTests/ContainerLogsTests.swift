@@ -25,19 +25,20 @@ struct ContainerLogsTests {
     @Test func logSizesComeFromTheFilesAndRotationsAndUnlimitedOnesAreFlagged() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("wd-logs-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
+        // Sizes in whole 4 KiB blocks: the collector counts allocated bytes (what the disk holds).
         func write(_ path: String, _ bytes: Int) throws {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try Data(repeating: 0x61, count: bytes).write(to: URL(fileURLWithPath: path))
         }
         let chatty = "\(root)/containers/aaa/aaa-json.log"
-        try write(chatty, 5000)
-        try write(chatty + ".1", 3000)
-        try write(chatty + ".2.gz", 200)
+        try write(chatty, 8192)
+        try write(chatty + ".1", 4096)
+        try write(chatty + ".2.gz", 4096)
         try write("\(root)/containers/aaa/config.v2.json", 99_999)  // not a log
         let capped = "\(root)/containers/bbb/bbb-json.log"
-        try write(capped, 700)
-        try write("\(root)/containers/ccc/local-logs/container.log", 1200)
-        try write("\(root)/containers/ccc/local-logs/container.log.1.gz", 34)
+        try write(capped, 4096)
+        try write("\(root)/containers/ccc/local-logs/container.log", 8192)
+        try write("\(root)/containers/ccc/local-logs/container.log.1.gz", 4096)
 
         let tracker = ContainerTracker(historySize: 10)
         tracker.applyInspect(try Self.inspect("aaa", name: "chatty", driver: "json-file", logPath: chatty))
@@ -51,13 +52,13 @@ struct ContainerLogsTests {
         #expect(result.error == nil)
         let text = result.families.map { String(decoding: ExpositionRenderer.render([$0], format: .text), as: UTF8.self) }.joined()
         let s = try parseExposition(text)
-        #expect(s.value("docker_container_log_bytes", ["name": "chatty", "image": "busybox", "compose_project": "shop"]) == 8200)
+        #expect(s.value("docker_container_log_bytes", ["name": "chatty", "image": "busybox", "compose_project": "shop"]) == 16384)
         #expect(s.value("docker_container_log_unbounded", ["name": "chatty", "image": "busybox", "compose_project": "shop"]) == 1)
-        #expect(s.value("docker_container_log_bytes", ["name": "local", "image": "busybox", "compose_project": "shop"]) == 1234)
-        // max_series 2: the smallest (capped, 700 bytes) has no series of its own, but counts in the totals.
+        #expect(s.value("docker_container_log_bytes", ["name": "local", "image": "busybox", "compose_project": "shop"]) == 12288)
+        // max_series 2: the smallest (capped, 4 KiB) has no series of its own, but counts in the totals.
         #expect(s.value("docker_container_log_bytes", ["name": "capped", "image": "busybox", "compose_project": "shop"]) == nil)
-        #expect(s.value("docker_container_logs_bytes", ["driver": "json-file"]) == 8900)
-        #expect(s.value("docker_container_logs_bytes", ["driver": "local"]) == 1234)
+        #expect(s.value("docker_container_logs_bytes", ["driver": "json-file"]) == 20480)
+        #expect(s.value("docker_container_logs_bytes", ["driver": "local"]) == 12288)
         #expect(s.value("docker_container_logs_unbounded") == 1)
         #expect(s.value("docker_container_logs_measured", ["driver": "json-file"]) == 2)
         // Behind a host prefix (the watchdog in a container with the host at /host) the same files are found.

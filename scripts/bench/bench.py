@@ -858,7 +858,8 @@ class Bench:
         def run():
             engine = wd = None
             try:
-                engine = self.start_engine(1000, "cpu", ["--seed", "2"])
+                # Each container with a json-file log on disk: the logs collector stats them every round.
+                engine = self.start_engine(1000, "cpu", ["--seed", "2", "--log-files", "1", "--root-dir", os.path.join(self.out, "cpu-root")])
                 wd = self.start_watchdog(f"unix://{engine.sock}", "cpu")
                 t0 = time.time()
                 warm = self.args.cpu_warmup
@@ -871,6 +872,7 @@ class Bench:
                         s = proc_sample(wd.pid)
                         s["t"] = now - t0
                         s["api"] = api_requests(m)
+                        s["logs_measured"] = mval(m, "docker_container_logs_measured", driver="json-file")
                         marks.append(s)
                         next_scrape += 15
                     stop_event.wait(0.5)
@@ -884,6 +886,7 @@ class Bench:
                     state["cpu_percent"] = (b["cpu"] - a["cpu"]) / dt * 100
                     state["api_per_15s"] = {k: (b["api"].get(k, 0) - a["api"].get(k, 0)) / dt * 15 for k in b["api"]}
                     state["rss_max"] = max(x["rss"] for x in after)
+                    state["logs_measured"] = b.get("logs_measured")
                     state["fds"] = b["fds"]
                     state["threads"] = b["threads"]
                 if marks:
@@ -1027,6 +1030,9 @@ def evaluate(results, quick):
         add("no growth over the churn run", ch.get("error", "not measured"), "", None)
     cpu = results.get("default_cpu", {})
     if cpu.get("cpu_percent") is not None:
+        measured = cpu.get("logs_measured")
+        add("log sizes on in the default-interval run (json-file logs measured of 1,000)", f"{measured or 0:.0f}", "1000",
+            measured == 1000)
         add(f"average CPU at default intervals, N=1,000 ({cpu['window_seconds']:.0f} s window)",
             f"{cpu['cpu_percent']:.2f}% of a core", f"< {BUDGET['cpu_percent_1000']:g}%", cpu["cpu_percent"] < BUDGET["cpu_percent_1000"])
     # In steady state a round inspects only unhealthy containers, for their failing streak, at most

@@ -23,6 +23,11 @@ int cwd_tune_allocator(int arena_max, size_t mmap_threshold);
 /* Returns free heap pages to the kernel (malloc_trim(0)); 1 if memory was released. */
 int cwd_release_free_heap(void);
 
+/* Frees the disk blocks of a file's whole current content while keeping its size
+ * (fallocate PUNCH_HOLE | KEEP_SIZE): a writer appending to it keeps its offsets, readers see
+ * zeros before them. Returns 0 or an errno; *released_length is the length punched. */
+int cwd_punch_hole(const char *path, int64_t *released_length);
+
 /* MARK: locks (for the Locking module: a pthread mutex at a stable heap address) */
 
 
