@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",
-            dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport"],
+            dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport", "HTTP2Session"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "WatchdogTests",
