@@ -57,6 +57,12 @@ public struct BuildHistoryEvent: Sendable, Equatable {
     public var kind: Kind?
     /// Field 2.
     public var record: BuildRecord?
+
+    /// Decodes one message of the stream from its protobuf bytes (for the fuzz target; the client
+    /// decodes inside ``DockerClient/buildHistory(timeout:maxRecords:maxMessageBytes:)``).
+    public static func decode(_ bytes: [UInt8]) throws(ProtobufError) -> BuildHistoryEvent {
+        try BuildHistoryWire.event(bytes[...])
+    }
 }
 
 /// What `ListenBuildHistory` answered.
