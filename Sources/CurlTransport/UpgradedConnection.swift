@@ -49,8 +49,10 @@ public final class UpgradedConnection {
         _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
         _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECT_ONLY, 1)
         _ = cwd_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
-        _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(connectTimeout))
-        _ = cwd_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, Self.milliseconds(connectTimeout))
+        // The connect (and a TLS handshake) ends by the earlier of its own timeout and the deadline.
+        let connectLimit = Self.milliseconds(min(connectTimeout, max(.milliseconds(1), deadline - .now)))
+        _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, connectLimit)
+        _ = cwd_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, connectLimit)
         if let tls {
             _ = tls.caFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CAINFO, $0) }
             _ = tls.certFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLCERT, $0) }
