@@ -6,11 +6,12 @@ import WatchdogTestSupport
 /// the test; `WATCHDOG_TEST_BUILD_HISTORY_DAEMON` names it, default `buildhistory`).
 ///
 /// Docker 23 and later (docker26, docker28, docker28-containerd): a Dockerfile of four steps built
-/// fresh, fully cached, with the file of its middle step changed, and once failing, with
-/// `docker buildx build --progress=plain`; the collector's counters must equal BuildKit's own
-/// lines exactly (cached steps = `CACHED` lines, executed steps = `DONE` plus `ERROR` lines: every
-/// vertex BuildKit completed and did not take from the cache, the failing one included), and the
-/// summed durations must be within 10% of `docker buildx history ls --format json`.
+/// fresh, fully cached, with the file of its middle step changed, once failing, and once canceled
+/// (the client interrupted during a step), with `docker buildx build --progress=plain`; the
+/// collector's counters must equal BuildKit's own lines exactly (cached steps = `CACHED` lines,
+/// executed steps = `DONE`, `ERROR` and `CANCELED` lines: every vertex BuildKit completed and did
+/// not take from the cache, the failing or canceled one included), and the summed durations must
+/// be within 10% of `docker buildx history ls --format json`.
 ///
 /// Engines without the history (Debian 12's 20.10: gRPC UNIMPLEMENTED; Podman: no /grpc): the
 /// collector succeeds, reports `docker_build_history_available 0` and method `usage_count`, and
@@ -21,21 +22,24 @@ struct BuildHistoryTests {
     static let engine = PrivateDaemon.engineUnderTest
     static var hasHistory: Bool { ["docker26", "docker28", "docker28-containerd"].contains(engine) }
 
-    /// BuildKit's plain progress of one build: its CACHED, DONE and ERROR lines.
+    /// BuildKit's plain progress of one build: its CACHED, DONE, ERROR and CANCELED lines.
     struct Progress: CustomStringConvertible {
         var cached = 0
         var done = 0
         var errors = 0
-        var description: String { "\(cached) CACHED, \(done) DONE, \(errors) ERROR" }
+        var canceled = 0
+        var executed: Int { done + errors + canceled }
+        var description: String { "\(cached) CACHED, \(done) DONE, \(errors) ERROR, \(canceled) CANCELED" }
 
         init(parsing text: String) {
-            let line = try! NSRegularExpression(pattern: #"^#\d+ (CACHED|DONE|ERROR)\b"#)
+            let line = try! NSRegularExpression(pattern: #"^#\d+ (CACHED|DONE|ERROR|CANCELED)\b"#)
             for l in text.split(separator: "\n").map(String.init) {
                 guard let m = line.firstMatch(in: l, range: NSRange(l.startIndex..., in: l)), let r = Range(m.range(at: 1), in: l)
                 else { continue }
                 switch l[r] {
                 case "CACHED": cached += 1
                 case "DONE": done += 1
+                case "CANCELED": canceled += 1
                 default: errors += 1
                 }
             }
@@ -59,8 +63,32 @@ struct BuildHistoryTests {
         RUN false
 
         """.write(to: dir.appendingPathComponent("Dockerfile.fail"), atomically: true, encoding: .utf8)
+        try """
+        FROM busybox:latest
+        RUN echo one > /one
+        RUN sleep 60
+
+        """.write(to: dir.appendingPathComponent("Dockerfile.cancel"), atomically: true, encoding: .utf8)
         try "a\n".write(to: dir.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
         return dir
+    }
+
+    /// A build interrupted (SIGINT to the client) once its `RUN sleep` step runs; BuildKit records
+    /// it with gRPC code CANCELED.
+    func canceledBuild(_ daemon: PrivateDaemon, _ context: URL) throws -> Progress {
+        let script = #"""
+            "$CLI" -H "$HOST" buildx build --progress=plain --network none -f "$CTX/Dockerfile.cancel" "$CTX" >"$CTX/out" 2>&1 &
+            p=$!
+            for i in $(seq 600); do grep -q 'RUN sleep 60$' "$CTX/out" && break; sleep 0.1; done
+            sleep 1
+            kill -INT "$p"
+            wait "$p"
+            cat "$CTX/out"
+            """#
+        var environment = ["CLI": daemon.cli, "HOST": daemon.host, "CTX": context.path]
+        if let config = daemon.dockerConfig { environment["DOCKER_CONFIG"] = config }
+        let r = try runCommand("/bin/sh", ["-c", script], environment: environment)
+        return Progress(parsing: r.output)
     }
 
     /// One `docker buildx build`; returns its progress and whether it succeeded.
@@ -112,15 +140,22 @@ struct BuildHistoryTests {
 
         var expectedCached = 0
         var expectedExecuted = 0
-        // Fresh, fully cached, the middle step's file changed, failing.
-        for step in ["fresh", "cached", "changed", "failing"] {
+        // Fresh, fully cached, the middle step's file changed, failing, canceled.
+        for step in ["fresh", "cached", "changed", "failing", "canceled"] {
             if step == "changed" { try "b\n".write(to: context.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8) }
-            let (progress, succeeded) = try build(daemon, context, dockerfile: step == "failing" ? "Dockerfile.fail" : "Dockerfile")
-            #expect(succeeded == (step != "failing"), "\(step): \(progress)")
+            let progress: Progress
+            if step == "canceled" {
+                progress = try canceledBuild(daemon, context)
+                #expect(progress.canceled == 1, "\(progress)")
+            } else {
+                let (output, succeeded) = try build(daemon, context, dockerfile: step == "failing" ? "Dockerfile.fail" : "Dockerfile")
+                progress = output
+                #expect(succeeded == (step != "failing"), "\(step): \(progress)")
+            }
             if step == "cached" { #expect(progress.cached >= 4, "a full rebuild prints CACHED for FROM and every step: \(progress)") }
             if step == "failing" { #expect(progress.errors == 1, "\(progress)") }
             expectedCached += progress.cached
-            expectedExecuted += progress.done + progress.errors
+            expectedExecuted += progress.executed
 
             let s = try settle(w)
             #expect(s.value("docker_build_steps_total", ["result": "cached"]) == Double(expectedCached), "after \(step): \(progress)")
@@ -130,9 +165,9 @@ struct BuildHistoryTests {
         let s = try settle(w)
         #expect(s.value("docker_builds_finished_total", ["result": "success"]) == 3)
         #expect(s.value("docker_builds_finished_total", ["result": "failure"]) == 1)
-        #expect(s.value("docker_builds_finished_total", ["result": "canceled"]) == 0)
-        #expect(s.value("docker_build_duration_seconds_count") == 4)
-        #expect(s.value("docker_build_history_records") == 4)
+        #expect(s.value("docker_builds_finished_total", ["result": "canceled"]) == 1)
+        #expect(s.value("docker_build_duration_seconds_count") == 5)
+        #expect(s.value("docker_build_history_records") == 5)
 
         // Durations against docker buildx history ls (created_at to completed_at of each record).
         let listed = try daemon.docker(["buildx", "history", "ls", "--format", "json"])
