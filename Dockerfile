@@ -27,10 +27,11 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 # ---- runtime-base: Debian with the three C libraries the binary links, and its user -------------
 FROM ${RUNTIME_IMAGE} AS runtime-base
 # libcurl4 (Docker API over the unix socket, webhooks), libmicrohttpd12 (the HTTP server, with
-# GnuTLS), libyaml-0-2 (the configuration files), libnghttp2-14 (HTTP/2 framing for BuildKit's build history), ca-certificates (https webhooks). Everything else the binary links (libstdc++6,
+# GnuTLS), libyaml-0-2 (the configuration files), ca-certificates (https webhooks). libnghttp2-14
+# (HTTP/2 for BuildKit's build history) comes with libcurl4. Everything else the binary links (libstdc++6,
 # zlib1g, libc6, libgcc-s1) is in every Debian base. Packages already present are not installed
 # again, so a base that carries them builds without network.
-ARG RUNTIME_PACKAGES="ca-certificates libcurl4 libmicrohttpd12 libyaml-0-2 libnghttp2-14"
+ARG RUNTIME_PACKAGES="ca-certificates libcurl4 libmicrohttpd12 libyaml-0-2"
 ARG WATCHDOG_UID=10001
 RUN set -eu; \
     missing=""; \
