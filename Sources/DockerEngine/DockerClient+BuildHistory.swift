@@ -10,9 +10,12 @@ extension DockerClient {
     /// Docker 23 and later serve BuildKit's control service (gRPC) through the Engine API: `POST
     /// /grpc` with `Connection: Upgrade`, `Upgrade: h2c`, answered `101 Switching Protocols`, after
     /// which the same connection speaks HTTP/2 (the client sends the connection preface). The call
-    /// is `ListenBuildHistory` with `EarlyExit`, so the stream ends after the stored records. It
-    /// reads only, so a read-only client makes it too. Records of builds still running (STARTED
-    /// events) are left out.
+    /// is `ListenBuildHistory` with `EarlyExit`, so the stream ends after the stored records.
+    /// Records of builds still running (STARTED events) are left out.
+    ///
+    /// A read-only client (`readOnly`) does not send it: the call itself only reads, but `/grpc`
+    /// opens all of BuildKit's control service (prune and solve too), which a socket proxy for a
+    /// read-only watchdog should not allow. It answers `.unavailable` then.
     ///
     /// Everything runs under one deadline (`timeout`, default `requestTimeout`): the connect, the
     /// upgrade's answer, each read; a BuildKit that accepts and never answers costs that and no more.
@@ -26,6 +29,9 @@ extension DockerClient {
         -> BuildHistoryAnswer
     {
         let endpointName = "grpc.build_history"
+        if readOnly {
+            return .unavailable("docker.read_only: the build history needs POST /grpc, which a read-only client does not send")
+        }
         do {
             let answer = try fetchBuildHistory(timeout: timeout ?? requestTimeout, maxRecords: maxRecords, maxMessageBytes: maxMessageBytes)
             stats.record(endpoint: endpointName, error: nil)
