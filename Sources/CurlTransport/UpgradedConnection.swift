@@ -34,6 +34,7 @@ public final class UpgradedConnection {
         endpoint: TransportEndpoint, tls: TransportTLS? = nil, target: String, protocolName: String,
         headers: [(String, String)] = [], connectTimeout: Duration, deadline: ContinuousClock.Instant
     ) throws {
+        _ = curlGlobalInit
         guard let curl = curl_easy_init() else { throw TransportError.transfer("could not create a libcurl handle") }
         var ready = false
         defer { if !ready { curl_easy_cleanup(curl) } }
