@@ -27,7 +27,8 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 # ---- runtime-base: Debian with the three C libraries the binary links, and its user -------------
 FROM ${RUNTIME_IMAGE} AS runtime-base
 # libcurl4 (Docker API over the unix socket, webhooks), libmicrohttpd12 (the HTTP server, with
-# GnuTLS), libyaml-0-2 (the configuration files), ca-certificates (https webhooks). Everything else the binary links (libstdc++6,
+# GnuTLS), libyaml-0-2 (the configuration files), ca-certificates (https webhooks). libnghttp2-14
+# (HTTP/2 for BuildKit's build history) comes with libcurl4. Everything else the binary links (libstdc++6,
 # zlib1g, libc6, libgcc-s1) is in every Debian base. Packages already present are not installed
 # again, so a base that carries them builds without network.
 ARG RUNTIME_PACKAGES="ca-certificates libcurl4 libmicrohttpd12 libyaml-0-2"
@@ -69,7 +70,7 @@ FROM ${SWIFT_IMAGE} AS build
 RUN set -eu; \
     apt-get update; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev libyaml-dev pkg-config; \
+        libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev libyaml-dev libnghttp2-dev pkg-config; \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Package.resolved is optional (not committed): the glob copies it when present.

@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // HTTP/2 framing for BuildKit's gRPC control service (the build history).
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
         // gnutls (client-certificate checks, HMAC, random bytes) and crypt (bcrypt via crypt_r) for the web config.
         .target(
@@ -48,13 +50,15 @@ let package = Package(
         .target(name: "HostProbes", dependencies: ["Locking", "CSystemShims"]),
         // libyaml's event parser: events, marks and errors as Swift values.
         .target(name: "YAMLEvents", dependencies: ["CYAML"]),
+        // One HTTP/2 client exchange (nghttp2) over a byte stream the caller provides.
+        .target(name: "HTTP2Session", dependencies: ["CNghttp2"]),
 
         // MARK: layer 3: the configuration (keys, file/env/flag loading; YAML composed from libyaml's events)
         // and the Docker Engine API client
         .target(name: "WatchdogConfig", dependencies: ["YAMLEvents"]),
         .target(
             name: "DockerEngine",
-            dependencies: ["CurlTransport", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CurlTransport", "HTTP2Session", "Locking", "TextFormatting", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: layer 4: sampling (collector protocol and registry, runner, store, host status, core metrics)
         .target(
@@ -132,7 +136,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"]),
         .testTarget(
             name: "DockerEngineTests",
-            dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport"],
+            dependencies: ["DockerEngine", "FakeDockerEngine", "CurlTransport", "HTTP2Session"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "WatchdogTests",

@@ -6,7 +6,7 @@
 #   scripts/setup.sh --check    only report what is missing (exit 1 if anything is)
 #
 # Packages: docker.io busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev
-#           libyaml-dev prometheus curl iproute2 e2fsprogs pkg-config git ca-certificates
+#           libyaml-dev libnghttp2-dev prometheus curl iproute2 e2fsprogs pkg-config git ca-certificates
 #           debootstrap (the image check's base) docker-compose (validates deploy/compose, deploy/swarm)
 # docker.io is skipped when another Docker engine (docker-ce, moby-engine, a snap, a dockerd
 # outside Debian's package) is present: the scripts then use that engine's dockerd.
@@ -35,7 +35,7 @@ case "${1:-}" in
 esac
 
 # libgnutls28-dev, libcrypt-dev: TLS client-certificate checks and bcrypt (web config); openssl: test certificates.
-BASE_PKGS=(chromium lintian dpkg-dev busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev libyaml-dev prometheus curl iproute2 python3-yaml python3-pytest podman runc tini
+BASE_PKGS=(chromium lintian dpkg-dev busybox-static libmicrohttpd-dev libgnutls28-dev libcrypt-dev openssl libcurl4-openssl-dev zlib1g-dev libyaml-dev libnghttp2-dev prometheus curl iproute2 python3-yaml python3-pytest podman runc tini
            e2fsprogs pkg-config git ca-certificates debootstrap docker-compose)
 
 comm_of() { local c=""; { read -r c <"$1"; } 2>/dev/null || true; printf '%s' "$c"; }
@@ -177,7 +177,7 @@ fi
 if [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; then :; else problems+=("static /bin/busybox (busybox-static)"); fi
 for t in curl mkfs.ext4 losetup pkg-config git; do command -v "$t" >/dev/null || problems+=("$t"); done
 if command -v pkg-config >/dev/null; then
-    for pc in libmicrohttpd libcurl zlib yaml-0.1; do pkg-config --exists "$pc" || problems+=("pkg-config $pc (dev package)"); done
+    for pc in libmicrohttpd libcurl zlib yaml-0.1 libnghttp2; do pkg-config --exists "$pc" || problems+=("pkg-config $pc (dev package)"); done
 fi
 command -v prometheus >/dev/null || [[ -x /usr/bin/prometheus ]] || problems+=("prometheus")
 

@@ -35,3 +35,7 @@ CURLcode cwd_curl_setopt_progress_function(CURL *handle, cwd_curl_progress_callb
 CURLcode cwd_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+
+CURLcode cwd_curl_getinfo_socket(CURL *handle, CURLINFO info, curl_socket_t *value) {
+    return curl_easy_getinfo(handle, info, value);
+}

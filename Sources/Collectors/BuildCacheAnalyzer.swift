@@ -34,9 +34,16 @@ import WatchdogConfig
 ///
 /// Records are keyed by `record_type` (BuildKit's `Type`, folded to a fixed set so labels stay
 /// bounded) and `origin`: `base_image` for the layers of a `FROM` image (`regular` records whose
-/// description BuildKit writes as "pulled from …" or "from local …"), `build` for everything else.
-/// Base-image layers are reused by every build that starts from the image, hit or miss, so they are
-/// kept apart from the build steps' own results.
+/// description BuildKit writes as "pulled from …" or "from local …", or leaves empty with the
+/// containerd image store), `build` for everything else. Base-image layers are reused by every
+/// build that starts from the image, hit or miss, so they are kept apart from the build steps' own
+/// results.
+///
+/// This is the `usage_count` method, the only one on engines without BuildKit's build history
+/// (Docker 20.10), where BuildKit 0.8 raises `UsageCount` of every record a build loads, so the
+/// hits equal the CACHED steps. From BuildKit 0.12 (Docker 26, 28) only the build's final record is
+/// raised: a fully cached rebuild counts one hit. There the `build_history` collector's step
+/// counters are exact, and `docker_build_cache_hit_rate_method_info` says which method applies.
 ///
 /// The counters are unavailable (``countersForExport()`` is nil) until a sample has shown at least
 /// one record: a daemon without BuildKit records (legacy builder only, or nothing built yet) has no
@@ -139,11 +146,14 @@ public struct BuildCacheAnalyzer: Sendable {
     }
 
     /// `base_image` for the layers BuildKit took from an image (its descriptions "pulled from <ref>"
-    /// in BuildKit and moby, "from local <ref>" for moby's local image store), else `build`.
+    /// in BuildKit and moby, "from local <ref>" for moby's local image store, and no description at
+    /// all with the containerd image store, whose snapshotter makes the base layer's record without
+    /// one), else `build`. Every record a build step makes carries a description ("mount / from
+    /// exec ...", "local source for context").
     public static func origin(of record: BuildCacheRecord) -> Origin {
         guard record.type == "regular" else { return .build }
         let d = record.description
-        return d.hasPrefix("pulled from ") || d.hasPrefix("from local") ? .baseImage : .build
+        return d.isEmpty || d.hasPrefix("pulled from ") || d.hasPrefix("from local") ? .baseImage : .build
     }
 
     public static func key(of record: BuildCacheRecord) -> Key {

@@ -43,7 +43,7 @@ extension MetricCatalog {
     public static let buildCacheHits = MetricDescriptor(
         name: "docker_build_cache_hits", type: .counter,
         help:
-            "Reuses of existing build-cache records between samples (rises of UsageCount), by record type and origin (build, or base_image for FROM layers). Counts results BuildKit loaded, not CACHED lines.",
+            "Reuses of existing build-cache records between samples (rises of UsageCount: the usage_count method), by record type and origin (build, or base_image for FROM layers). Equals the CACHED steps on Docker 20.10 only; newer BuildKit raises the final record's count alone (use docker_build_steps_total there).",
         labels: ["record_type", "origin"], collector: "build_cache")
     public static let buildCacheMisses = MetricDescriptor(
         name: "docker_build_cache_misses", type: .counter,

@@ -122,7 +122,7 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 /// Initialises libcurl's global state exactly once, before any handle exists.
-private let curlGlobalInit: Void = {
+let curlGlobalInit: Void = {
     _ = curl_global_init(Int(CURL_GLOBAL_ALL))
 }()
 

@@ -7,6 +7,10 @@ import Locking
 ///
 /// Routes are keyed by the unversioned path (`/_ping`, `/info`, `/system/df`); requests to
 /// `/v1.NN/...` are matched with the version stripped. Every request is recorded.
+///
+/// BuildKit's `POST /grpc` (the h2c upgrade) is never upgraded here: unrouted it answers 404, an
+/// engine without BuildKit's control service (Podman); `set("/grpc", .hang)` is a BuildKit that
+/// accepts the upgrade request and never answers.
 public final class FakeDockerEngine: Sendable {
     /// What the fake does for one route.
     public indirect enum Behaviour: Sendable {

@@ -3,7 +3,8 @@ import Foundation
 
 /// Every Docker Engine answer the client decodes, fed the same bytes: the containers list, an
 /// inspect, `/info`, `/version`, `/system/df` (both shapes, both summary rules, filtered and not),
-/// `/events` lines, the images and volumes lists and the remediation answers.
+/// `/events` lines, the images and volumes lists, the remediation answers and BuildKit's
+/// build-history events (protobuf).
 ///
 /// Properties: no trap (integer overflow in the `docker system df` arithmetic, out-of-range
 /// dates, ...), no hang, and a failure is always the decoder's typed error naming the endpoint.
@@ -60,6 +61,13 @@ public enum DockerJSONFuzz: FuzzTarget {
         }
         if let inspect = try? decoder.decode(ImageInspect.self, from: data) {
             _ = inspect.Metadata?.LastTagTime.flatMap(DockerDate.parse)
+        }
+        // BuildKit's build-history events (protobuf from /grpc): only the reader's own error.
+        do {
+            let event = try BuildHistoryEvent.decode(input)
+            _ = (event.record?.result, event.record?.duration, event.record?.executedSteps)
+        } catch {
+            guard !error.description.isEmpty else { throw PropertyViolation("protobuf error without a reason") }
         }
         // Free text the client parses: version strings and timestamps.
         if let text = String(validating: input.prefix(256), as: UTF8.self) {

@@ -17,6 +17,7 @@ public enum CollectorList {
         // After the containers collector: it reads the tracker that one makes.
         LogsCollector.definition,
         BuildCacheCollector.definition,
+        BuildHistoryCollector.definition,
     ]
 }
 

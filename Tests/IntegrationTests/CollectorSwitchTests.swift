@@ -35,7 +35,7 @@ struct CollectorSwitchBinaryTests {
         Thread.sleep(forTimeInterval: 1)
         let samples = try off.samples()
         let collectors = Set(samples.filter { $0.name == "docker_watchdog_collector_runs_total" }.compactMap { $0.labels["collector"] })
-        #expect(collectors == ["daemon", "disk", "remediation"])
+        #expect(collectors == ["daemon", "disk", "build_history", "remediation"])
         #expect(!samples.contains { $0.name.hasPrefix("docker_disk_usage_") })
         #expect(!samples.contains { $0.name.hasPrefix("docker_watchdog_process_") || $0.name.hasPrefix("process_") })
         #expect(!samples.contains { $0.name.hasPrefix("docker_container") })

@@ -15,6 +15,7 @@ import WatchdogTestSupport
 // | daemon hung (SIGSTOP)          | HungDaemonTests.frozenDaemonIsReportedQuicklyAndRecoveredFromWithoutLeaks (fault dockerd) |
 // | daemon restarting              | HungDaemonTests.restartingDaemonIsReportedAndRecoveredFrom (fault dockerd) |
 // | daemon slow                    | `slowDaemon`                                              |
+// | BuildKit's /grpc hung          | `hungBuildKitGRPC` (accepts the upgrade, never answers)    |
 // | daemon answering 500s          | `daemonAnswering500s`                                     |
 // | malformed JSON                 | `malformedJSON`                                           |
 // | truncated JSON                 | `truncatedJSON`                                           |
@@ -199,6 +200,49 @@ struct FaultMatrixTests {
             log: ["collector round failed", "collector=daemon", "Timeout was reached"],
             remove: { fake.setLatency(.zero) },
             healthy: Self.allGood)
+    }
+
+    /// BuildKit's control service hangs: `POST /grpc` is accepted and never answered. The
+    /// build_history collector fails each round at its own deadline; /metrics answers within 1 s
+    /// throughout and the other collectors keep completing rounds.
+    @Test func hungBuildKitGRPC() throws {
+        let fake = try FakeDockerEngine()
+        defer { fake.stop() }
+        fake.set("/grpc", .hang)
+        let w = try WatchdogProcess(
+            arguments: Self.arguments(fake.dockerHost) + [
+                "--collector.build-history.interval", "500ms", "--collector.build-history.timeout", "1s",
+            ])
+        defer { w.stop() }
+        let drill = FaultDrill(w)
+        let failed = try drill.waitFor("build_history failing", timeout: 15) {
+            ($0.value("docker_watchdog_collector_failures_total", ["collector": "build_history"]) ?? 0) >= 1
+        }
+        #expect(failed.value("docker_watchdog_collector_success", ["collector": "build_history"]) == 0)
+        let runs = { (s: [ParsedSample], c: String) in s.value("docker_watchdog_collector_runs_total", ["collector": c]) ?? 0 }
+        let daemonRunsBefore = runs(failed, "daemon")
+        let diskRunsBefore = runs(failed, "disk")
+        // Three seconds of scrapes (each must answer within 1 s) while further calls hang.
+        let end = ContinuousClock.now + .seconds(3)
+        var last = failed
+        while ContinuousClock.now < end {
+            last = try drill.scrape()
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(runs(last, "daemon") >= daemonRunsBefore + 5, "the daemon collector stalled")
+        #expect(runs(last, "disk") >= diskRunsBefore + 2, "the disk collector stalled")
+        #expect(Self.allGood(last))
+        #expect(drill.slowest < 1.0)
+        #expect((last.value("docker_watchdog_collector_failures_total", ["collector": "build_history"]) ?? 0) >= 2)
+
+        // Once /grpc answers 404 (an engine without BuildKit), the collector succeeds and says so.
+        fake.releaseHungRequests()
+        fake.set("/grpc", .error(status: 404, message: "page not found"))
+        let unavailable = try drill.waitFor("history unavailable", timeout: 15) {
+            $0.value("docker_watchdog_collector_success", ["collector": "build_history"]) == 1
+        }
+        #expect(unavailable.value("docker_build_history_available") == 0)
+        #expect(unavailable.value("docker_build_cache_hit_rate_method_info", ["method": "usage_count"]) == 1)
     }
 
     @Test func daemonAnswering500s() throws {

@@ -20,7 +20,7 @@ struct CollectorSwitchTests {
     }
 
     @Test func everyCollectorHasAnEnabledKeyOnByDefault() throws {
-        #expect(Self.collectors == ["daemon", "disk", "system_df", "process", "containers", "logs", "build_cache"])
+        #expect(Self.collectors == ["daemon", "disk", "system_df", "process", "containers", "logs", "build_cache", "build_history"])
         for definition in CollectorList.all {
             // Declared by the collector, its switch first, every key in its own section.
             #expect(definition.configKeys.first?.name == "collector.\(definition.name).enabled")

@@ -63,7 +63,8 @@ import Testing
             "collector.process.enabled": "false", "collector.containers.max_label_value_length": "64",
             "collector.containers.exclude": "^b", "collector.containers.labels": "team",
             "collector.containers.max_inspects_per_round": "7", "collector.containers.max_series": "7", "collector.containers.max_streak_inspects_per_round": "7",
-            "collector.containers.history_size": "7", "collector.build_cache.enabled": "false", "collector.logs.enabled": "false", "remediation.webhook_url": "http://127.0.0.1:1/x",
+            "collector.containers.history_size": "7", "collector.build_cache.enabled": "false", "collector.build_history.enabled": "false", "collector.logs.enabled": "false",
+            "remediation.webhook_url": "http://127.0.0.1:1/x",
             // remediation (the disk keys, then the daemon and autoheal policies)
             "remediation.dry_run": "true", "remediation.audit_log": "/a.jsonl", "remediation.protect_label": "keep=1",
             "remediation.keep_pattern": "^k", "remediation.disk.enabled": "false", "remediation.disk.dry_run": "true",

@@ -206,6 +206,9 @@ struct BuildCacheAnalyzerTests {
         #expect(BuildCacheAnalyzer.origin(of: Self.record("a", uses: 1, description: "from local docker.io/library/busybox")) == .baseImage)
         #expect(BuildCacheAnalyzer.origin(of: Self.record("a", uses: 1, description: "mount / from exec /bin/sh -c pulled from x")) == .build)
         #expect(BuildCacheAnalyzer.origin(of: Self.record("a", "source.local", uses: 1, description: "pulled from x")) == .build)
+        // The containerd image store's base layer: a regular record without a description.
+        #expect(BuildCacheAnalyzer.origin(of: Self.record("a", uses: 1, description: "")) == .baseImage)
+        #expect(BuildCacheAnalyzer.origin(of: Self.record("a", "source.local", uses: 1, description: "")) == .build)
 
         var a = BuildCacheAnalyzer()
         a.observe([], sampledAt: Self.at(0))

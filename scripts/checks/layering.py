@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "CCurl": 0,
     "CMicroHTTPD": 0,
     "CYAML": 0,
+    "CNghttp2": 0,
     "CZlibShims": 0,
     "CSystemShims": 0,
     "CCurlShims": 0,
@@ -62,6 +63,7 @@ LAYERS: dict[str, int] = {
     "MicroHTTPServer": 2,
     "HostProbes": 2,
     "YAMLEvents": 2,  # libyaml's event parser; WatchdogConfig composes the nodes in plain Swift
+    "HTTP2Session": 2,  # nghttp2: one HTTP/2 client exchange over a byte stream (BuildKit's gRPC)
     # 3..8: the watchdog, bottom up.
     "WatchdogConfig": 3,
     "DockerEngine": 3,
@@ -97,6 +99,7 @@ UNSAFE_ALLOWED: frozenset[str] = frozenset({
     "MicroHTTPServer",
     "HostProbes",
     "YAMLEvents",
+    "HTTP2Session",
     "Locking",
     "ResponseBodies",
     "WatchdogTestSupport",

@@ -87,7 +87,7 @@ UPSTREAM="${DEB_VERSION%-*}"
 [[ -n "$(field Description)" && -n "$(field Section)" && -n "$(field Priority)" ]] || bad "Description, Section or Priority missing"
 depends="$(field Depends)"
 missing_deps=()
-for p in libc6 libcurl4 libmicrohttpd12 libgnutls30 zlib1g libyaml-0-2; do
+for p in libc6 libcurl4 libmicrohttpd12 libgnutls30 zlib1g libyaml-0-2 libnghttp2-14; do
     [[ ", $depends," == *", $p "* || ", $depends," == *", $p,"* ]] || missing_deps+=("$p")
 done
 if (( ${#missing_deps[@]} == 0 )); then ok "control: $(field Package) $DEB_VERSION $ARCH, Depends: $depends"

@@ -3,7 +3,8 @@
 # The shipped Prometheus configuration, rules and Grafana dashboard against a real Prometheus
 # scraping two real watchdogs on two private Docker daemons (a fleet of two):
 #
-#   1. starts private daemons prom-a and prom-b (scripts/test-dockerd.sh, each on its own 1 GB
+#   1. starts private daemons prom-a and prom-b ($PROM_LIVE_PREFIX before each name, when set;
+#      scripts/test-dockerd.sh, each on its own 1 GB
 #      ext4 loop filesystem so that disk remediation measures only its own daemon) and, on each,
 #      the same workload: a healthy and an unhealthy compose stack, a plain container, a
 #      crash-looping container (restart policy), a container killed by the OOM killer, a
@@ -41,6 +42,7 @@
 #   PROMETHEUS                    prometheus binary        (default /usr/bin/prometheus)
 #   PROM_LIVE_KEEP=1              keep the temporary directory (configs, logs, TSDB)
 #   PROM_LIVE_VERBOSE=1           print the number of series and points of every dashboard query
+#   PROM_LIVE_PREFIX              prefix of the private daemons' names (default none: prom-a, prom-b)
 # Logs of a failed run are copied to .build/prometheus-live-logs/.
 set -euo pipefail
 
@@ -53,7 +55,7 @@ TD="${WATCHDOG_TEST_DOCKERD_SCRIPT:-$REPO_ROOT/scripts/test-dockerd.sh}"
 DOCKER_CLI="${WATCHDOG_TEST_DOCKER_CLI:-/usr/bin/docker}"
 PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
 PYTHON="${PYTHON:-python3}"
-DAEMONS=(prom-a prom-b)
+DAEMONS=("${PROM_LIVE_PREFIX:-}prom-a" "${PROM_LIVE_PREFIX:-}prom-b")
 LOGDIR="$REPO_ROOT/.build/prometheus-live-logs"
 T0=$(date +%s)
 
@@ -154,7 +156,7 @@ dk() { local n="$1"; shift; env -u DOCKER_HOST -u DOCKER_CONTEXT -u DOCKER_TLS_V
 
 # ---- 2. watchdogs and prometheus ----------------------------------------------------------------------
 read -r PORT_A PORT_B PORT_P <<<"$(free_ports 3)"
-declare -A PORT=([prom-a]=$PORT_A [prom-b]=$PORT_B) AUDIT URL
+declare -A PORT=(["${DAEMONS[0]}"]=$PORT_A ["${DAEMONS[1]}"]=$PORT_B) AUDIT URL
 for n in "${DAEMONS[@]}"; do
     AUDIT[$n]="$TMP/audit-$n/audit.jsonl"
     URL[$n]="http://127.0.0.1:${PORT[$n]}/metrics"
@@ -177,7 +179,7 @@ for n in "${DAEMONS[@]}"; do
     pids+=($!)
 done
 INST_A="127.0.0.1:$PORT_A"; INST_B="127.0.0.1:$PORT_B"
-ALL_URLS="${URL[prom-a]},${URL[prom-b]}"
+ALL_URLS="${URL[${DAEMONS[0]}]},${URL[${DAEMONS[1]}]}"
 
 py config "$REPO_ROOT/prometheus/prometheus.yml" "$TMP/prometheus.yml" "$TMP/targets" "$INST_A" "$INST_B" \
     || die "could not generate the Prometheus configuration"
@@ -196,7 +198,7 @@ done
 curl -sf "$PROM/-/ready" >/dev/null || die "prometheus is not ready after 20s"
 py wait 20 "$ALL_URLS" 'docker_watchdog_events_stream_up == 1' 'docker_daemon_up == 1' \
     || die "the watchdogs did not come up (logs: $TMP/watchdog-*.log)"
-say "watchdogs on $INST_A (prom-a) and $INST_B (prom-b), prometheus on 127.0.0.1:$PORT_P ($(elapsed))"
+say "watchdogs on $INST_A (${DAEMONS[0]}) and $INST_B (${DAEMONS[1]}), prometheus on 127.0.0.1:$PORT_P ($(elapsed))"
 
 # ---- 3. workloads ---------------------------------------------------------------------------------------
 CTX="$TMP/build"

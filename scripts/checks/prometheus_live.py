@@ -129,8 +129,21 @@ def cmd_config(args):
 # ---- the checks against Prometheus ---------------------------------------------------------------
 
 # Dashboard queries that may return nothing in this test, each with the reason. Keys are
-# "<panel id>/<refId>" (annotations: "annotation/<name>"). Empty now: every panel gets a workload.
+# "<panel id>/<refId>" (annotations: "annotation/<name>").
+_NO_BUILD_HISTORY = ("the daemons here are Debian 12's dockerd 20.10, whose BuildKit has no build history; "
+                     "IntegrationTests.BuildHistoryTests checks these series on docker26/28, the rule tests the expressions")
 ALLOW_EMPTY = {
+    key: _NO_BUILD_HISTORY
+    for key in ("422/A", "423/A", "424/A", "425/A", "426/A", "426/B", "427/A", "428/A", "428/B")
+}
+# Recording rules that may record nothing here, with the reason.
+ALLOW_EMPTY_RECORDS = {
+    name: _NO_BUILD_HISTORY
+    for name in (
+        "instance:docker_builds_finished:increase1h", "instance:docker_build_steps_cached:ratio_rate1d",
+        "instance:docker_build_steps_cached:ratio_rate1h", "instance:docker_build_duration_seconds:p50_rate1h",
+        "instance:docker_build_duration_seconds:p95_rate1h",
+    )
 }
 
 # Alerts this workload raises on both hosts (pending or firing), those that must be firing
@@ -334,7 +347,8 @@ def cmd_check(args):
             if err:
                 fail(f"record {name} ({what}): {err}")
             elif not data["result"]:
-                fail(f"record {name} ({what}): empty result")
+                if name not in ALLOW_EMPTY_RECORDS:
+                    fail(f"record {name} ({what}): empty result")
             elif set(instances(data["result"])) != want:
                 fail(f"record {name} ({what}): instances {sorted(set(map(str, instances(data['result']))))}, want both {sorted(want)}")
     # ---- alert expressions are valid; the expected alerts are raised, the others quiet

@@ -23,5 +23,7 @@ typedef int (*cwd_curl_progress_callback)(void *context, curl_off_t dltotal, cur
 /* Installs a progress callback (called about once a second even on an idle transfer); non-zero aborts. */
 CURLcode cwd_curl_setopt_progress_function(CURL *handle, cwd_curl_progress_callback callback, void *context);
 CURLcode cwd_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+/* CURLINFO_ACTIVESOCKET of a CURLOPT_CONNECT_ONLY handle: the socket to poll between curl_easy_send/recv. */
+CURLcode cwd_curl_getinfo_socket(CURL *handle, CURLINFO info, curl_socket_t *value);
 
 #endif

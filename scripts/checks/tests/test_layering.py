@@ -237,9 +237,9 @@ def test_glob_in_layers():
 
 def test_planned_layers():
     expected = {
-        0: {"CCurl", "CMicroHTTPD", "CYAML", "CZlibShims", "CSystemShims", "CCurlShims", "CHTTPServerShims"},
+        0: {"CCurl", "CMicroHTTPD", "CYAML", "CZlibShims", "CSystemShims", "CCurlShims", "CHTTPServerShims", "CNghttp2"},
         1: {"Locking", "TextFormatting", "Exposition", "ResponseBodies"},
-        2: {"CurlTransport", "MicroHTTPServer", "HostProbes", "YAMLEvents"},
+        2: {"CurlTransport", "MicroHTTPServer", "HostProbes", "YAMLEvents", "HTTP2Session"},
         3: {"WatchdogConfig", "DockerEngine"}, 4: {"Sampling"}, 5: {"Containers"}, 6: {"Collectors", "Remediation"},
         7: {"Web"}, 8: {"Watchdog"},
         9: {"docker-watchdog", "FakeDockerEngine", "fake-docker-engine", "bench-profile",
