@@ -274,13 +274,13 @@ public struct ConfigRegistry: Sendable {
             "Label selector (key, key=value or key=) that makes a named, unused volume removable by the volumes step; empty: named volumes are never removed."),
         ConfigKey(
             "remediation.disk.logs_truncate_above", \.remediation.disk.logsTruncateAbove, .byteSize(),
-            "The container_logs step truncates a json-file log only when it is larger than this."),
+            "The container_logs step releases a json-file log (frees its blocks, keeps its size) only when it takes more than this."),
         ConfigKey(
             "remediation.disk.logs_label", \.remediation.disk.logsLabel, .labelSelector,
             "Label selector (key, key=value or key=) by which a container opts in to log truncation by the container_logs step."),
         ConfigKey(
             "remediation.disk.logs_all", \.remediation.disk.logsAll, .bool,
-            "Let the container_logs step truncate the json-file log of every container without the protection label, not only those carrying remediation.disk.logs_label."),
+            "Let the container_logs step release the json-file log of every container without the protection label, not only those carrying remediation.disk.logs_label."),
         ConfigKey(
             "remediation.disk.cooldown", \.remediation.disk.cooldown, .duration(positive: true),
             "Wait this long before running the ladder again after an episode that did not reach the target (or a dry run)."),

@@ -100,7 +100,8 @@ struct ContainerLogsIntegrationTests {
             }
             let live = fileSize(chattyLog)
             #expect(abs((logBytes("chatty") ?? -1) - live) <= live * 0.01, "chatty: exported \(logBytes("chatty") ?? -1), file \(live)")
-            #expect(abs((logBytes("capped") ?? -1) - cappedBytes) < 1, "capped: exported \(logBytes("capped") ?? -1), files \(cappedBytes)")
+            // Allocated bytes: within a 4 KiB block per file of the files' sizes.
+            #expect(abs((logBytes("capped") ?? -1) - cappedBytes) <= 8192, "capped: exported \(logBytes("capped") ?? -1), files \(cappedBytes)")
             #expect(unbounded("chatty") == 1 && unbounded("guarded") == 1 && unbounded("capped") == 0)
             #expect(s.value("docker_container_logs_unbounded") == 2)
 
