@@ -131,7 +131,10 @@ struct DiskRemediationIntegrationTests {
             // Podman qualifies the names (docker.io/library/tool:1).
             #expect(plan.range(of: #"unused_images: [^"]*tool:"#, options: .regularExpression) != nil && plan.contains("volumes: "), "\(plan)")
             // Estimates for every kind of object, from the engine's size fields.
-            #expect(plan.contains("stopped_containers: finished ~") && !plan.contains("size unknown"), "\(plan)")
+            // (The build-cache line may lack one: on 20.10 its /system/df is a full walk that can
+            // time out on a busy host, and the step then prunes down to what the target needs unsized.)
+            let objectLines = plan.replacingOccurrences(of: #"build_cache: [^"]*\(size unknown\)"#, with: "", options: .regularExpression)
+            #expect(plan.contains("stopped_containers: finished ~") && !objectLines.contains("size unknown"), "\(plan)")
             // The image whose only container the plan removes first is listed after it, as a cascade.
             #expect(plan.contains("jobimg:1") && plan.contains("once the stopped containers planned before it are removed"), "\(plan)")
             // Named only as skipped, with the rule that keeps them.
