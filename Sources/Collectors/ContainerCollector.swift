@@ -211,6 +211,19 @@ public final class ContainerCollector: Collector {
             }
         }
 
+        /// The value of this column for `rows[i]`, read in place; nil leaves the container out.
+        func value(of rows: UnsafeBufferPointer<Row>, at i: Int) -> Double? {
+            switch self {
+            case .state: rows[i].stateCode
+            case .health: rows[i].healthCode
+            case .streak: rows[i].streak
+            case .restarts: rows[i].restarts
+            case .oomKilled: rows[i].oomKilled
+            case .exitCode: rows[i].exitCode
+            case .startedAt: rows[i].startedAt
+            }
+        }
+
         /// The value of this column for `row`; nil leaves the container out of the family.
         func value(_ row: Row) -> Double? {
             switch self {
@@ -469,14 +482,18 @@ public final class ContainerCollector: Collector {
         let stale = Column.allCases.filter { cache.columns[$0.rawValue] == nil }
         // Built as samples directly (no intermediate tuples), one column at a time into its own
         // array: a container's label array is shared by its series and kept from round to round.
-        let rows = order[..<count]
-        for column in stale {
-            var samples: [Sample] = []
-            samples.reserveCapacity(count)
-            for row in rows {
-                if let value = column.value(row) { samples.append(Sample(labels: row.labels, value: value)) }
+        // Rows are read in place through the buffer: a `for row in` copy of each row would retain
+        // and release its seven strings and arrays once per column (a third of a changing host's
+        // round went to that).
+        order.withUnsafeBufferPointer { rows in
+            for column in stale {
+                var samples: [Sample] = []
+                samples.reserveCapacity(count)
+                for i in 0..<count {
+                    if let value = column.value(of: rows, at: i) { samples.append(Sample(labels: rows[i].labels, value: value)) }
+                }
+                cache.columns[column.rawValue] = column.descriptor.family(samples: samples)
             }
-            cache.columns[column.rawValue] = column.descriptor.family(samples: samples)
         }
         return (cache.columns.compactMap { $0 }, cache.rows.count - count)
     }
