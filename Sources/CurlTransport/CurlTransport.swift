@@ -213,17 +213,7 @@ public final class CurlSession: @unchecked Sendable {
         _ curl: UnsafeMutableRawPointer, endpoint: TransportEndpoint, tls: TransportTLS?, request: TransportRequest, sink: ResponseSink
     ) -> Result<Void, TransportError> {
         curl_easy_reset(curl)
-        let url: String
-        switch endpoint {
-        case .unixSocket(let path):
-            url = "http://docker\(request.target)"
-            _ = path.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_UNIX_SOCKET_PATH, $0) }
-        case .tcp(let host, let port):
-            let bracketed = host.contains(":") ? "[\(host)]" : host
-            url = "\(tls == nil ? "http" : "https")://\(bracketed):\(port)\(request.target)"
-        }
-        let scheme = tls == nil ? "http" : "https"
-        _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
+        setTarget(curl, endpoint: endpoint, tls: tls, target: request.target)
         _ = cwd_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
         if let size = request.receiveBufferSize { _ = cwd_curl_setopt_long(curl, CURLOPT_BUFFERSIZE, size) }
         _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout))
@@ -233,16 +223,6 @@ public final class CurlSession: @unchecked Sendable {
         if let lowSpeed = request.lowSpeedTimeout {
             _ = cwd_curl_setopt_long(curl, CURLOPT_LOW_SPEED_LIMIT, 1)
             _ = cwd_curl_setopt_long(curl, CURLOPT_LOW_SPEED_TIME, max(1, milliseconds(lowSpeed) / 1000))
-        }
-        // Docker answers plain HTTP; never follow redirects or talk to anything else.
-        _ = cwd_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
-        _ = scheme.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_PROTOCOLS_STR, $0) }
-        if let tls {
-            _ = tls.caFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CAINFO, $0) }
-            _ = tls.certFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLCERT, $0) }
-            _ = tls.keyFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLKEY, $0) }
-            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, tls.verifyPeer ? 1 : 0)
-            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, tls.verifyPeer ? 2 : 0)
         }
         _ = request.method.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CUSTOMREQUEST, $0) }
         if request.method == "HEAD" {
@@ -305,7 +285,36 @@ public final class CurlSession: @unchecked Sendable {
         }
     }
 
-    private static func milliseconds(_ d: Duration) -> Int {
+    /// Points `curl` at `target` on `endpoint`: the URL (a unix socket's requests go to
+    /// `http://docker`), the socket path, the only scheme it may speak, no redirects, and the
+    /// client certificate and CA of `tls`. Shared by plain requests and upgraded connections, so
+    /// both reach the daemon the same way.
+    static func setTarget(_ curl: UnsafeMutableRawPointer, endpoint: TransportEndpoint, tls: TransportTLS?, target: String) {
+        let scheme = tls == nil ? "http" : "https"
+        let url: String
+        switch endpoint {
+        case .unixSocket(let path):
+            url = "http://docker\(target)"
+            _ = path.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_UNIX_SOCKET_PATH, $0) }
+        case .tcp(let host, let port):
+            let bracketed = host.contains(":") ? "[\(host)]" : host
+            url = "\(scheme)://\(bracketed):\(port)\(target)"
+        }
+        _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
+        // Docker answers plain HTTP (or HTTPS with TLS); never follow redirects or talk to anything else.
+        _ = cwd_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
+        _ = scheme.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_PROTOCOLS_STR, $0) }
+        if let tls {
+            _ = tls.caFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CAINFO, $0) }
+            _ = tls.certFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLCERT, $0) }
+            _ = tls.keyFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLKEY, $0) }
+            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, tls.verifyPeer ? 1 : 0)
+            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, tls.verifyPeer ? 2 : 0)
+        }
+    }
+
+    /// `d` in whole milliseconds, at least 1 (libcurl reads 0 as "no limit").
+    static func milliseconds(_ d: Duration) -> Int {
         let (seconds, attoseconds) = d.components
         return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }

@@ -38,29 +38,13 @@ public final class UpgradedConnection {
         guard let curl = curl_easy_init() else { throw TransportError.transfer("could not create a libcurl handle") }
         var ready = false
         defer { if !ready { curl_easy_cleanup(curl) } }
-        let url: String
-        switch endpoint {
-        case .unixSocket(let path):
-            url = "http://docker\(target)"
-            _ = path.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_UNIX_SOCKET_PATH, $0) }
-        case .tcp(let host, let port):
-            let bracketed = host.contains(":") ? "[\(host)]" : host
-            url = "\(tls == nil ? "http" : "https")://\(bracketed):\(port)\(target)"
-        }
-        _ = url.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_URL, $0) }
+        CurlSession.setTarget(curl, endpoint: endpoint, tls: tls, target: target)
         _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECT_ONLY, 1)
         _ = cwd_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
         // The connect (and a TLS handshake) ends by the earlier of its own timeout and the deadline.
-        let connectLimit = Self.milliseconds(min(connectTimeout, max(.milliseconds(1), deadline - .now)))
+        let connectLimit = CurlSession.milliseconds(min(connectTimeout, max(.milliseconds(1), deadline - .now)))
         _ = cwd_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, connectLimit)
         _ = cwd_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, connectLimit)
-        if let tls {
-            _ = tls.caFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_CAINFO, $0) }
-            _ = tls.certFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLCERT, $0) }
-            _ = tls.keyFile.withCString { cwd_curl_setopt_pointer(curl, CURLOPT_SSLKEY, $0) }
-            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, tls.verifyPeer ? 1 : 0)
-            _ = cwd_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, tls.verifyPeer ? 2 : 0)
-        }
         let code = curl_easy_perform(curl)
         guard code == CURLE_OK else {
             let message = String(cString: curl_easy_strerror(code))
@@ -134,7 +118,7 @@ public final class UpgradedConnection {
             let left = deadline - .now
             if left <= .zero { throw .timedOut("no answer on the upgraded connection before the deadline") }
             var descriptor = pollfd(fd: socket, events: events, revents: 0)
-            let result = poll(&descriptor, 1, Int32(clamping: Self.milliseconds(left)))
+            let result = poll(&descriptor, 1, Int32(clamping: CurlSession.milliseconds(left)))
             if result > 0 { return }
             if result < 0 && errno != EINTR { throw .transfer("poll: \(String(cString: strerror(errno)))") }
         }
@@ -190,10 +174,6 @@ public final class UpgradedConnection {
         return nil
     }
 
-    private static func milliseconds(_ d: Duration) -> Int {
-        let (seconds, attoseconds) = d.components
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
-    }
 }
 
 extension Substring {
