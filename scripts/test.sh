@@ -131,7 +131,7 @@ if "$SWIFT" test "$@"; then passed+=("swift-test"); else failed+=("swift-test");
 # (and PrivateDaemon) which engine they are on, and a failure is reported as engine-ENGINE.
 # WATCHDOG_TEST_ENGINES picks a subset ("" or "none" skips the matrix); packages come through
 # scripts/engines.sh (a private apt configuration, never installed over the machine's own).
-MATRIX_FILTER='IntegrationTests\.(EngineMatrixTests|RealDaemonTests|ContainerTests|DiskRemediationIntegrationTests|ContainerLogsIntegrationTests|RemediationDaemonTests|BuildCacheTests|BuildHistoryTests)|DockerEngineTests\.BuildHistoryLiveTests'
+MATRIX_FILTER='IntegrationTests\.(EngineMatrixTests|RealDaemonTests|ContainerTests|DiskRemediationIntegrationTests|ContainerLogsIntegrationTests|RemediationDaemonTests|BuildCacheTests|BuildHistoryTests|DockerTLSTests)|DockerEngineTests\.BuildHistoryLiveTests'
 engines="${WATCHDOG_TEST_ENGINES-docker26 docker28 docker28-containerd podman4}"
 if [[ "${WATCHDOG_TEST_NO_DOCKER:-0}" == 1 || "$engines" == none ]]; then engines=""; fi
 for engine in $engines; do

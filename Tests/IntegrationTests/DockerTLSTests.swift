@@ -3,8 +3,11 @@ import Testing
 import WatchdogTestSupport
 
 /// A dockerd that listens on 127.0.0.1 with TLS and requires client certificates, reached the way
-/// the docker CLI reaches it: DOCKER_HOST=tcp://…, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH.
-@Suite("Docker over TLS", .enabled(if: TestBed.mainAvailable, "needs dockerd (scripts/test.sh)"))
+/// the docker CLI reaches it: DOCKER_HOST=tcp://…, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH. In the
+/// engine matrix too (Docker 26 and 28: the build history over an upgraded connection inside TLS).
+@Suite(
+    "Docker over TLS", .enabled(if: TestBed.mainAvailable, "needs dockerd (scripts/test.sh)"),
+    .enabled(if: !PrivateDaemon.engineUnderTest.hasPrefix("podman"), "dockerd's -H/--tlsverify flags; Podman's service has no TLS listener"))
 struct DockerTLSTests {
     /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
     static func makeCertificates(in dir: String) throws {
@@ -47,11 +50,21 @@ struct DockerTLSTests {
         let tcp = "tcp://127.0.0.1:\(port)"
         // The environment of a shell set up for the docker CLI; the watchdog reads the same variables.
         let w = try WatchdogProcess(
-            arguments: ["--collector.daemon.interval", "500ms"],
+            arguments: ["--collector.daemon.interval", "500ms", "--collector.build-history.interval", "500ms"],
             environment: ["DOCKER_HOST": tcp, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": dir])
         defer { w.stop() }
         let s = try w.waitFor("the daemon up over TLS", timeout: 30) { $0.value("docker_daemon_up") == 1 }
         #expect(s.first { $0.name == "docker_daemon_info" }?.labels["server_version"]?.isEmpty == false)
+
+        // The build history is read over an upgraded connection (POST /grpc, h2c inside TLS here):
+        // BuildKit's answer, the history or 20.10's gRPC UNIMPLEMENTED, comes back through it.
+        let history = try w.waitFor("build_history rounds over TLS", timeout: 30) {
+            ($0.value("docker_watchdog_collector_runs_total", ["collector": "build_history"]) ?? 0) >= 2
+                && $0.value("docker_watchdog_collector_success", ["collector": "build_history"]) == 1
+        }
+        let servesHistory = ["docker26", "docker28", "docker28-containerd"].contains(PrivateDaemon.engineUnderTest)
+        #expect(history.value("docker_build_history_available") == (servesHistory ? 1 : 0))
+        #expect(history.value("docker_build_cache_hit_rate_method_info", ["method": servesHistory ? "build_history" : "usage_count"]) == 1)
 
         // Plain HTTP to the TLS port, and TLS with another CA, are refused and reported.
         let plain = try WatchdogProcess(arguments: ["--docker.host", tcp, "--collector.daemon.interval", "500ms"])
