@@ -273,13 +273,25 @@ public final class ContainerCollector: Collector {
     }
 
     struct RowCache {
+        /// Rows per chunk of a per-container family when the chunks are laid out. A container
+        /// coming, going or changing rebuilds the chunks it is in, not the whole family: with a
+        /// thousand containers, most of a changing host's round went to rebuilding seven
+        /// thousand series (reference counting: every series holds its container's label array).
+        static let chunkRows = 64
+
         var rows: [String: Row] = [:]
         /// The selected rows in series order (by name, then ID), nil when it must be worked out
         /// again. Rows, not IDs: a rebuild of a family walks them without a lookup per series.
         var order: [Row]?
-        /// The per-container families by column, nil where a row's value in that column changed
-        /// (a streak moving rebuilds one family of a thousand series, not seven).
-        var columns: [MetricFamily?] = Array(repeating: nil, count: Column.allCases.count)
+        /// How many rows of `order`, from its start, each chunk holds; nil when the chunks must be
+        /// laid out again and all of them built. They cover the exported rows: all of `order`
+        /// unless the series limit cuts it, and then any change lays them out again.
+        var chunkSizes: [Int]?
+        /// The series limit the chunks were laid out for.
+        var chunkLimit = Int.max
+        /// The per-container families by column, then chunk (each a family of the same name: the
+        /// renderer joins them), nil where a row of that chunk changed in that column.
+        var chunks: [[MetricFamily?]] = Array(repeating: [], count: Column.allCases.count)
         /// The host-level and stack families, nil when a change of state, health, compose
         /// labels or membership means they must be made again (a streak or restart count
         /// moving does not); made from `tally`, which follows every change.
@@ -293,8 +305,9 @@ public final class ContainerCollector: Collector {
             dropColumns()
         }
 
+        /// Every per-container family must be laid out and made again.
         mutating func dropColumns() {
-            for k in columns.indices { columns[k] = nil }
+            chunkSizes = nil
         }
 
         /// Where `(name, id)` goes in `order` (sorted by name, then ID; the names of the IDs in
@@ -309,33 +322,77 @@ public final class ContainerCollector: Collector {
             return low
         }
 
-        /// Takes `row` out of the order.
-        mutating func orderRemove(_ row: Row) {
-            let at = orderPosition(row.id, name: row.name)
-            if let order, at < order.count, order[at].id == row.id { self.order!.remove(at: at) }
-        }
-
-        /// Puts `row` into the order.
-        mutating func orderInsert(_ row: Row) {
-            guard order != nil else { return }
-            order!.insert(row, at: orderPosition(row.id, name: row.name))
-        }
-
-        /// Puts `fresh` where the row of the same ID and name is.
-        mutating func orderReplace(_ fresh: Row) {
-            let at = orderPosition(fresh.id, name: fresh.name)
-            if let order, at < order.count, order[at].id == fresh.id { self.order![at] = fresh }
-        }
-
-        /// Drops what a changed row invalidates (its place in the order is the caller's).
-        mutating func invalidate(from known: Row, to fresh: Row) {
-            if known.name != fresh.name || known.selected != fresh.selected || known.labels != fresh.labels {
-                dropColumns()
-            } else {
-                for column in Column.allCases where column.value(known)?.bitPattern != column.value(fresh)?.bitPattern {
-                    columns[column.rawValue] = nil
-                }
+        /// The chunk that holds position `position` of the order; with `end`, the position just
+        /// after the last row counts too (an insertion there grows the last chunk).
+        func chunk(holding position: Int, sizes: [Int], end: Bool = false) -> Int? {
+            var start = 0
+            for (k, size) in sizes.enumerated() {
+                if position < start + size || (end && k == sizes.count - 1 && position == start + size) { return k }
+                start += size
             }
+            return nil
+        }
+
+        /// Whether the chunks cover exactly the `rows` first rows of the order with nothing cut.
+        func chunksCoverAll(of rows: Int) -> Bool {
+            guard let sizes = chunkSizes else { return false }
+            return rows <= chunkLimit && sizes.reduce(0, +) == rows
+        }
+
+        mutating func dropChunk(_ k: Int) {
+            for c in chunks.indices { chunks[c][k] = nil }
+        }
+
+        /// Takes `row` out of the order, and its series out of their chunks.
+        mutating func orderRemove(_ row: Row) {
+            // The order is mutated in place, never through a second reference (that would copy it).
+            let at = orderPosition(row.id, name: row.name)
+            guard let count = order?.count, at < count, order![at].id == row.id else { return }
+            order!.remove(at: at)
+            guard chunksCoverAll(of: count), var sizes = chunkSizes, let k = chunk(holding: at, sizes: sizes) else {
+                return dropColumns()
+            }
+            sizes[k] -= 1
+            if sizes[k] == 0 {
+                sizes.remove(at: k)
+                for c in chunks.indices { chunks[c].remove(at: k) }
+            } else {
+                dropChunk(k)
+            }
+            chunkSizes = sizes
+        }
+
+        /// Puts `row` into the order, and into the chunk at its place.
+        mutating func orderInsert(_ row: Row) {
+            guard let count = order?.count else { return }
+            let at = orderPosition(row.id, name: row.name)
+            order!.insert(row, at: at)
+            guard chunksCoverAll(of: count), count + 1 <= chunkLimit, var sizes = chunkSizes,
+                let k = chunk(holding: at, sizes: sizes, end: true)
+            else { return dropColumns() }
+            sizes[k] += 1
+            dropChunk(k)
+            // A chunk that grew to twice its size: lay them out again.
+            chunkSizes = sizes[k] > 2 * Self.chunkRows ? nil : sizes
+        }
+
+        /// Puts `fresh` where the row of the same ID and name is, and drops the chunks of the
+        /// columns whose value changed (all of its chunk when its labels did).
+        mutating func orderReplace(_ known: Row, with fresh: Row) {
+            let at = orderPosition(fresh.id, name: fresh.name)
+            guard let count = order?.count, at < count, order![at].id == fresh.id else { return }
+            order![at] = fresh
+            guard let sizes = chunkSizes else { return }
+            // A row past the series limit has no series.
+            guard let k = chunk(holding: at, sizes: sizes) else { return }
+            if known.labels != fresh.labels { return dropChunk(k) }
+            for column in Column.allCases where column.value(known)?.bitPattern != column.value(fresh)?.bitPattern {
+                chunks[column.rawValue][k] = nil
+            }
+        }
+
+        /// Drops the host-level and stack families when a change of `known` touches them.
+        mutating func invalidateAggregates(from known: Row, to fresh: Row) {
             if Tally.affected(known, fresh) { aggregates = nil }
         }
     }
@@ -444,7 +501,6 @@ public final class ContainerCollector: Collector {
                         if known.selected { cache.orderRemove(known) }
                         cache.rows[id] = nil
                         cache.tally.count(known, -1)
-                        cache.dropColumns()
                         cache.aggregates = nil
                     }
                     continue
@@ -454,7 +510,6 @@ public final class ContainerCollector: Collector {
                     cache.rows[id] = fresh
                     cache.tally.count(fresh, 1)
                     if fresh.selected { cache.orderInsert(fresh) }
-                    cache.dropColumns()
                     cache.aggregates = nil
                     continue
                 }
@@ -466,36 +521,49 @@ public final class ContainerCollector: Collector {
                 if moves, known.selected { cache.orderRemove(known) }
                 cache.rows[id] = fresh
                 if moves, fresh.selected { cache.orderInsert(fresh) }
-                if !moves, fresh.selected { cache.orderReplace(fresh) }
-                cache.invalidate(from: known, to: fresh)
+                if !moves, fresh.selected { cache.orderReplace(known, with: fresh) }
+                cache.invalidateAggregates(from: known, to: fresh)
             }
             return version
         }
     }
 
-    /// The per-container families: cached columns as they are, the others built again from the
-    /// rows in series order.
+    /// The per-container families: cached chunks as they are, the others built again from the
+    /// rows in series order; one family per column and chunk (the renderer joins those of a name).
     private func containerFamilies(_ cache: inout RowCache) -> (families: [MetricFamily], dropped: Int) {
         let order = cache.order ?? cache.rows.values.filter(\.selected).sorted { ($0.name, $0.id) < ($1.name, $1.id) }
         cache.order = order
         let count = min(order.count, settings.maxSeries)
-        let stale = Column.allCases.filter { cache.columns[$0.rawValue] == nil }
-        // Built as samples directly (no intermediate tuples), one column at a time into its own
-        // array: a container's label array is shared by its series and kept from round to round.
-        // Rows are read in place through the buffer: a `for row in` copy of each row would retain
-        // and release its seven strings and arrays once per column (a third of a changing host's
-        // round went to that).
+        if cache.chunkSizes == nil || cache.chunkLimit != settings.maxSeries || cache.chunkSizes!.reduce(0, +) != count {
+            let sizes = stride(from: 0, to: count, by: RowCache.chunkRows).map { min(RowCache.chunkRows, count - $0) }
+            cache.chunkSizes = sizes
+            cache.chunkLimit = settings.maxSeries
+            cache.chunks = Array(repeating: Array(repeating: nil, count: sizes.count), count: Column.allCases.count)
+        }
+        let sizes = cache.chunkSizes!
+        guard !sizes.isEmpty else { return (Column.allCases.map { $0.descriptor.family(samples: []) }, cache.rows.count) }
+        // Built as samples directly (no intermediate tuples), one chunk of a column at a time; a
+        // container's label array is shared by its series and kept from round to round. Rows
+        // are read in place through the buffer: a `for row in` copy of each would retain and
+        // release it once per column.
         order.withUnsafeBufferPointer { rows in
-            for column in stale {
-                var samples: [Sample] = []
-                samples.reserveCapacity(count)
-                for i in 0..<count {
-                    if let value = column.value(of: rows, at: i) { samples.append(Sample(labels: rows[i].labels, value: value)) }
+            var start = 0
+            for (k, size) in sizes.enumerated() {
+                for column in Column.allCases where cache.chunks[column.rawValue][k] == nil {
+                    var samples: [Sample] = []
+                    samples.reserveCapacity(size)
+                    for i in start..<(start + size) {
+                        if let value = column.value(of: rows, at: i) { samples.append(Sample(labels: rows[i].labels, value: value)) }
+                    }
+                    cache.chunks[column.rawValue][k] = column.descriptor.family(samples: samples)
                 }
-                cache.columns[column.rawValue] = column.descriptor.family(samples: samples)
+                start += size
             }
         }
-        return (cache.columns.compactMap { $0 }, cache.rows.count - count)
+        var families: [MetricFamily] = []
+        families.reserveCapacity(Column.allCases.count * sizes.count)
+        for column in cache.chunks { families.append(contentsOf: column.map { $0! }) }
+        return (families, cache.rows.count - count)
     }
 
     /// Host-level counts and compose stacks: every container, whatever the series limit.

@@ -81,22 +81,28 @@ struct IncrementalContainerTests {
         return Array(changed) + unhealthy.prefix(max(0, min(streakLimit, limit - changed.count)))
     }
 
-    @Test func skippingUnchangedEntriesAndRebuildingOnlyChangedRowsChangesNothing() throws {
+    /// (containers at the start, series limit): the limit cutting the series (one chunk), and
+    /// several chunks of per-container families (``ContainerCollector/RowCache/chunkRows`` rows
+    /// each) with nothing cut, and with the limit crossed as containers come, go and are renamed
+    /// out of the selection.
+    @Test(arguments: [(30, 25), (300, 2000), (150, 147)])
+    func skippingUnchangedEntriesAndRebuildingOnlyChangedRowsChangesNothing(containers: Int, seriesLimit: Int) throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
         let client = DockerClient(endpoint: .unixSocket(path: fake.socketPath), connectTimeout: .seconds(1))
         let settings = ContainerCollector.Settings(
             interval: .seconds(1), resyncInterval: .seconds(60), inspectTimeout: .seconds(1), maxInspectsPerRound: 1,
-            maxSeries: 25, exclude: "-skip$", labelKeys: ["team"])
+            maxSeries: seriesLimit, exclude: "-skip$", labelKeys: ["team"])
 
         var random = Generator(seed: 0x1C0FFEE)
-        var host = (0..<30).map { Container(serial: $0, name: "app-\($0)", project: $0 % 3 == 0 ? "p\($0 % 2)" : nil, service: $0 % 3 == 0 ? "s\($0 % 4)" : nil) }
-        var nextSerial = 30
+        var host = (0..<containers).map { Container(serial: $0, name: "app-\($0)", project: $0 % 3 == 0 ? "p\($0 % 2)" : nil, service: $0 % 3 == 0 ? "s\($0 % 4)" : nil) }
+        var nextSerial = containers
         let fast = ContainerTracker(historySize: 50), plain = ContainerTracker(historySize: 50)
         let incremental = ContainerCollector(client: client, tracker: fast, streamer: nil, settings: settings)
         var cache = ContainerListCache()
         var previousBody: [UInt8] = []
         var skipped = 0
+        var limitCut = false, limitNotReached = false
         let now = Date(timeIntervalSince1970: 1_800_000_000)
 
         for step in 0..<400 {
@@ -160,6 +166,12 @@ struct IncrementalContainerTests {
             let want = String(decoding: ExpositionRenderer.render(fresh.families(), format: .text), as: UTF8.self)
             #expect(got == want, "step \(step): exported series")
             if got != want { break }
+            let series = want.components(separatedBy: "\ndocker_container_state{").count - 1
+            if series == seriesLimit { limitCut = true } else if series > 0 { limitNotReached = true }
+        }
+        if containers > seriesLimit { #expect(limitCut, "the series limit cut the series at some step") }
+        if containers > ContainerCollector.RowCache.chunkRows, seriesLimit > containers - 10 {
+            #expect(limitNotReached, "several chunks with nothing cut at some step")
         }
         #expect(skipped > 1000, "the delta let the tracker skip \(skipped) entries")
         #expect(fast.wholeListFallbacks == 0, "every list with a delta was applied by its changes")
