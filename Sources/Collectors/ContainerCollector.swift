@@ -211,19 +211,6 @@ public final class ContainerCollector: Collector {
             }
         }
 
-        /// The value of this column for `rows[i]`, read in place; nil leaves the container out.
-        func value(of rows: UnsafeBufferPointer<Row>, at i: Int) -> Double? {
-            switch self {
-            case .state: rows[i].stateCode
-            case .health: rows[i].healthCode
-            case .streak: rows[i].streak
-            case .restarts: rows[i].restarts
-            case .oomKilled: rows[i].oomKilled
-            case .exitCode: rows[i].exitCode
-            case .startedAt: rows[i].startedAt
-            }
-        }
-
         /// The value of this column for `row`; nil leaves the container out of the family.
         func value(_ row: Row) -> Double? {
             switch self {
@@ -542,23 +529,25 @@ public final class ContainerCollector: Collector {
         }
         let sizes = cache.chunkSizes!
         guard !sizes.isEmpty else { return (Column.allCases.map { $0.descriptor.family(samples: []) }, cache.rows.count) }
-        // Built as samples directly (no intermediate tuples), one chunk of a column at a time; a
-        // container's label array is shared by its series and kept from round to round. Rows
-        // are read in place through the buffer: a `for row in` copy of each would retain and
-        // release it once per column.
-        order.withUnsafeBufferPointer { rows in
-            var start = 0
-            for (k, size) in sizes.enumerated() {
-                for column in Column.allCases where cache.chunks[column.rawValue][k] == nil {
-                    var samples: [Sample] = []
-                    samples.reserveCapacity(size)
-                    for i in start..<(start + size) {
-                        if let value = column.value(of: rows, at: i) { samples.append(Sample(labels: rows[i].labels, value: value)) }
+        // Built as samples directly (no intermediate tuples), a chunk at a time: each row of the
+        // chunk is read once and gives its value to every column rebuilt there (reading a row per
+        // column, seven times, cost as much as the samples). A container's label array is shared
+        // by its series and kept from round to round.
+        var start = 0
+        for (k, size) in sizes.enumerated() {
+            let stale = Column.allCases.filter { cache.chunks[$0.rawValue][k] == nil }
+            if !stale.isEmpty {
+                var samples = stale.map { _ in [Sample]() }
+                for j in samples.indices { samples[j].reserveCapacity(size) }
+                for i in start..<(start + size) {
+                    let row = order[i]
+                    for (j, column) in stale.enumerated() {
+                        if let value = column.value(row) { samples[j].append(Sample(labels: row.labels, value: value)) }
                     }
-                    cache.chunks[column.rawValue][k] = column.descriptor.family(samples: samples)
                 }
-                start += size
+                for (j, column) in stale.enumerated() { cache.chunks[column.rawValue][k] = column.descriptor.family(samples: samples[j]) }
             }
+            start += size
         }
         var families: [MetricFamily] = []
         families.reserveCapacity(Column.allCases.count * sizes.count)
