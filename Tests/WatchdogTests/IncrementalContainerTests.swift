@@ -85,7 +85,7 @@ struct IncrementalContainerTests {
     /// several chunks of per-container families (``ContainerCollector/RowCache/chunkRows`` rows
     /// each) with nothing cut, and several chunks under a limit that cuts them at the start (and
     /// may stop cutting as containers go or are renamed out of the selection).
-    @Test(arguments: [(30, 25), (300, 2000), (150, 147)])
+    @Test(arguments: [(30, 25), (150, 2000), (100, 97)])
     func skippingUnchangedEntriesAndRebuildingOnlyChangedRowsChangesNothing(containers: Int, seriesLimit: Int) throws {
         let fake = try FakeDockerEngine()
         defer { fake.stop() }
