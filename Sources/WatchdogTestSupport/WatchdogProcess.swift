@@ -120,6 +120,25 @@ public final class WatchdogProcess: @unchecked Sendable {
         throw Failure(description: "timed out waiting for \(what); log tail:\n\(log.suffix(3000))")
     }
 
+    /// Waits until every `(metric, container name, value)` of `awaited` is exported; on a timeout
+    /// prints each one that did not get there with `describe(name)` (the engine's view of that
+    /// container), so the failure says which series was late and why.
+    @discardableResult
+    public func waitForSeries(
+        _ what: String, timeout: TimeInterval, _ awaited: [(String, String, Double)], describe: (String) -> String
+    ) throws -> [ParsedSample] {
+        do {
+            return try waitFor(what, timeout: timeout) { s in awaited.allSatisfy { s.value($0.0, ["name": $0.1]) == $0.2 } }
+        } catch {
+            let last = (try? samples()) ?? []
+            for (metric, name, want) in awaited where last.value(metric, ["name": name]) != want {
+                let got = last.value(metric, ["name": name]).map { "\($0)" } ?? "absent"
+                print("\(what): \(metric){name=\(name)} is \(got), awaited \(want); engine: \(describe(name))")
+            }
+            throw error
+        }
+    }
+
     /// Open descriptors and threads of the watchdog process, from /proc.
     public func footprint() -> (fds: Int, threads: Int) {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1

@@ -113,17 +113,8 @@ struct ContainerTests {
             ("docker_container_oom_killed", "hog", oomReported ? 1 : 0), ("docker_container_state", "hog", 5),
             ("docker_container_policy_restarts", "crasher", 3), ("docker_container_state", "crasher", 5),
         ]
-        let s: [ParsedSample]
-        do {
-            s = try w.waitFor("OOM kill and three restarts", timeout: 120) { s in awaited.allSatisfy { s.value($0.0, ["name": $0.1]) == $0.2 } }
-        } catch {
-            // Which series did not get there, and what the engine says of those containers.
-            let last = (try? w.samples()) ?? []
-            for (metric, name, want) in awaited where last.value(metric, ["name": name]) != want {
-                let state = (try? daemon.docker(["inspect", "--format", "{{json .State}} restarts={{.RestartCount}}", name])) ?? "?"
-                print("ContainerTests: \(metric){name=\(name)} is \(last.value(metric, ["name": name]).map { "\($0)" } ?? "absent"), awaited \(want); engine: \(state)")
-            }
-            throw error
+        let s = try w.waitForSeries("OOM kill and three restarts", timeout: 120, awaited) { name in
+            (try? daemon.docker(["inspect", "--format", "{{json .State}} restarts={{.RestartCount}}", name])) ?? "?"
         }
         #expect((s.value("docker_container_oom_kills_total") ?? 0) >= (oomReported ? 1 : 0))
         #expect(s.value("docker_container_last_exit_code", ["name": "hog"]) == 137)

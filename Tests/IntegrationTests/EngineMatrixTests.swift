@@ -87,16 +87,8 @@ struct EngineMatrixTests {
             ("docker_container_state", "mx-oom", 5), ("docker_container_health_status", "mx-healthy", 2),
             ("docker_container_health_status", "mx-unhealthy", 3), ("docker_container_health_status", "mx-stack-web", 2),
         ]
-        do {
-            _ = try w.waitFor("workload settled", timeout: 90) { s in awaited.allSatisfy { s.value($0.0, ["name": $0.1]) == $0.2 } }
-        } catch {
-            // Which series did not get there, and what the engine says of those containers.
-            let s = (try? w.samples()) ?? []
-            for (metric, name, want) in awaited where s.value(metric, ["name": name]) != want {
-                let state = (try? daemon.docker(["inspect", "--format", "{{json .State}} restarts={{.RestartCount}}", name])) ?? "?"
-                print("EngineMatrixTests \(traits.engine): \(metric){name=\(name)} is \(s.value(metric, ["name": name]).map { "\($0)" } ?? "absent"), awaited \(want); engine: \(state)")
-            }
-            throw error
+        try w.waitForSeries("workload settled (\(traits.engine))", timeout: 90, awaited) { name in
+            (try? daemon.docker(["inspect", "--format", "{{json .State}} restarts={{.RestartCount}}", name])) ?? "?"
         }
         Thread.sleep(forTimeInterval: 2.5)  // one more containers round and df sample after the last change
         let s = try w.samples()
